@@ -1,0 +1,71 @@
+# pyprof -- the one build description.  setup.py calls `make sampler`.
+#
+#   make            build build/pyprof-sampler
+#   make deps       install what is missing (Debian packages, pytest)
+#   make test       deps + C unit tests (ASan/UBSan) + Python and end-to-end tests
+#   make check      C unit tests under ASan+UBSan
+#   make demo       profile a bundled workload and write a flame graph
+#   make bench      benchmarks (not part of the tests); see docs/performance.md
+#   make lint       layer check of csrc/ includes
+#   make offsets    regenerate csrc/py/offsets_3_X.h from installed interpreters
+
+CC      ?= cc
+PYTHON  ?= python3
+BUILD   ?= build
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wundef -Wvla -Wpointer-arith -fno-common
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_DEFAULT_SOURCE -fno-omit-frame-pointer $(WARN)
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all
+
+SRCS := $(wildcard csrc/*.c csrc/py/*.c)
+LIB_SRCS := $(filter-out csrc/main.c,$(SRCS))
+OBJS := $(SRCS:csrc/%.c=$(BUILD)/obj/%.o)
+HDRS := $(wildcard csrc/*.h csrc/py/*.h)
+C_TESTS := $(wildcard tests/c/test_*.c)
+
+.PHONY: all sampler deps test check pytest demo bench lint offsets clean
+
+all: sampler
+sampler: $(BUILD)/pyprof-sampler
+
+$(BUILD)/obj/%.o: csrc/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/pyprof-sampler: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $(OBJS) -lm
+
+deps:
+	@sh tools/deps.sh "$(PYTHON)"
+
+# C unit tests: each tests/c/test_X.c links against the whole library
+# (minus main.c) under ASan+UBSan.
+$(BUILD)/ctest/%: tests/c/%.c $(LIB_SRCS) $(HDRS) tests/c/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_DEFAULT_SOURCE $(WARN) -Wno-missing-prototypes $(SANFLAGS) -Icsrc \
+	    -o $@ $< $(LIB_SRCS) -lm
+
+check: $(C_TESTS:tests/c/%.c=$(BUILD)/ctest/%)
+	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 ./$$t; done
+
+pytest: sampler
+	$(PYTHON) -m pytest -q -ra tests/py tests/e2e
+
+test: deps sampler check pytest
+
+demo: deps sampler
+	$(PYTHON) -m pyprof record -F 500 -d 5 -o pyprof-demo.svg -- $(PYTHON) examples/demo.py 6
+	@echo "flame graph: $(CURDIR)/pyprof-demo.svg (open it in a browser)"
+
+bench: sampler
+	$(PYTHON) tests/bench/bench.py
+
+lint:
+	@$(PYTHON) tools/layercheck.py csrc
+
+offsets:
+	sh tools/gen_offsets.sh
+
+clean:
+	rm -rf $(BUILD) pyprof/_bin *.egg-info

@@ -1,0 +1,148 @@
+/*
+ * agg.c -- interning and counting (layer L4).  See agg.h.
+ *
+ * Interning maps a 64-bit hash to an id and then compares the real key; on
+ * a collision the next hash value is probed, so equal keys always get
+ * equal ids and different keys never share one.
+ */
+#include <string.h>
+
+#include "agg.h"
+#include "err.h"
+
+void
+pp_agg_init(struct pp_agg *a, struct pp_strtab *strs)
+{
+    memset(a, 0, sizeof(*a));
+    a->strs = strs;
+    pp_vec_init(&a->frames, sizeof(struct pp_agg_frame));
+    pp_vec_init(&a->stack_off, sizeof(uint32_t));
+    pp_vec_init(&a->stack_len, sizeof(uint32_t));
+    pp_vec_init(&a->stack_data, sizeof(uint32_t));
+    pp_vec_init(&a->threads, sizeof(struct pp_agg_thread));
+    pp_vec_init(&a->counts, sizeof(struct pp_agg_count));
+    pp_vec_init(&a->samples, sizeof(struct pp_agg_sample));
+    pp_hmap_init(&a->frame_ids);
+    pp_hmap_init(&a->stack_ids);
+    pp_hmap_init(&a->thread_ids);
+    pp_hmap_init(&a->count_ids);
+}
+
+void
+pp_agg_free(struct pp_agg *a)
+{
+    pp_vec_free(&a->frames);
+    pp_vec_free(&a->stack_off);
+    pp_vec_free(&a->stack_len);
+    pp_vec_free(&a->stack_data);
+    pp_vec_free(&a->threads);
+    pp_vec_free(&a->counts);
+    pp_vec_free(&a->samples);
+    pp_hmap_free(&a->frame_ids);
+    pp_hmap_free(&a->stack_ids);
+    pp_hmap_free(&a->thread_ids);
+    pp_hmap_free(&a->count_ids);
+}
+
+int
+pp_agg_frame(struct pp_agg *a, enum pp_frame_kind kind, uint32_t name_id, uint32_t file_id,
+             int line, uint32_t *id)
+{
+    struct pp_agg_frame f;
+    uint64_t h, v;
+    int err;
+
+    memset(&f, 0, sizeof(f));
+    f.kind = kind;
+    f.name_id = name_id;
+    f.file_id = file_id;
+    f.line = line;
+    h = pp_hash_bytes(&f, sizeof(f), 1);
+    for (;; h++) {
+        if (!pp_hmap_get(&a->frame_ids, h, &v))
+            break;
+        if (memcmp(pp_vec_at(&a->frames, v - 1), &f, sizeof(f)) == 0) {
+            *id = (uint32_t)(v - 1);
+            return 0;
+        }
+    }
+    if ((err = pp_vec_append(&a->frames, &f)))
+        return err;
+    *id = (uint32_t)(a->frames.len - 1);
+    return pp_hmap_put(&a->frame_ids, h, a->frames.len);
+}
+
+int
+pp_agg_stack(struct pp_agg *a, const uint32_t *frames, size_t n, uint32_t *id)
+{
+    uint64_t h = pp_hash_bytes(frames, n * sizeof(uint32_t), 2), v;
+    uint32_t off = (uint32_t)a->stack_data.len, len = (uint32_t)n;
+    size_t i;
+    int err;
+
+    for (;; h++) {
+        uint32_t sl;
+        const uint32_t *sf;
+        if (!pp_hmap_get(&a->stack_ids, h, &v))
+            break;
+        sf = pp_agg_stack_frames(a, (uint32_t)(v - 1), &sl);
+        if (sl == n && memcmp(sf, frames, n * sizeof(uint32_t)) == 0) {
+            *id = (uint32_t)(v - 1);
+            return 0;
+        }
+    }
+    for (i = 0; i < n; i++)
+        if ((err = pp_vec_append(&a->stack_data, &frames[i])))
+            return err;
+    if ((err = pp_vec_append(&a->stack_off, &off)) || (err = pp_vec_append(&a->stack_len, &len)))
+        return err;
+    *id = (uint32_t)(a->stack_off.len - 1);
+    return pp_hmap_put(&a->stack_ids, h, a->stack_off.len);
+}
+
+int
+pp_agg_thread(struct pp_agg *a, int tid, const char *name, uint32_t *idx)
+{
+    uint64_t v;
+    uint32_t name_id;
+    int err = pp_strtab_intern(a->strs, name, strlen(name), &name_id);
+
+    if (err)
+        return err;
+    if (pp_hmap_get(&a->thread_ids, (uint64_t)(uint32_t)tid, &v)) {
+        struct pp_agg_thread *t = pp_vec_at(&a->threads, v - 1);
+        t->name_id = name_id;
+        *idx = (uint32_t)(v - 1);
+        return 0;
+    }
+    {
+        struct pp_agg_thread t = {tid, name_id};
+        if ((err = pp_vec_append(&a->threads, &t)))
+            return err;
+    }
+    *idx = (uint32_t)(a->threads.len - 1);
+    return pp_hmap_put(&a->thread_ids, (uint64_t)(uint32_t)tid, a->threads.len);
+}
+
+int
+pp_agg_add(struct pp_agg *a, uint32_t stack_id, uint32_t thread_idx, uint64_t t_ns)
+{
+    uint64_t key = ((uint64_t)stack_id << 24) ^ thread_idx, v;
+    int err;
+
+    if (pp_hmap_get(&a->count_ids, key, &v)) {
+        ((struct pp_agg_count *)pp_vec_at(&a->counts, v - 1))->count++;
+    } else {
+        struct pp_agg_count c = {stack_id, thread_idx, 1};
+        if ((err = pp_vec_append(&a->counts, &c)) ||
+            (err = pp_hmap_put(&a->count_ids, key, a->counts.len)))
+            return err;
+    }
+    a->total++;
+    if (a->keep_timestamps) {
+        struct pp_agg_sample s = {stack_id, thread_idx, t_ns};
+        if ((err = pp_vec_append(&a->samples, &s)))
+            return err;
+    }
+    return 0;
+}

@@ -1,0 +1,296 @@
+/*
+ * main.c -- pyprof-sampler's command line, signals and exit codes
+ * (layer L5).  Contract: docs/sampler-cli.md and docs/errors.md.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "out.h"
+#include "sample.h"
+
+#define PP_VERSION "0.1.0"
+
+static void
+usage_error(const char *msg)
+{
+    fprintf(stderr, "pyprof: error: %s\n", msg);
+    fprintf(stderr, "pyprof: hint: pyprof-sampler record (--pid PID | -- CMD ...) "
+                    "[--raw FILE] [--collapsed FILE] [--rate HZ] [--duration S]\n");
+}
+
+static void
+report(int err, const struct pp_session *s, const struct pp_session_opts *o)
+{
+    int pid = o->pid;
+    const char *what = o->argv ? o->argv[0] : "";
+
+    switch (err) {
+    case PP_ENOPROC:
+        fprintf(stderr, "pyprof: error: no process with PID %d\n", pid);
+        fprintf(stderr, "pyprof: hint: check the PID with 'ps -p %d' or find it with pgrep\n",
+                pid);
+        break;
+    case PP_EKTHREAD:
+        fprintf(stderr, "pyprof: error: PID %d is a kernel thread, not a Python process\n",
+                pid);
+        break;
+    case PP_EPERM:
+        fprintf(stderr, "pyprof: error: permission denied reading the memory of PID %d\n",
+                s->pid ? s->pid : pid);
+        fprintf(stderr, "pyprof: hint: run as root or as the target's user, grant "
+                        "CAP_SYS_PTRACE (sudo setcap cap_sys_ptrace+ep pyprof-sampler), or "
+                        "set kernel.yama.ptrace_scope=0\n");
+        break;
+    case PP_ENOTPY:
+        fprintf(stderr, "pyprof: error: PID %d (%s) is not a Python process: no CPython "
+                        "runtime (_PyRuntime) in its executable or libraries\n",
+                s->pid ? s->pid : pid, o->argv ? what : "attach");
+        fprintf(stderr, "pyprof: hint: point pyprof at the python process itself "
+                        "(pgrep -a python)\n");
+        break;
+    case PP_EVERSION:
+        fprintf(stderr, "pyprof: error: unsupported Python version %s\n",
+                s->rt.version_str[0] ? s->rt.version_str : "(unknown)");
+        fprintf(stderr, "pyprof: hint: pyprof supports CPython 3.8 to 3.13 (default, "
+                        "non-debug builds)\n");
+        break;
+    case PP_ELAUNCH:
+        fprintf(stderr, "pyprof: error: cannot launch '%s': %s\n", what, strerror(errno));
+        break;
+    case PP_EOUTPUT:
+        fprintf(stderr, "pyprof: error: cannot write the output file: %s\n", strerror(errno));
+        fprintf(stderr, "pyprof: hint: check that the directory exists and is writable\n");
+        break;
+    default:
+        fprintf(stderr, "pyprof: error: %s\n", pp_strerror(err));
+    }
+}
+
+static void
+on_stop(int sig)
+{
+    pp_stop_signal = sig;
+    pp_stop_requested = 1;
+}
+
+static void
+on_flush(int sig)
+{
+    (void)sig;
+    pp_flush_requested = 1;
+}
+
+static void
+install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_flush;
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int
+parse_number(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return errno == 0 && end != s && *end == '\0';
+}
+
+enum {
+    OPT_RAW = 256,
+    OPT_COLLAPSED,
+    OPT_TIMESTAMPS,
+    OPT_NO_SUMMARY,
+};
+
+static const struct option long_opts[] = {
+    {"pid", required_argument, NULL, 'p'},
+    {"raw", required_argument, NULL, OPT_RAW},
+    {"collapsed", required_argument, NULL, OPT_COLLAPSED},
+    {"rate", required_argument, NULL, 'F'},
+    {"duration", required_argument, NULL, 'd'},
+    {"threads", no_argument, NULL, 't'},
+    {"idle", no_argument, NULL, 'i'},
+    {"timestamps", no_argument, NULL, OPT_TIMESTAMPS},
+    {"no-summary", no_argument, NULL, OPT_NO_SUMMARY},
+    {"verbose", no_argument, NULL, 'v'},
+    {NULL, 0, NULL, 0},
+};
+
+static int
+parse_args(int argc, char **argv, struct pp_session_opts *o)
+{
+    int c;
+    double v;
+
+    memset(o, 0, sizeof(*o));
+    o->rate_hz = 100;
+    o->summary = true;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "+p:F:d:tiv", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (!parse_number(optarg, &v) || v <= 0 || v > 0x7fffffff || v != (int)v) {
+                usage_error("--pid needs a positive process id");
+                return PP_EUSAGE;
+            }
+            o->pid = (int)v;
+            break;
+        case OPT_RAW:
+            o->raw_path = optarg;
+            break;
+        case OPT_COLLAPSED:
+            o->collapsed_path = optarg;
+            break;
+        case 'F':
+            if (!parse_number(optarg, &v) || v <= 0 || v > 100000) {
+                usage_error("--rate must be between 1 and 100000 samples per second");
+                return PP_EUSAGE;
+            }
+            o->rate_hz = v;
+            break;
+        case 'd':
+            if (!parse_number(optarg, &v) || v <= 0) {
+                usage_error("--duration must be a positive number of seconds");
+                return PP_EUSAGE;
+            }
+            o->duration_s = v;
+            break;
+        case 't':
+            o->threads = true;
+            break;
+        case 'i':
+            o->idle = true;
+            break;
+        case OPT_TIMESTAMPS:
+            o->timestamps = true;
+            break;
+        case OPT_NO_SUMMARY:
+            o->summary = false;
+            break;
+        case 'v':
+            pp_log_set_level(PP_LOG_DEBUG);
+            break;
+        default:
+            usage_error("unknown option");
+            return PP_EUSAGE;
+        }
+    }
+    if (optind < argc)
+        o->argv = &argv[optind];
+    return 0;
+}
+
+static int
+cmd_record(int argc, char **argv)
+{
+    struct pp_session_opts o;
+    struct pp_session s;
+    int err = parse_args(argc, argv, &o);
+
+    if (err)
+        return pp_err_exit_code(err);
+    if (!o.pid == !o.argv) {
+        usage_error(o.pid ? "give either --pid or a command, not both"
+                          : "nothing to profile: give --pid PID or -- CMD ARGS...");
+        return 2;
+    }
+    if (!o.raw_path && !o.collapsed_path) {
+        usage_error("no output: give --raw FILE and/or --collapsed FILE");
+        return 2;
+    }
+    install_signals();
+    err = pp_session_start(&s, &o);
+    if (err) {
+        report(err, &s, &o);
+        if (s.launched && err != PP_ELAUNCH)
+            pp_session_stop_target(&s);
+        pp_session_free(&s);
+        return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
+    }
+    err = pp_session_run(&s);
+    if (err && err != PP_EGONE)
+        pp_log_warn("sampling stopped early: %s", pp_strerror(err));
+    pp_session_stop_target(&s); /* the child's exit status belongs in the output */
+    err = pp_session_write(&s);
+    if (err)
+        report(err, &s, &o);
+    else if (o.summary)
+        pp_session_summary(&s, o.collapsed_path ? o.collapsed_path : o.raw_path);
+    pp_session_free(&s);
+    return pp_err_exit_code(err);
+}
+
+static int
+cmd_dump(int argc, char **argv)
+{
+    struct pp_session_opts o;
+    struct pp_session s;
+    size_t i;
+    int err = parse_args(argc, argv, &o);
+
+    if (err)
+        return pp_err_exit_code(err);
+    if (!o.pid || o.argv) {
+        usage_error("dump needs --pid PID");
+        return 2;
+    }
+    err = pp_session_start(&s, &o);
+    if (!err)
+        err = pp_session_tick(&s, true);
+    if (err) {
+        report(err, &s, &o);
+        pp_session_free(&s);
+        return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
+    }
+    printf("PID %d: %s (Python %s)\n", s.pid, s.cmdline, s.rt.version_str);
+    for (i = 0; i < s.agg.counts.len; i++) {
+        const struct pp_agg_count *c = pp_vec_at(&s.agg.counts, i);
+        const struct pp_agg_thread *t = pp_vec_at(&s.agg.threads, c->thread_idx);
+        uint32_t n, j;
+        const uint32_t *fr = pp_agg_stack_frames(&s.agg, c->stack_id, &n);
+        char text[4096];
+        printf("\nThread %d (%s)\n", t->tid, pp_strtab_get(&s.strs, t->name_id));
+        for (j = n; j-- > 0;) {
+            pp_out_frame_text(&s.agg, fr[j], text, sizeof(text));
+            printf("    %s\n", text);
+        }
+    }
+    pp_session_free(&s);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_error("missing command (record, dump, version)");
+        return 2;
+    }
+    if (strcmp(argv[1], "record") == 0)
+        return cmd_record(argc, argv);
+    if (strcmp(argv[1], "dump") == 0)
+        return cmd_dump(argc, argv);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("pyprof-sampler %s\n", PP_VERSION);
+        return 0;
+    }
+    usage_error("unknown command");
+    return 2;
+}

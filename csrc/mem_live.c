@@ -1,0 +1,68 @@
+/*
+ * mem_live.c -- live memory backend: process_vm_readv on a PID (layer L1).
+ *
+ * The kernel may return a short count when a range crosses into an
+ * unmapped page; we loop on the remainder, and a short read that makes no
+ * progress is PP_EFAULT.  ESRCH (process gone) is PP_EGONE, EPERM is
+ * PP_EPERM.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/uio.h>
+
+#include "err.h"
+#include "mem.h"
+
+struct mem_live {
+    struct pp_mem base;
+    int pid;
+};
+
+static int
+live_read(struct pp_mem *m, uint64_t addr, void *buf, size_t len)
+{
+    struct mem_live *l = (struct mem_live *)m;
+    char *out = buf;
+
+    while (len > 0) {
+        struct iovec local = {out, len};
+        struct iovec remote = {(void *)(uintptr_t)addr, len};
+        ssize_t n = process_vm_readv(l->pid, &local, 1, &remote, 1, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ESRCH)
+                return PP_EGONE;
+            if (errno == EPERM)
+                return PP_EPERM;
+            return PP_EFAULT;
+        }
+        if (n == 0)
+            return PP_EFAULT;
+        out += n;
+        addr += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void
+live_destroy(struct pp_mem *m)
+{
+    free(m);
+}
+
+static const struct pp_mem_ops live_ops = {live_read, live_destroy};
+
+int
+pp_mem_live_new(int pid, struct pp_mem **out)
+{
+    struct mem_live *l = calloc(1, sizeof(*l));
+    if (!l)
+        return PP_ENOMEM;
+    l->base.ops = &live_ops;
+    l->pid = pid;
+    *out = &l->base;
+    return 0;
+}

@@ -1,0 +1,244 @@
+/*
+ * out.c -- raw and collapsed writers (layer L4).  See out.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "out.h"
+
+void
+pp_out_meta(struct pp_out_info *info, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    if (info->nmeta >= PP_OUT_MAX_KV)
+        return;
+    info->meta_key[info->nmeta] = key;
+    va_start(ap, fmt);
+    vsnprintf(info->meta_val[info->nmeta], sizeof(info->meta_val[0]), fmt, ap);
+    va_end(ap);
+    info->nmeta++;
+}
+
+void
+pp_out_stat(struct pp_out_info *info, const char *key, uint64_t val)
+{
+    if (info->nstats >= PP_OUT_MAX_KV)
+        return;
+    info->stat_key[info->nstats] = key;
+    info->stat_val[info->nstats] = val;
+    info->nstats++;
+}
+
+/* ==== atomic files ==== */
+
+struct afile {
+    FILE *f;
+    char tmp[4200];
+    const char *path;
+};
+
+static int
+afile_open(struct afile *af, const char *path)
+{
+    snprintf(af->tmp, sizeof(af->tmp), "%s.tmp.%d", path, (int)getpid());
+    af->path = path;
+    af->f = fopen(af->tmp, "w");
+    if (!af->f)
+        return PP_EOUTPUT;
+    setvbuf(af->f, NULL, _IOFBF, 1 << 16);
+    return 0;
+}
+
+static int
+afile_commit(struct afile *af)
+{
+    int bad = ferror(af->f);
+    if (fflush(af->f) != 0)
+        bad = 1;
+    if (fclose(af->f) != 0)
+        bad = 1;
+    if (bad || rename(af->tmp, af->path) != 0) {
+        unlink(af->tmp);
+        return PP_EOUTPUT;
+    }
+    return 0;
+}
+
+/* ==== raw ==== */
+
+static void
+put_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+static const char *
+kind_name(uint32_t kind)
+{
+    switch (kind) {
+    case PP_FRAME_PY:
+        return "py";
+    case PP_FRAME_NATIVE:
+        return "native";
+    default:
+        return "marker";
+    }
+}
+
+int
+pp_out_write_raw(const struct pp_agg *a, const struct pp_out_info *info, const char *path)
+{
+    struct afile af;
+    size_t i;
+    int err = afile_open(&af, path);
+
+    if (err)
+        return err;
+    fputs("pyprof-raw\t1\n", af.f);
+    for (i = 0; i < info->nmeta; i++) {
+        fprintf(af.f, "M\t%s\t", info->meta_key[i]);
+        put_escaped(af.f, info->meta_val[i]);
+        fputc('\n', af.f);
+    }
+    for (i = 0; i < info->nstats; i++)
+        fprintf(af.f, "S\t%s\t%llu\n", info->stat_key[i], (unsigned long long)info->stat_val[i]);
+    for (i = 0; i < a->threads.len; i++) {
+        const struct pp_agg_thread *t = pp_vec_at(&a->threads, i);
+        fprintf(af.f, "T\t%zu\t%d\t", i, t->tid);
+        put_escaped(af.f, pp_strtab_get(a->strs, t->name_id));
+        fputc('\n', af.f);
+    }
+    for (i = 0; i < pp_strtab_count(a->strs); i++) {
+        fprintf(af.f, "s\t%zu\t", i);
+        put_escaped(af.f, pp_strtab_get(a->strs, (uint32_t)i));
+        fputc('\n', af.f);
+    }
+    for (i = 0; i < a->frames.len; i++) {
+        const struct pp_agg_frame *fr = pp_vec_at(&a->frames, i);
+        fprintf(af.f, "F\t%zu\t%s\t%u\t%u\t%d\n", i, kind_name(fr->kind), fr->name_id,
+                fr->file_id, fr->line);
+    }
+    for (i = 0; i < a->stack_off.len; i++) {
+        uint32_t n, j;
+        const uint32_t *fr = pp_agg_stack_frames(a, (uint32_t)i, &n);
+        fprintf(af.f, "K\t%zu\t", i);
+        for (j = 0; j < n; j++)
+            fprintf(af.f, j ? " %u" : "%u", fr[j]);
+        fputc('\n', af.f);
+    }
+    for (i = 0; i < a->counts.len; i++) {
+        const struct pp_agg_count *c = pp_vec_at(&a->counts, i);
+        fprintf(af.f, "C\t%u\t%u\t%llu\n", c->stack_id, c->thread_idx,
+                (unsigned long long)c->count);
+    }
+    for (i = 0; i < a->samples.len; i++) {
+        const struct pp_agg_sample *s = pp_vec_at(&a->samples, i);
+        fprintf(af.f, "P\t%u\t%u\t%llu\n", s->stack_id, s->thread_idx,
+                (unsigned long long)s->t_ns);
+    }
+    fputs("E\n", af.f);
+    return afile_commit(&af);
+}
+
+/* ==== collapsed ==== */
+
+static void
+sanitize(char *s)
+{
+    for (; *s; s++) {
+        if (*s == ';')
+            *s = ':';
+        else if (*s == '\n' || *s == '\t' || *s == '\r')
+            *s = ' ';
+    }
+}
+
+void
+pp_out_frame_text(const struct pp_agg *a, uint32_t frame_id, char *buf, size_t len)
+{
+    const struct pp_agg_frame *fr = pp_vec_at(&a->frames, frame_id);
+    const char *name = pp_strtab_get(a->strs, fr->name_id);
+
+    if (fr->kind == PP_FRAME_PY)
+        snprintf(buf, len, "%s (%s:%d)", name, pp_strtab_get(a->strs, fr->file_id), fr->line);
+    else if (fr->kind == PP_FRAME_NATIVE)
+        snprintf(buf, len, "%s (%s)", name, pp_strtab_get(a->strs, fr->file_id));
+    else
+        snprintf(buf, len, "%s", name);
+    sanitize(buf);
+}
+
+int
+pp_out_write_collapsed(const struct pp_agg *a, bool threads, const char *path)
+{
+    struct afile af;
+    struct pp_hmap merged; /* stack (and thread) -> total */
+    struct pp_vec order;   /* keys in first-seen order */
+    char text[8192];
+    size_t i;
+    int err = afile_open(&af, path);
+
+    if (err)
+        return err;
+    pp_hmap_init(&merged);
+    pp_vec_init(&order, sizeof(uint64_t));
+    for (i = 0; i < a->counts.len && !err; i++) {
+        const struct pp_agg_count *c = pp_vec_at(&a->counts, i);
+        uint64_t key = threads ? ((uint64_t)c->stack_id << 24) ^ c->thread_idx : c->stack_id;
+        uint64_t v = 0;
+        if (!pp_hmap_get(&merged, key, &v))
+            err = pp_vec_append(&order, &key);
+        if (!err)
+            err = pp_hmap_put(&merged, key, v + c->count);
+    }
+    for (i = 0; i < order.len && !err; i++) {
+        uint64_t key = *(uint64_t *)pp_vec_at(&order, i), count = 0;
+        uint32_t stack = threads ? (uint32_t)(key >> 24) : (uint32_t)key, n, j;
+        const uint32_t *fr = pp_agg_stack_frames(a, stack, &n);
+        pp_hmap_get(&merged, key, &count);
+        if (threads) {
+            const struct pp_agg_thread *t = pp_vec_at(&a->threads, key & 0xffffff);
+            snprintf(text, sizeof(text), "thread %d (%s)", t->tid,
+                     pp_strtab_get(a->strs, t->name_id));
+            sanitize(text);
+            fputs(text, af.f);
+        }
+        for (j = 0; j < n; j++) {
+            if (threads || j)
+                fputc(';', af.f);
+            pp_out_frame_text(a, fr[j], text, sizeof(text));
+            fputs(text, af.f);
+        }
+        fprintf(af.f, " %llu\n", (unsigned long long)count);
+    }
+    pp_hmap_free(&merged);
+    pp_vec_free(&order);
+    if (err) {
+        fclose(af.f);
+        unlink(af.tmp);
+        return err;
+    }
+    return afile_commit(&af);
+}

@@ -1,0 +1,37 @@
+/*
+ * out.h -- writers for the raw and collapsed formats (layer L4).
+ *
+ * Pure functions of an aggregation plus metadata; they never see the
+ * target.  Every file is written atomically: to "PATH.tmp.PID" in the same
+ * directory, then rename(2), so a reader never sees half a file.
+ * Formats: docs/format.md.
+ */
+#ifndef PP_OUT_H
+#define PP_OUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agg.h"
+
+#define PP_OUT_MAX_KV 48
+
+struct pp_out_info {
+    size_t nmeta, nstats;
+    const char *meta_key[PP_OUT_MAX_KV];
+    char meta_val[PP_OUT_MAX_KV][512];
+    const char *stat_key[PP_OUT_MAX_KV];
+    uint64_t stat_val[PP_OUT_MAX_KV];
+};
+
+void pp_out_meta(struct pp_out_info *info, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void pp_out_stat(struct pp_out_info *info, const char *key, uint64_t val);
+
+int pp_out_write_raw(const struct pp_agg *a, const struct pp_out_info *info, const char *path);
+int pp_out_write_collapsed(const struct pp_agg *a, bool threads, const char *path);
+
+/* The collapsed text of one frame (sanitised), for dump and tests. */
+void pp_out_frame_text(const struct pp_agg *a, uint32_t frame_id, char *buf, size_t len);
+
+#endif

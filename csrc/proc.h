@@ -1,0 +1,54 @@
+/*
+ * proc.h -- the target process through /proc and fork/exec (layer L1).
+ *
+ * Thread ids: tasks are listed by their TID in OUR PID namespace (tid) and
+ * in the target's innermost namespace (ns_tid, from NSpid), because
+ * CPython records the latter in native_thread_id.  For a target in the
+ * same namespace the two are equal.
+ */
+#ifndef PP_PROC_H
+#define PP_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct pp_task {
+    int tid;    /* in our namespace */
+    int ns_tid; /* in the target's namespace */
+    int stat_fd; /* open /proc/PID/task/TID/stat, or -1 */
+    bool seen;  /* mark for refresh */
+};
+
+struct pp_tasks {
+    struct pp_task *v;
+    size_t n, cap;
+};
+
+/* 0 if pid is a live user process; PP_ENOPROC, PP_EKTHREAD, PP_EPERM. */
+int pp_proc_check(int pid);
+
+/* Re-lists /proc/PID/task: keeps entries (and their open fds) of tasks
+ * still present, adds new ones, closes the gone.  PP_EGONE if the process
+ * has no tasks left. */
+int pp_proc_tasks_refresh(int pid, struct pp_tasks *t);
+void pp_proc_tasks_free(struct pp_tasks *t);
+struct pp_task *pp_proc_tasks_find_ns(struct pp_tasks *t, int ns_tid);
+
+/* Scheduler state letter of a task ('R', 'S', 'D', ...), or '?' on error.
+ * Uses the task's cached stat fd (pread), cheap enough per sample. */
+char pp_proc_task_state(int pid, struct pp_task *task);
+bool pp_proc_state_is_running(char state);
+
+/* comm of a task (thread name), NUL-terminated, at most 15 chars. */
+int pp_proc_task_comm(int pid, int tid, char *buf, size_t len);
+/* Command line with NULs replaced by spaces, truncated to len-1. */
+int pp_proc_cmdline(int pid, char *buf, size_t len);
+/* "/proc/PID/root" + path when that is readable, else path itself. */
+void pp_proc_root_path(int pid, const char *path, char *buf, size_t len);
+
+/* fork + exec argv; the child is in our process group.  Exec failure is
+ * reported through a close-on-exec pipe as PP_ELAUNCH. */
+int pp_proc_spawn(char *const argv[], pid_t *child);
+
+#endif

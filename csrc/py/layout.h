@@ -1,0 +1,65 @@
+/*
+ * py/layout.h -- the version-neutral description of a target CPython
+ * (layer L2).
+ *
+ * struct pp_pylayout = raw offsets (py/offsets.h) + a few shape flags for
+ * structural differences that offsets alone cannot express.  Everything
+ * above this layer (pyframe, pycode) tests shape flags, never a version
+ * number.  The layout is passed explicitly, never global, so tests can
+ * hold several versions in one process.
+ */
+#ifndef PP_PY_LAYOUT_H
+#define PP_PY_LAYOUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../mem.h"
+#include "offsets.h"
+
+enum pp_linetable_kind {
+    PP_LINETABLE_LNOTAB,   /* 3.8-3.9: co_lnotab (addr_delta, line_delta) */
+    PP_LINETABLE_PEP626,   /* 3.10: co_linetable (start_delta, line_delta) */
+    PP_LINETABLE_LOCATION, /* 3.11+: location table with varints */
+};
+
+enum pp_frame_shape {
+    PP_FRAMES_OBJECTS,     /* <=3.10: PyFrameObject chain via f_back */
+    PP_FRAMES_CFRAME,      /* 3.11-3.12: tstate->cframe->current_frame */
+    PP_FRAMES_CURRENT,     /* 3.13+: tstate->current_frame */
+};
+
+enum pp_entry_shape {
+    PP_ENTRY_NONE,         /* <=3.10: one eval-loop activation per frame */
+    PP_ENTRY_FLAG,         /* 3.11: is_entry on the last frame of a run */
+    PP_ENTRY_SHIM,         /* 3.12+: owner == shim_owner marks the boundary */
+};
+
+struct pp_pylayout {
+    uint32_t version_hex;  /* target's PY_VERSION_HEX (e.g. 0x030b07f0) */
+    struct pp_pyoffsets o;
+    enum pp_frame_shape frames;
+    enum pp_entry_shape entry;
+    enum pp_linetable_kind linetable;
+    int shim_owner;        /* owner value of C-stack shim frames (3.12+) */
+    int gen_owner;         /* owner value of generator-owned frames (3.11+) */
+    bool has_qualname;
+    bool lasti_in_units;   /* 3.10: f_lasti counts code units */
+    bool executable_checked; /* 3.13+: f_executable may be a non-code object */
+    bool ascii_size_from_debug; /* informational */
+};
+
+/* Fill *out with the static table for major.minor (3.8 - 3.13).
+ * Returns PP_EVERSION when there is none. */
+int pp_pylayout_static(uint32_t version_hex, struct pp_pylayout *out);
+
+/* 3.13+: read _Py_DebugOffsets at runtime_addr, validate it and fill *out
+ * (the static 3.13 table supplies fields the debug table lacks). */
+int pp_pylayout_from_debug_offsets(struct pp_mem *mem, uint64_t runtime_addr,
+                                   struct pp_pylayout *out);
+
+/* Checks that every offset needed by the walkers is present and sane
+ * (non-negative, aligned, inside its struct size).  0 or PP_EVERSION. */
+int pp_pylayout_validate(const struct pp_pylayout *L);
+
+#endif

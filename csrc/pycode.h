@@ -1,0 +1,62 @@
+/*
+ * pycode.h -- code objects and strings of a target CPython (layer L3).
+ *
+ * A code object is read once and cached by its remote address: interned
+ * qualname/name and filename ids (in the caller's string table), first
+ * line, the line table's bytes and the bytecode length.  Repeated frames
+ * cost a hash lookup.  An address can be reused after a code object dies:
+ * an instruction offset outside the cached bytecode length marks the entry
+ * stale and it is read again.
+ */
+#ifndef PP_PYCODE_H
+#define PP_PYCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mem.h"
+#include "py/layout.h"
+#include "util.h"
+
+#define PP_PYSTR_MAX 1024      /* code points kept of a name */
+#define PP_LINETABLE_MAX 65536 /* bytes of line table read */
+
+struct pp_pycode_info {
+    uint64_t code_addr;
+    uint32_t name_id, file_id;
+    int firstlineno;
+    int firsttraceable; /* code units; 3.11+, else 0 */
+    int64_t code_bytes; /* bytecode length in bytes, -1 unknown */
+    uint8_t *linetable;
+    size_t linetable_len;
+};
+
+struct pp_pycode {
+    struct pp_hmap by_addr; /* code_addr -> index + 1 in infos */
+    struct pp_vec infos;    /* struct pp_pycode_info */
+    struct pp_strtab *strs;
+    uint64_t code_type_addr; /* PyCode_Type in the target, once seen */
+    uint64_t lookups, misses;
+};
+
+void pp_pycode_init(struct pp_pycode *c, struct pp_strtab *strs);
+void pp_pycode_free(struct pp_pycode *c);
+
+/* Reads (or finds cached) the code object at code_addr.  *out stays valid
+ * until the next call.  Hot path. */
+int pp_pycode_get(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylayout *L,
+                  uint64_t code_addr, const struct pp_pycode_info **out);
+/* Drops a cached entry (used when it proved stale). */
+void pp_pycode_forget(struct pp_pycode *c, uint64_t code_addr);
+
+/* Line for an instruction offset: byte offset for the lnotab and pep626
+ * tables, code-unit index for the location table (the layout says which). */
+int pp_pycode_line(const struct pp_pylayout *L, const struct pp_pycode_info *info,
+                   int64_t offset);
+
+/* Reads a str object as UTF-8 into buf (NUL-terminated), at most
+ * PP_PYSTR_MAX code points.  *len gets the byte length. */
+int pp_pystr_read(struct pp_mem *mem, const struct pp_pylayout *L, uint64_t str_addr,
+                  char *buf, size_t cap, size_t *len);
+
+#endif

@@ -1,0 +1,468 @@
+/*
+ * sample.c -- session orchestration (layer L5).
+ *
+ * Start: launch or check the PID, open the live memory reader, find the
+ * runtime, pick and validate the layout.  Run: a Poisson-jittered timer
+ * (exponential intervals, so sampling never locks onto a periodic workload)
+ * calls pp_session_tick(), which reads every thread state, skips threads
+ * that are not on CPU (unless --idle; the state comes from /proc before
+ * the thread's memory is touched), walks and names each thread's frames
+ * and counts the stack.  The target is never stopped in this mode.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "out.h"
+#include "sample.h"
+
+volatile sig_atomic_t pp_stop_requested;
+volatile sig_atomic_t pp_flush_requested;
+volatile sig_atomic_t pp_stop_signal;
+
+#define LAUNCH_FIND_TIMEOUT_NS (3ULL * 1000000000ULL)
+#define LAUNCH_READY_TIMEOUT_NS (10ULL * 1000000000ULL)
+#define TASK_REFRESH_NS (200ULL * 1000000ULL)
+
+static void
+sleep_ns(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL)};
+    nanosleep(&ts, NULL);
+}
+
+/* Launched child: has it exited?  Records the status once. */
+static bool
+child_gone(struct pp_session *s)
+{
+    int status;
+    if (!s->launched)
+        return kill(s->pid, 0) != 0 && errno == ESRCH;
+    if (s->target_gone)
+        return true;
+    if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+        s->target_gone = true;
+        s->target_status = status;
+        return true;
+    }
+    return false;
+}
+
+static int
+find_runtime(struct pp_session *s)
+{
+    int err;
+    pp_maps_free(&s->maps);
+    err = pp_maps_read(s->pid, &s->maps);
+    if (err)
+        return err;
+    return pp_pyruntime_find(s->pid, &s->maps, s->mem, &s->rt);
+}
+
+static int
+launch(struct pp_session *s)
+{
+    uint64_t t0;
+    int err;
+
+    err = pp_proc_spawn(s->opts.argv, &s->pid);
+    if (err) {
+        pp_log_error("cannot launch '%s': %s", s->opts.argv[0], strerror(errno));
+        return err;
+    }
+    s->launched = true;
+    if ((err = pp_mem_live_new(s->pid, &s->mem)))
+        return err;
+    /* the loader maps libpython (or the static interpreter) at once */
+    t0 = pp_now_ns();
+    for (;;) {
+        err = find_runtime(s);
+        if (err == 0 || err == PP_EVERSION || err == PP_EPERM)
+            break;
+        if (child_gone(s) || pp_now_ns() - t0 > LAUNCH_FIND_TIMEOUT_NS || pp_stop_requested)
+            break;
+        sleep_ns(1000000);
+    }
+    return err;
+}
+
+static int
+attach(struct pp_session *s)
+{
+    uint64_t probe;
+    int err = pp_proc_check(s->opts.pid);
+
+    if (err)
+        return err;
+    s->pid = s->opts.pid;
+    if ((err = pp_mem_live_new(s->pid, &s->mem)))
+        return err;
+    err = find_runtime(s);
+    if (err == PP_EIO)
+        err = PP_EPERM; /* maps or files unreadable to us */
+    if (err)
+        return err;
+    /* a read of the runtime itself tells whether ptrace access is granted */
+    return pp_mem_read(s->mem, s->rt.runtime_addr, &probe, sizeof(probe));
+}
+
+static int
+pick_layout(struct pp_session *s)
+{
+    unsigned minor = (s->rt.version_hex >> 16) & 0xff;
+    int err;
+
+    if (minor >= 13)
+        err = pp_pylayout_from_debug_offsets(s->mem, s->rt.runtime_addr, &s->layout);
+    else
+        err = pp_pylayout_static(s->rt.version_hex, &s->layout);
+    if (err == PP_EVERSION)
+        pp_log_error("Python %s in %s is not supported (pyprof reads 3.8 - 3.13)",
+                     s->rt.version_str, s->rt.path);
+    return err;
+}
+
+int
+pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
+{
+    struct timeval tv;
+    int err;
+
+    memset(s, 0, sizeof(*s));
+    s->opts = *opts;
+    pp_strtab_init(&s->strs);
+    pp_pycode_init(&s->codes, &s->strs);
+    pp_agg_init(&s->agg, &s->strs);
+    s->agg.keep_timestamps = opts->timestamps;
+    pp_vec_init(&s->threads, sizeof(struct pp_pythread));
+    pp_hmap_init(&s->tid_seen);
+    s->raw = calloc(PP_MAX_DEPTH, sizeof(*s->raw));
+    s->frames = calloc(PP_MAX_DEPTH, sizeof(*s->frames));
+    s->stack_buf = calloc(PP_MAX_DEPTH + 2, sizeof(*s->stack_buf));
+    if (!s->raw || !s->frames || !s->stack_buf)
+        return PP_ENOMEM;
+    err = opts->argv ? launch(s) : attach(s);
+    if (err)
+        return err;
+    if ((err = pp_mem_cache_enable(s->mem)) || (err = pick_layout(s)))
+        return err;
+    pp_pywalker_init(&s->walker, s->mem, &s->layout, s->rt.runtime_addr);
+    if (s->launched) {
+        uint64_t t0 = pp_now_ns();
+        while (!pp_pyframe_runtime_ready(&s->walker) && !child_gone(s) && !pp_stop_requested &&
+               pp_now_ns() - t0 < LAUNCH_READY_TIMEOUT_NS)
+            sleep_ns(500000);
+    }
+    pp_proc_cmdline(s->pid, s->cmdline, sizeof(s->cmdline));
+    {
+        uint32_t name, file;
+        if ((err = pp_strtab_intern(&s->strs, "<truncated>", 11, &name)) ||
+            (err = pp_strtab_intern(&s->strs, "", 0, &file)) ||
+            (err = pp_agg_frame(&s->agg, PP_FRAME_MARKER, name, file, 0, &s->truncated_frame)))
+            return err;
+    }
+    pp_proc_tasks_refresh(s->pid, &s->tasks);
+    gettimeofday(&tv, NULL);
+    s->start_unix = (double)tv.tv_sec + tv.tv_usec / 1e6;
+    s->start_ns = pp_now_ns();
+    pp_log_info("sampling PID %d (Python %s, runtime at 0x%llx in %s)", s->pid,
+                s->rt.version_str, (unsigned long long)s->rt.runtime_addr, s->rt.path);
+    return 0;
+}
+
+/* ==== one tick ==== */
+
+static void
+count_error(struct pp_session *s, int err)
+{
+    if (pp_err_class(err) == PP_BADDATA)
+        s->st.errors_baddata++;
+    else
+        s->st.errors_transient++;
+}
+
+static int
+thread_idx(struct pp_session *s, int tid, uint32_t *idx)
+{
+    uint64_t v;
+    char comm[64];
+    if (pp_hmap_get(&s->tid_seen, (uint64_t)(uint32_t)tid, &v)) {
+        *idx = (uint32_t)(v - 1);
+        return 0;
+    }
+    pp_proc_task_comm(s->pid, tid, comm, sizeof(comm));
+    if (pp_agg_thread(&s->agg, tid, comm, idx))
+        return PP_ENOMEM;
+    return pp_hmap_put(&s->tid_seen, (uint64_t)(uint32_t)tid, *idx + 1);
+}
+
+static int
+sample_thread(struct pp_session *s, const struct pp_pythread *t, struct pp_task *task,
+              bool force_all, uint64_t now)
+{
+    size_t n, nf, i, depth = 0;
+    bool truncated;
+    uint32_t idx, stack;
+    int tid = task ? task->tid : (int)t->native_tid;
+    int err;
+
+    if (!force_all && !s->opts.idle && task) {
+        char state = pp_proc_task_state(s->pid, task);
+        if (!pp_proc_state_is_running(state)) {
+            s->st.idle_skipped++;
+            return 0;
+        }
+    }
+    err = pp_pyframe_walk(&s->walker, t, s->raw, PP_MAX_DEPTH, &n, &truncated);
+    if (!err)
+        err = pp_pyframe_resolve(&s->walker, &s->codes, s->raw, n, s->frames, &nf);
+    if (err) {
+        count_error(s, err);
+        return 0;
+    }
+    if (nf == 0) {
+        s->st.empty++;
+        return 0;
+    }
+    if (truncated) {
+        s->st.truncated++;
+        s->stack_buf[depth++] = s->truncated_frame;
+    }
+    for (i = nf; i-- > 0;) {
+        const struct pp_pyframe *f = &s->frames[i];
+        if ((err = pp_agg_frame(&s->agg, PP_FRAME_PY, f->name_id, f->file_id, f->line,
+                                &s->stack_buf[depth])))
+            return err;
+        depth++;
+    }
+    if ((err = pp_agg_stack(&s->agg, s->stack_buf, depth, &stack)) ||
+        (err = thread_idx(s, tid > 0 ? tid : 0, &idx)) ||
+        (err = pp_agg_add(&s->agg, stack, idx, now - s->start_ns)))
+        return err;
+    s->st.samples++;
+    return 0;
+}
+
+int
+pp_session_tick(struct pp_session *s, bool force_all)
+{
+    static uint64_t last_refresh;
+    uint64_t t0 = pp_now_ns();
+    bool refreshed = false;
+    size_t i;
+    int err;
+
+    s->st.ticks++;
+    pp_mem_cache_reset(s->mem);
+    if (t0 - last_refresh > TASK_REFRESH_NS) {
+        if (pp_proc_tasks_refresh(s->pid, &s->tasks) == PP_EGONE)
+            return PP_EGONE;
+        last_refresh = t0;
+        refreshed = true;
+    }
+    err = pp_pyframe_threads(&s->walker, &s->threads);
+    if (err) {
+        count_error(s, err);
+        return child_gone(s) ? PP_EGONE : 0;
+    }
+    if (s->layout.o.tstate_native_thread_id < 0)
+        pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks);
+    for (i = 0; i < s->threads.len; i++) {
+        struct pp_pythread *t = pp_vec_at(&s->threads, i);
+        struct pp_task *task = NULL;
+        if (t->native_tid > 0) {
+            task = pp_proc_tasks_find_ns(&s->tasks, (int)t->native_tid);
+            if (!task && !refreshed) {
+                pp_proc_tasks_refresh(s->pid, &s->tasks);
+                refreshed = true;
+                last_refresh = t0;
+                task = pp_proc_tasks_find_ns(&s->tasks, (int)t->native_tid);
+            }
+        }
+        if ((err = sample_thread(s, t, task, force_all, t0)))
+            return err;
+    }
+    s->st.sample_ns_total += pp_now_ns() - t0;
+    return 0;
+}
+
+/* ==== the loop ==== */
+
+static double
+exp_interval_ns(double mean_ns)
+{
+    double u = (random() + 1.0) / ((double)RAND_MAX + 2.0);
+    double v = -log(u) * mean_ns;
+    if (v > 10 * mean_ns)
+        v = 10 * mean_ns;
+    return v;
+}
+
+int
+pp_session_run(struct pp_session *s)
+{
+    double mean = 1e9 / s->opts.rate_hz;
+    uint64_t deadline = pp_now_ns();
+    uint64_t end = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
+                                          : UINT64_MAX;
+    int err = 0;
+
+    srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
+    while (!pp_stop_requested) {
+        uint64_t now;
+        struct timespec ts;
+
+        deadline += (uint64_t)exp_interval_ns(mean);
+        if (deadline >= end)
+            break;
+        ts.tv_sec = (time_t)(deadline / 1000000000ULL);
+        ts.tv_nsec = (long)(deadline % 1000000000ULL);
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+               !pp_stop_requested && !pp_flush_requested)
+            ;
+        if (pp_stop_requested)
+            break;
+        if (pp_flush_requested) {
+            pp_flush_requested = 0;
+            s->end_ns = pp_now_ns();
+            if ((err = pp_session_write(s)))
+                pp_log_warn("snapshot not written: %s", pp_strerror(err));
+            else
+                pp_log_info("snapshot written");
+        }
+        now = pp_now_ns();
+        if (now > deadline + (uint64_t)mean) {
+            s->st.late_ticks++;
+            if (now > deadline + 1000000000ULL)
+                deadline = now; /* far behind (suspended?): don't burst */
+        }
+        err = pp_session_tick(s, false);
+        if (err == PP_EGONE || child_gone(s)) {
+            err = 0;
+            s->target_gone = true;
+            break;
+        }
+        if (err)
+            break;
+    }
+    s->end_ns = pp_now_ns();
+    return err;
+}
+
+/* ==== output ==== */
+
+static void
+target_status_text(struct pp_session *s, char *buf, size_t len)
+{
+    if (!s->target_gone)
+        snprintf(buf, len, "running");
+    else if (!s->launched)
+        snprintf(buf, len, "exited");
+    else if (WIFEXITED(s->target_status))
+        snprintf(buf, len, "exit %d", WEXITSTATUS(s->target_status));
+    else if (WIFSIGNALED(s->target_status))
+        snprintf(buf, len, "signal %d", WTERMSIG(s->target_status));
+    else
+        snprintf(buf, len, "exited");
+}
+
+int
+pp_session_write(struct pp_session *s)
+{
+    static struct pp_out_info info;
+    char status[64];
+    int err = 0;
+
+    memset(&info, 0, sizeof(info));
+    target_status_text(s, status, sizeof(status));
+    pp_out_meta(&info, "pid", "%d", s->pid);
+    pp_out_meta(&info, "cmdline", "%s", s->cmdline);
+    pp_out_meta(&info, "python_version", "%s", s->rt.version_str);
+    pp_out_meta(&info, "mode", "python");
+    pp_out_meta(&info, "rate_hz", "%g", s->opts.rate_hz);
+    pp_out_meta(&info, "start_unix", "%.6f", s->start_unix);
+    pp_out_meta(&info, "duration_s", "%.3f", (s->end_ns - s->start_ns) / 1e9);
+    pp_out_meta(&info, "target_exit", "%s", status);
+    pp_out_meta(&info, "threads_flag", "%d", s->opts.threads);
+    pp_out_meta(&info, "idle_flag", "%d", s->opts.idle);
+    pp_out_stat(&info, "samples", s->st.samples);
+    pp_out_stat(&info, "ticks", s->st.ticks);
+    pp_out_stat(&info, "late_ticks", s->st.late_ticks);
+    pp_out_stat(&info, "idle_skipped", s->st.idle_skipped);
+    pp_out_stat(&info, "empty", s->st.empty);
+    pp_out_stat(&info, "errors_transient", s->st.errors_transient);
+    pp_out_stat(&info, "errors_baddata", s->st.errors_baddata);
+    pp_out_stat(&info, "truncated", s->st.truncated);
+    pp_out_stat(&info, "threads_seen", s->agg.threads.len);
+    pp_out_stat(&info, "sample_ns_total", s->st.sample_ns_total);
+    pp_out_stat(&info, "mem_reads", s->mem ? s->mem->reads : 0);
+    pp_out_stat(&info, "code_cache_misses", s->codes.misses);
+    if (s->opts.raw_path)
+        err = pp_out_write_raw(&s->agg, &info, s->opts.raw_path);
+    if (!err && s->opts.collapsed_path)
+        err = pp_out_write_collapsed(&s->agg, s->opts.threads, s->opts.collapsed_path);
+    return err;
+}
+
+void
+pp_session_summary(struct pp_session *s, const char *path)
+{
+    char status[64];
+    uint64_t errors = s->st.errors_transient + s->st.errors_baddata;
+    target_status_text(s, status, sizeof(status));
+    fprintf(stderr,
+            "pyprof: %llu samples, %llu errors (%llu transient, %llu bad data), %llu late "
+            "ticks, %.1f s, PID %d (%.80s), target %s -> %s\n",
+            (unsigned long long)s->st.samples, (unsigned long long)errors,
+            (unsigned long long)s->st.errors_transient,
+            (unsigned long long)s->st.errors_baddata, (unsigned long long)s->st.late_ticks,
+            (s->end_ns - s->start_ns) / 1e9, s->pid, s->cmdline, status, path);
+}
+
+void
+pp_session_stop_target(struct pp_session *s)
+{
+    if (s->launched && !child_gone(s)) {
+        /* the run ended first (duration, Ctrl-C): end the child the same way */
+        int sig = pp_stop_signal ? pp_stop_signal : SIGINT;
+        uint64_t t0 = pp_now_ns();
+        kill(s->pid, sig);
+        while (!child_gone(s)) {
+            if (pp_now_ns() - t0 > 5000000000ULL) {
+                kill(s->pid, SIGKILL);
+                waitpid(s->pid, &s->target_status, 0);
+                s->target_gone = true;
+                break;
+            }
+            sleep_ns(2000000);
+        }
+    }
+}
+
+void
+pp_session_free(struct pp_session *s)
+{
+    pp_pywalker_free(&s->walker);
+    pp_pycode_free(&s->codes);
+    pp_agg_free(&s->agg);
+    pp_strtab_free(&s->strs);
+    pp_proc_tasks_free(&s->tasks);
+    pp_vec_free(&s->threads);
+    pp_hmap_free(&s->tid_seen);
+    pp_maps_free(&s->maps);
+    pp_mem_free(s->mem);
+    s->mem = NULL;
+    free(s->raw);
+    free(s->frames);
+    free(s->stack_buf);
+}

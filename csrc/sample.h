@@ -1,0 +1,82 @@
+/*
+ * sample.h -- one profiling session: attach or launch, sample on a timer,
+ * write the outputs (layer L5).  The only module that uses all others.
+ */
+#ifndef PP_SAMPLE_H
+#define PP_SAMPLE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agg.h"
+#include "maps.h"
+#include "mem.h"
+#include "proc.h"
+#include "py/layout.h"
+#include "py/runtime.h"
+#include "pycode.h"
+#include "pyframe.h"
+#include "util.h"
+
+struct pp_session_opts {
+    int pid;          /* attach; 0 when launching */
+    char **argv;      /* launch */
+    double rate_hz;
+    double duration_s; /* <= 0: until stopped */
+    bool threads, idle, timestamps, summary;
+    const char *raw_path, *collapsed_path;
+};
+
+struct pp_stats {
+    uint64_t samples, ticks, late_ticks, idle_skipped, empty;
+    uint64_t errors_transient, errors_baddata, truncated;
+    uint64_t sample_ns_total;
+};
+
+struct pp_session {
+    struct pp_session_opts opts;
+    pid_t pid;
+    bool launched;
+    bool target_gone;
+    int target_status; /* waitpid status when launched and gone */
+    struct pp_mem *mem;
+    struct pp_maps maps;
+    struct pp_pyruntime rt;
+    struct pp_pylayout layout;
+    struct pp_pywalker walker;
+    struct pp_strtab strs;
+    struct pp_pycode codes;
+    struct pp_agg agg;
+    struct pp_tasks tasks;
+    struct pp_vec threads; /* struct pp_pythread, per tick */
+    struct pp_hmap tid_seen; /* tid -> agg thread idx + 1 */
+    struct pp_pyframe_raw *raw;
+    struct pp_pyframe *frames;
+    uint32_t *stack_buf;
+    struct pp_stats st;
+    char cmdline[1024];
+    double start_unix;
+    uint64_t start_ns, end_ns;
+    uint32_t truncated_frame; /* marker frame id */
+};
+
+/* Set by signal handlers; the loop polls them. */
+extern volatile sig_atomic_t pp_stop_requested;
+extern volatile sig_atomic_t pp_flush_requested;
+extern volatile sig_atomic_t pp_stop_signal;
+
+int pp_session_start(struct pp_session *s, const struct pp_session_opts *opts);
+/* Samples until stopped, the duration ends or the target exits. */
+int pp_session_run(struct pp_session *s);
+/* One tick over all threads; with force_all, idle threads too. */
+int pp_session_tick(struct pp_session *s, bool force_all);
+int pp_session_write(struct pp_session *s);
+/* A launched child still running is sent the stop signal (SIGINT by
+ * default) and waited for (SIGKILL after 5 s); its status is recorded. */
+void pp_session_stop_target(struct pp_session *s);
+void pp_session_free(struct pp_session *s);
+void pp_session_summary(struct pp_session *s, const char *path);
+
+#endif
