@@ -276,6 +276,104 @@ cmd_dump(int argc, char **argv)
     return 0;
 }
 
+/* bench --pid PID [--count N]: N ticks back to back over every thread
+ * (idle ones too), printing the cost per tick and per thread sample. */
+static int
+cmd_bench(int argc, char **argv)
+{
+    struct pp_session_opts o;
+    struct pp_session s;
+    uint64_t t0, t1;
+    long count = 10000, i;
+    int err;
+
+    for (i = 2; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--count") == 0) {
+            count = atol(argv[i + 1]);
+            memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 2) * sizeof(char *));
+            argc -= 2;
+            break;
+        }
+    err = parse_args(argc, argv, &o);
+    if (err || !o.pid || count <= 0) {
+        usage_error("bench needs --pid PID [--count N]");
+        return 2;
+    }
+    o.idle = true;
+    err = pp_session_start(&s, &o);
+    if (!err)
+        err = pp_session_tick(&s, true); /* warm the code cache */
+    if (err) {
+        report(err, &s, &o);
+        pp_session_free(&s);
+        return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
+    }
+    memset(&s.st, 0, sizeof(s.st));
+    s.mem->reads = 0;
+    t0 = pp_now_ns();
+    for (i = 0; i < count && !err; i++)
+        err = pp_session_tick(&s, true);
+    t1 = pp_now_ns();
+    printf("ticks %ld\nsamples %llu\nerrors %llu\nns_per_tick %.1f\nns_per_sample %.1f\n"
+           "reads_per_tick %.2f\nframes_per_sample %.1f\n",
+           count, (unsigned long long)s.st.samples,
+           (unsigned long long)(s.st.errors_transient + s.st.errors_baddata),
+           (double)(t1 - t0) / (double)count,
+           s.st.samples ? (double)(t1 - t0) / (double)s.st.samples : 0.0,
+           (double)s.mem->reads / (double)count,
+           s.st.samples ? (double)s.walker.stats_frames / (double)(count + 1) : 0.0);
+    pp_session_free(&s);
+    return 0;
+}
+
+/* snapshot --pid PID OUT: one sample of every thread, with every byte it
+ * read saved as a snapshot (mem_snap.c) plus OUT.expected, the collapsed
+ * stacks it produced.  Used to make the fixtures of tests/fixtures/. */
+static int
+cmd_snapshot(int argc, char **argv)
+{
+    struct pp_session_opts o;
+    struct pp_session s;
+    struct pp_mem *rec, *live;
+    char meta[512], expected[4200];
+    const char *path;
+    int err = parse_args(argc, argv, &o);
+
+    if (err || !o.pid || !o.argv || o.argv[1]) {
+        usage_error("snapshot needs --pid PID OUTFILE");
+        return 2;
+    }
+    path = o.argv[0];
+    o.argv = NULL;
+    o.idle = true;
+    err = pp_session_start(&s, &o);
+    if (!err)
+        err = pp_mem_recorder_new(s.mem, &rec);
+    if (err) {
+        report(err, &s, &o);
+        pp_session_free(&s);
+        return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
+    }
+    live = s.mem;
+    pp_mem_cache_enable(rec);
+    s.mem = rec;
+    s.walker.mem = rec;
+    err = pp_session_tick(&s, true);
+    snprintf(meta, sizeof(meta), "version_hex=0x%08x\nruntime_addr=0x%llx\nversion=%s\n",
+             s.rt.version_hex, (unsigned long long)s.rt.runtime_addr, s.rt.version_str);
+    if (!err)
+        err = pp_mem_recorder_save(rec, path, meta);
+    snprintf(expected, sizeof(expected), "%s.expected", path);
+    if (!err)
+        err = pp_out_write_collapsed(&s.agg, false, expected);
+    pp_mem_free(rec);
+    s.mem = live;
+    if (err)
+        report(err, &s, &o);
+    pp_session_free(&s);
+    return pp_err_exit_code(err);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -287,6 +385,10 @@ main(int argc, char **argv)
         return cmd_record(argc, argv);
     if (strcmp(argv[1], "dump") == 0)
         return cmd_dump(argc, argv);
+    if (strcmp(argv[1], "bench") == 0)
+        return cmd_bench(argc, argv);
+    if (strcmp(argv[1], "snapshot") == 0)
+        return cmd_snapshot(argc, argv);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("pyprof-sampler %s\n", PP_VERSION);
         return 0;

@@ -19,7 +19,6 @@
 #include "pyframe.h"
 
 #define CHUNK_COPY_MAX (256u << 10)
-#define CHUNK_FIRST_READ (16u << 10)
 #define PTHREAD_SCAN 2048
 #define TSTATE_MAX 1024
 
@@ -227,40 +226,29 @@ pp_pyframe_map_tids(struct pp_pywalker *w, struct pp_vec *threads, struct pp_tas
 
 /* ==== frames ==== */
 
-/* 3.11+: copy the thread's current data-stack chunk. */
+/* 3.11+: copy the used part of the thread's current data-stack chunk, from
+ * its start up to the end of the top frame, in one read.  Older frames of
+ * the same activation chain sit below the top frame in the chunk. */
 static void
-load_chunk(struct pp_pywalker *w, uint64_t chunk_addr)
+load_chunk(struct pp_pywalker *w, uint64_t chunk_addr, uint64_t top_frame)
 {
-    uint64_t hdr[2]; /* previous, size */
     size_t want;
 
     w->chunk_len = 0;
     w->chunk_addr = 0;
-    if (!ptr_ok(chunk_addr))
+    if (!ptr_ok(chunk_addr) || top_frame < chunk_addr ||
+        top_frame - chunk_addr > CHUNK_COPY_MAX - (uint64_t)w->L->o.iframe_size)
         return;
     if (!w->chunk) {
         w->chunk = malloc(CHUNK_COPY_MAX);
         if (!w->chunk)
             return;
     }
-    if (pp_mem_read(w->mem, chunk_addr, w->chunk, CHUNK_FIRST_READ) == 0) {
-        memcpy(hdr, w->chunk, sizeof(hdr));
-        want = hdr[1] > CHUNK_COPY_MAX ? CHUNK_COPY_MAX : (size_t)hdr[1];
-        if (want <= CHUNK_FIRST_READ) {
-            w->chunk_len = want;
-        } else if (pp_mem_read(w->mem, chunk_addr + CHUNK_FIRST_READ,
-                               w->chunk + CHUNK_FIRST_READ, want - CHUNK_FIRST_READ) == 0) {
-            w->chunk_len = want;
-        } else {
-            w->chunk_len = CHUNK_FIRST_READ;
-        }
-    } else if (pp_mem_read(w->mem, chunk_addr, hdr, sizeof(hdr)) == 0 && hdr[1] >= 16) {
-        want = hdr[1] > CHUNK_COPY_MAX ? CHUNK_COPY_MAX : (size_t)hdr[1];
-        if (pp_mem_read(w->mem, chunk_addr, w->chunk, want) == 0)
-            w->chunk_len = want;
-    }
-    if (w->chunk_len)
+    want = (size_t)(top_frame - chunk_addr) + (size_t)w->L->o.iframe_size;
+    if (pp_mem_read(w->mem, chunk_addr, w->chunk, want) == 0) {
+        w->chunk_len = want;
         w->chunk_addr = chunk_addr;
+    }
 }
 
 static int
@@ -320,7 +308,7 @@ walk_iframes(struct pp_pywalker *w, const struct pp_pythread *t, struct pp_pyfra
 
     if (len > sizeof(buf))
         return PP_EINTERNAL;
-    load_chunk(w, t->datastack_chunk);
+    load_chunk(w, t->datastack_chunk, t->top_frame);
     while (f) {
         int err;
         int owner;

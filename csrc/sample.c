@@ -433,8 +433,9 @@ void
 pp_session_stop_target(struct pp_session *s)
 {
     if (s->launched && !child_gone(s)) {
-        /* the run ended first (duration, Ctrl-C): end the child the same way */
-        int sig = pp_stop_signal ? pp_stop_signal : SIGINT;
+        /* the run ended first: Ctrl-C/SIGTERM are passed on, the end of
+         * --duration sends SIGTERM (quiet, unlike SIGINT's traceback) */
+        int sig = pp_stop_signal ? pp_stop_signal : SIGTERM;
         uint64_t t0 = pp_now_ns();
         kill(s->pid, sig);
         while (!child_gone(s)) {

@@ -73,7 +73,7 @@ int pp_session_run(struct pp_session *s);
 /* One tick over all threads; with force_all, idle threads too. */
 int pp_session_tick(struct pp_session *s, bool force_all);
 int pp_session_write(struct pp_session *s);
-/* A launched child still running is sent the stop signal (SIGINT by
+/* A launched child still running is sent the stop signal (SIGTERM by
  * default) and waited for (SIGKILL after 5 s); its status is recorded. */
 void pp_session_stop_target(struct pp_session *s);
 void pp_session_free(struct pp_session *s);

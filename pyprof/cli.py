@@ -1,0 +1,365 @@
+"""The ``pyprof`` command line: record, dump, convert, version.
+
+The sampling itself is done by the ``pyprof-sampler`` binary, run as a child
+process; this module validates the command line, runs the sampler, renders the
+requested format from its raw output and prints the one-line summary.
+Exit codes are those of docs/errors.md.
+"""
+
+import argparse
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+from . import __version__, flamegraph, raw
+from ._sampler import SamplerNotFoundError, find_sampler
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_OUTPUT = 8
+EXIT_INTERRUPTED = 130
+
+SUBCOMMANDS = ("record", "dump", "convert", "version")
+FORMATS = ("flamegraph", "collapsed", "raw")
+EXTENSIONS = {"flamegraph": "svg", "collapsed": "txt", "raw": "raw"}
+MAX_RATE = 100000
+# The record options that take a value (``python -m pyprof`` needs them to
+# find where the options end and the script begins).
+RECORD_VALUE_OPTIONS = frozenset(["--pid", "-o", "--output", "--format", "-F", "--rate", "-d", "--duration"])
+
+
+class UsageError(Exception):
+    """A bad command line (exit code 2)."""
+
+
+class PyprofError(Exception):
+    """A failure reported as one ``pyprof: error:`` line, an optional hint and *code*."""
+
+    def __init__(self, message, code=EXIT_INTERNAL, hint=None):
+        super().__init__(message)
+        self.code = code
+        self.hint = hint
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises :class:`UsageError` instead of exiting."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def build_parser():
+    """Return the argument parser of the ``pyprof`` command."""
+    parser = _ArgumentParser(prog="pyprof", description="Sampling profiler for Python programs.", allow_abbrev=False)
+    parser.add_argument("--version", action="version", version="pyprof " + __version__)
+    commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
+
+    record = commands.add_parser(
+        "record",
+        allow_abbrev=False,
+        help="profile a running process or a command",
+        usage="pyprof record [options] (--pid PID | -- CMD [ARGS...])",
+        description="Sample a running process (--pid) or a command run under the profiler (after '--') "
+        "until it exits, Ctrl-C, SIGTERM or --duration, then write the profile.",
+    )
+    record.add_argument("--pid", type=int, help="profile the running process PID")
+    record.add_argument("-o", "--output", metavar="FILE", help="output file (default: pyprof-TARGET-DATE-TIME.EXT)")
+    record.add_argument("--format", choices=FORMATS, default="flamegraph", help="output format (default: flamegraph)")
+    record.add_argument("-F", "--rate", type=int, metavar="HZ", help="samples per second per thread (default: 100)")
+    record.add_argument("-d", "--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
+    record.add_argument("--threads", action="store_true", help="add a root frame per thread")
+    record.add_argument("--idle", action="store_true", help="also sample threads that are not on CPU")
+    record.add_argument("--timestamps", action="store_true", help="record each sample's time in the raw file")
+    record.add_argument("-v", "--verbose", action="store_true", help="verbose sampler output, tracebacks")
+    record.set_defaults(func=cmd_record)
+
+    dump = commands.add_parser("dump", allow_abbrev=False, help="print the current stack of each thread")
+    dump.add_argument("--pid", type=int, required=True, help="the process to inspect")
+    dump.set_defaults(func=cmd_dump)
+
+    convert = commands.add_parser("convert", allow_abbrev=False, help="render a raw profile in another format")
+    convert.add_argument("rawfile", metavar="RAWFILE", help="a file written by 'pyprof record --format raw'")
+    convert.add_argument("--format", choices=FORMATS[:2], default="flamegraph", help="(default: flamegraph)")
+    convert.add_argument("-o", "--output", metavar="FILE", help="output file (default: RAWFILE with .svg/.txt)")
+    convert.add_argument("--threads", action="store_true", help="add a root frame per thread")
+    convert.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
+    convert.set_defaults(func=cmd_convert)
+
+    version = commands.add_parser("version", help="print the version")
+    version.set_defaults(func=cmd_version)
+    return parser
+
+
+def parse_args(argv):
+    """Parse and validate *argv*; return the argparse namespace.
+
+    Everything after the first ``--`` is the command for ``record``.  Raises
+    :class:`UsageError` for a bad command line.
+    """
+    command = None
+    if "--" in argv:
+        split = argv.index("--")
+        argv, command = argv[:split], argv[split + 1 :]
+    args = build_parser().parse_args(argv)
+    if args.subcommand is None:
+        raise UsageError("no command given (one of %s); see 'pyprof --help'" % ", ".join(SUBCOMMANDS))
+    if args.subcommand == "record":
+        args.command = command
+        validate_record_args(args)
+    elif command is not None:
+        raise UsageError("only 'record' takes a command after '--'")
+    elif args.subcommand == "dump" and args.pid <= 0:
+        raise UsageError("invalid PID %d" % args.pid)
+    return args
+
+
+def validate_record_args(args):
+    """Raise :class:`UsageError` if the ``record`` options do not make sense."""
+    if args.command == []:
+        raise UsageError("no command after '--'")
+    if args.pid is None and args.command is None:
+        raise UsageError("nothing to profile: give --pid PID or a command after '--'")
+    if args.pid is not None and args.command is not None:
+        raise UsageError("give either --pid or a command after '--', not both")
+    if args.pid is not None and args.pid <= 0:
+        raise UsageError("invalid PID %d" % args.pid)
+    if args.rate is not None and not 0 < args.rate <= MAX_RATE:
+        raise UsageError("--rate must be between 1 and %d Hz, not %d" % (MAX_RATE, args.rate))
+    if args.duration is not None and not (args.duration > 0 and math.isfinite(args.duration)):
+        raise UsageError("--duration must be a positive number of seconds, not %s" % args.duration)
+
+
+def default_output_name(args, now=None):
+    """Return ``pyprof-<pid or command>-<YYYYmmdd-HHMMSS>.<ext>`` for ``record``."""
+    if args.pid is not None:
+        target = str(args.pid)
+    else:
+        target = re.sub(r"[^\w.+-]", "_", os.path.basename(args.command[0])) or "cmd"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    return "pyprof-%s-%s.%s" % (target, stamp, EXTENSIONS[args.format])
+
+
+def sampler_record_argv(sampler, args, raw_path, output):
+    """Return the sampler command line for ``record`` with *args*."""
+    argv = [sampler, "record"]
+    if args.pid is not None:
+        argv += ["--pid", str(args.pid)]
+    argv += ["--raw", raw_path, "--no-summary"]
+    if args.format == "collapsed":
+        argv += ["--collapsed", output]
+    if args.rate is not None:
+        argv += ["--rate", str(args.rate)]
+    if args.duration is not None:
+        argv += ["--duration", repr(args.duration)]
+    flags = (args.threads, "--threads"), (args.idle, "--idle"), (args.timestamps, "--timestamps"), (args.verbose, "-v")
+    argv += [option for given, option in flags if given]
+    if args.command:
+        argv += ["--"] + args.command
+    return argv
+
+
+def run_sampler(argv):
+    """Run the sampler *argv* to its end and return its exit status.
+
+    While it runs, pyprof ignores SIGINT (a terminal's Ctrl-C reaches the
+    sampler directly, as it is in the same process group) and forwards SIGTERM
+    to it; either way the sampler ends the recording and writes the profile.
+    The SIGINT handler is a Python function rather than SIG_IGN because
+    ignored signals stay ignored across exec, and the sampler must see them.
+    """
+    proc = None
+    pending = []
+
+    def forward(signum, frame):
+        if proc is None:
+            pending.append(signum)
+        else:
+            proc.send_signal(signum)
+
+    old_int = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    old_term = signal.signal(signal.SIGTERM, forward)
+    try:
+        try:
+            proc = subprocess.Popen(argv)
+        except OSError as e:
+            raise PyprofError("cannot run the sampler %s: %s" % (argv[0], e.strerror or e))
+        for signum in pending:
+            proc.send_signal(signum)
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def check_output_path(path):
+    """Raise :class:`PyprofError` (exit 8) early if *path* cannot be written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise PyprofError("cannot write %s: it is a directory" % path, EXIT_OUTPUT)
+    if not os.path.isdir(directory):
+        raise PyprofError("cannot write %s: no such directory %s" % (path, directory), EXIT_OUTPUT)
+    if not os.access(directory, os.W_OK):
+        raise PyprofError("cannot write %s: permission denied" % path, EXIT_OUTPUT, "choose another -o FILE")
+
+
+def write_atomic(path, text):
+    """Write *text* to *path* (UTF-8) through a temporary file and a rename."""
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise PyprofError("cannot write %s: %s" % (path, e.strerror or e), EXIT_OUTPUT) from e
+        raise
+
+
+def read_profile(path):
+    """Read the raw file *path*; a missing or unreadable file is a usage error."""
+    try:
+        return raw.read_raw(path)
+    except OSError as e:
+        raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from e
+    except raw.RawFormatError as e:
+        raise PyprofError(str(e), hint="give a file written by 'pyprof record --format raw'") from e
+
+
+def render(profile, fmt, threads):
+    """Return the text of *profile* in format *fmt* (flamegraph or collapsed)."""
+    if fmt == "collapsed":
+        return "".join(line + "\n" for line in raw.collapsed_lines(profile, threads))
+    return flamegraph.render_profile(profile, threads=threads)
+
+
+def summary_line(profile, path):
+    """Return the one-line end-of-record summary of *profile* written to *path*."""
+    transient, baddata = profile.stat("errors_transient"), profile.stat("errors_baddata")
+    meta = profile.meta
+    cmdline = raw.sanitize(meta.get("cmdline", ""))
+    if len(cmdline) > 60:
+        cmdline = cmdline[:57] + "..."
+    return (
+        "pyprof: %d samples, %d errors (%d transient, %d bad data), %d late ticks, %.1f s, "
+        "PID %s (%s), target %s -> %s"
+    ) % (
+        profile.stat("samples"),
+        transient + baddata,
+        transient,
+        baddata,
+        profile.stat("late_ticks"),
+        _to_float(meta.get("duration_s")),
+        meta.get("pid", "?"),
+        cmdline,
+        meta.get("target_exit", "?"),
+        path,
+    )
+
+
+def _to_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def cmd_record(args):
+    """``pyprof record``: run the sampler, render the output, print the summary."""
+    output = args.output or default_output_name(args)
+    check_output_path(output)
+    sampler = find_sampler()
+    with tempfile.TemporaryDirectory(prefix="pyprof-") as tmpdir:
+        raw_path = output if args.format == "raw" else os.path.join(tmpdir, "profile.raw")
+        status = run_sampler(sampler_record_argv(sampler, args, raw_path, output))
+        if status < 0:
+            raise PyprofError("the sampler was killed by signal %d" % -status, hint="please report this bug")
+        if status != 0:
+            return status  # the sampler has printed the error
+        written = args.format != "flamegraph"  # the sampler wrote raw and collapsed itself
+        try:
+            profile = raw.read_raw(raw_path)
+            if not written:
+                write_atomic(output, render(profile, args.format, args.threads))
+                written = True
+        except KeyboardInterrupt:
+            if not written:
+                raise
+            print("pyprof: profile written to %s" % output, file=sys.stderr)
+            return EXIT_OK
+    print(summary_line(profile, output), file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_dump(args):
+    """``pyprof dump``: replace this process with the sampler's ``dump``."""
+    sampler = find_sampler()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sampler, [sampler, "dump", "--pid", str(args.pid)])
+    except OSError as e:
+        raise PyprofError("cannot run the sampler %s: %s" % (sampler, e.strerror or e))
+
+
+def cmd_convert(args):
+    """``pyprof convert``: render a raw file as a flame graph or collapsed stacks."""
+    profile = read_profile(args.rawfile)
+    output = args.output
+    if output is None:
+        output = os.path.splitext(args.rawfile)[0] + "." + EXTENSIONS[args.format]
+        if os.path.abspath(output) == os.path.abspath(args.rawfile):
+            output += "." + EXTENSIONS[args.format]
+    check_output_path(output)
+    write_atomic(output, render(profile, args.format, args.threads))
+    print(summary_line(profile, output), file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_version(args):
+    """``pyprof version``: print the version."""
+    print("pyprof " + __version__)
+    return EXIT_OK
+
+
+def _error(message, hint=None):
+    print("pyprof: error: " + message, file=sys.stderr)
+    if hint:
+        print("pyprof: hint: " + hint, file=sys.stderr)
+
+
+def main(argv=None):
+    """Run the pyprof command line on *argv* (default: ``sys.argv[1:]``); return the exit code."""
+    args = None
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else list(argv))
+        return args.func(args)
+    except SystemExit as e:  # --help and --version
+        return e.code or 0
+    except UsageError as e:
+        _error(str(e))
+        return EXIT_USAGE
+    except PyprofError as e:
+        _error(str(e), e.hint)
+        return e.code
+    except SamplerNotFoundError as e:
+        _error(str(e), e.hint)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        verbose = getattr(args, "verbose", False)
+        _error("internal error: %s: %s" % (type(e).__name__, e), None if verbose else "rerun with -v and report it")
+        if verbose:
+            traceback.print_exc()
+        return EXIT_INTERNAL

@@ -1,0 +1,395 @@
+"""Self-contained interactive SVG flame graphs.
+
+The SVG needs nothing but a browser: click a frame to zoom into it, "Reset
+Zoom" to go back, "Search" (or Ctrl-F) to highlight frames matching a regular
+expression.  The layout follows flamegraph.pl: the root ("all") at the bottom,
+callees above their callers, siblings sorted by name; ``icicle=True`` turns it
+upside down.
+"""
+
+import json
+import re
+import zlib
+
+from . import raw
+
+IMAGE_WIDTH = 1200
+FRAME_HEIGHT = 16
+FONT_SIZE = 12
+CHAR_WIDTH = FONT_SIZE * 0.59
+X_PAD = 10
+HEADER_HEIGHT = 64
+FOOTER_HEIGHT = 32
+MIN_FRACTION = 0.001  # frames narrower than 0.1 % of the total are left out
+TITLE_CHARS = 110
+HIGHLIGHT = "rgb(230,0,230)"
+
+# Characters that XML 1.0 forbids even when escaped.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_PY_FRAME = re.compile(r" \([^()]*:\d+\)$")
+_NATIVE_FRAME = re.compile(r" \([^()]*\)$")
+_ROOT_FRAME = re.compile(r"(thread|process) \d+( |$)")
+
+
+def xml_escape(text, quote=False):
+    """Escape *text* for XML character data (and attribute values if *quote*)."""
+    text = _XML_INVALID.sub("\ufffd", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if quote:
+        text = text.replace('"', "&quot;").replace("'", "&#39;")
+    return text
+
+
+def frame_kind(text):
+    """Guess a frame's kind from its collapsed-format *text*."""
+    if text.startswith("<") and text.endswith(">"):
+        return "marker"
+    match = _ROOT_FRAME.match(text)
+    if match:
+        return match.group(1)
+    if _NATIVE_FRAME.search(text) and not _PY_FRAME.search(text):
+        return "native"
+    return "py"
+
+
+def frame_color(text, kind):
+    """Return the fill colour of a frame: same text, same colour."""
+    h = zlib.crc32(text.encode("utf-8", "replace"))
+    v1, v2, v3 = (h & 0xFF) / 255.0, ((h >> 8) & 0xFF) / 255.0, ((h >> 16) & 0xFF) / 255.0
+    if kind == "py":  # warm: red through orange to yellow
+        rgb = (205 + 50 * v3, 230 * v1, 55 * v2)
+    elif kind == "native":  # aqua
+        rgb = (50 + 60 * v1, 165 + 55 * v1, 190 + 55 * v2)
+    elif kind in ("thread", "process"):  # lavender
+        rgb = (160 + 40 * v1, 150 + 40 * v1, 230 + 25 * v2)
+    elif kind == "marker":  # green: something could not be read
+        rgb = (110 + 40 * v1, 190 + 30 * v1, 110 + 40 * v1)
+    else:  # the "all" root
+        rgb = (200, 200, 200)
+    return "rgb(%d,%d,%d)" % rgb
+
+
+def fit_label(name, width):
+    """Truncate *name* to what fits in a frame *width* pixels wide."""
+    chars = int((width - 6) / CHAR_WIDTH)
+    if chars < 3:
+        return ""
+    if len(name) <= chars:
+        return name
+    return name[: chars - 2] + ".."
+
+
+class _Node:
+    __slots__ = ("name", "kind", "count", "children")
+
+    def __init__(self, name, kind):
+        self.name = name
+        self.kind = kind
+        self.count = 0
+        self.children = {}
+
+
+def _build_tree(stacks):
+    root = _Node("all", "root")
+    for frames, count in stacks:
+        root.count += count
+        node = root
+        for text, kind in frames:
+            child = node.children.get(text)
+            if child is None:
+                child = node.children[text] = _Node(text, kind)
+            child.count += count
+            node = child
+    return root
+
+
+def _layout(root):
+    """Yield ``(node, start, depth)`` for every frame wide enough to draw.
+
+    *start* is the frame's left edge in samples; siblings are sorted by name.
+    """
+    min_count = root.count * MIN_FRACTION
+    todo = [(root, 0, 0)]
+    while todo:
+        node, start, depth = todo.pop()
+        yield node, start, depth
+        for name in sorted(node.children):
+            child = node.children[name]
+            if child.count >= min_count:
+                todo.append((child, start, depth + 1))
+            start += child.count
+
+
+def _frame_svg(node, x, y, width, total):
+    pct = 100.0 * node.count / total
+    return (
+        '<g><title>%s (%d samples, %.2f%%)</title>'
+        '<rect x="%.2f" y="%d" width="%.2f" height="%d" fill="%s" rx="2" ry="2"/>'
+        '<text x="%.2f" y="%.1f">%s</text></g>'
+        % (
+            xml_escape(node.name),
+            node.count,
+            pct,
+            x,
+            y,
+            width,
+            FRAME_HEIGHT - 1,
+            frame_color(node.name, node.kind),
+            x + 3,
+            y + FRAME_HEIGHT - 4.5,
+            xml_escape(fit_label(node.name, width)),
+        )
+    )
+
+
+def _frames_svg(root, icicle):
+    """Return the frame elements and the depth of the deepest frame drawn."""
+    scale = (IMAGE_WIDTH - 2 * X_PAD) / float(root.count)
+    placed = list(_layout(root))
+    max_depth = max(depth for _, _, depth in placed)
+    elements = []
+    for node, start, depth in placed:
+        if icicle:
+            y = HEADER_HEIGHT + depth * FRAME_HEIGHT
+        else:
+            y = HEADER_HEIGHT + (max_depth - depth) * FRAME_HEIGHT
+        elements.append(_frame_svg(node, X_PAD + start * scale, y, node.count * scale, root.count))
+    return elements, max_depth
+
+
+def render(stacks, title="", subtitle="", icicle=False):
+    """Return an SVG flame graph (str) of *stacks*.
+
+    *stacks* is an iterable of ``(frames, count)`` where *frames* is a
+    root-first sequence of ``(text, kind)`` pairs; kind is one of ``py``,
+    ``native``, ``marker``, ``thread``, ``process``.
+    """
+    root = _build_tree(stacks)
+    if root.count:
+        elements, max_depth = _frames_svg(root, icicle)
+        frames_height = (max_depth + 1) * FRAME_HEIGHT
+    else:
+        elements = ['<text x="%d" y="%d" id="empty">No samples</text>' % (X_PAD, HEADER_HEIGHT + FONT_SIZE)]
+        frames_height = FRAME_HEIGHT
+    height = HEADER_HEIGHT + frames_height + FOOTER_HEIGHT
+    config = json.dumps({"icicle": icicle, "xpad": X_PAD, "charWidth": CHAR_WIDTH, "highlight": HIGHLIGHT})
+    return _TEMPLATE % {
+        "width": IMAGE_WIDTH,
+        "height": height,
+        "xpad": X_PAD,
+        "style": _STYLE,
+        "script": "var CONFIG = %s;\n%s" % (config, _SCRIPT),
+        "center": IMAGE_WIDTH // 2,
+        "right": IMAGE_WIDTH - X_PAD,
+        "title": xml_escape(_shorten(title, TITLE_CHARS)),
+        "subtitle": xml_escape(_shorten(subtitle, TITLE_CHARS + 30)),
+        "bottom": height - FOOTER_HEIGHT / 2 + 4,
+        "frames": "\n".join(elements),
+    }
+
+
+def _shorten(text, limit):
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def render_collapsed(pairs, title="", subtitle="", icicle=False):
+    """Return an SVG flame graph of collapsed ``(stack, count)`` *pairs*.
+
+    *stack* is a collapsed-format stack (``root;...;leaf``); frame kinds are
+    guessed from the frame text.
+    """
+    stacks = (([(t, frame_kind(t)) for t in stack.split(";")], count) for stack, count in pairs)
+    return render(stacks, title, subtitle, icicle)
+
+
+def render_profile(profile, threads=False, icicle=False):
+    """Return an SVG flame graph of a :class:`pyprof.raw.Profile`."""
+    return render(raw.iter_stacks(profile, threads), profile_title(profile), profile_subtitle(profile), icicle)
+
+
+def profile_title(profile):
+    """Return the title line: command line, sample count and error count."""
+    meta = profile.meta
+    errors = profile.stat("errors_transient") + profile.stat("errors_baddata")
+    command = meta.get("cmdline") or "PID %s" % meta.get("pid", "?")
+    counts = " \u2014 %d samples, %d errors" % (profile.stat("samples"), errors)
+    return _shorten(command, TITLE_CHARS - len(counts)) + counts
+
+
+def profile_subtitle(profile):
+    """Return the details line under the title (PID, Python, duration, rate)."""
+    meta = profile.meta
+    parts = ["PID %s" % meta.get("pid", "?")]
+    if "python_version" in meta:
+        parts.append("Python %s" % meta["python_version"])
+    if "duration_s" in meta:
+        parts.append("%.1f s" % float(meta["duration_s"]))
+    if "rate_hz" in meta:
+        parts.append("%s Hz" % meta["rate_hz"])
+    parts.append(
+        "%d transient, %d bad-data errors, %d late ticks"
+        % (profile.stat("errors_transient"), profile.stat("errors_baddata"), profile.stat("late_ticks"))
+    )
+    if profile.stat("truncated"):
+        parts.append("%d truncated stacks" % profile.stat("truncated"))
+    return ", ".join(parts)
+
+
+_TEMPLATE = """\
+<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<svg version="1.1" width="%(width)d" height="%(height)d" viewBox="0 0 %(width)d %(height)d" \
+xmlns="http://www.w3.org/2000/svg" onload="init(evt)">
+<defs>
+<linearGradient id="background" y1="0" y2="1" x1="0" x2="0">
+<stop stop-color="#eeeeee" offset="5%%"/><stop stop-color="#eeeeb0" offset="95%%"/>
+</linearGradient>
+</defs>
+<style type="text/css"><![CDATA[
+%(style)s]]></style>
+<script type="text/ecmascript"><![CDATA[
+%(script)s]]></script>
+<rect x="0" y="0" width="100%%" height="100%%" fill="url(#background)"/>
+<text id="title" x="%(center)d" y="24">%(title)s</text>
+<text id="subtitle" x="%(center)d" y="42">%(subtitle)s</text>
+<text id="unzoom" class="button hide" x="%(xpad)d" y="58">Reset Zoom</text>
+<text id="search" class="button" x="%(right)d" y="58">Search</text>
+<text id="details" x="%(xpad)d" y="%(bottom).1f"> </text>
+<text id="matched" x="%(right)d" y="%(bottom).1f"> </text>
+<g id="frames">
+%(frames)s
+</g>
+</svg>
+"""
+
+_STYLE = """\
+text { font-family: Verdana, "DejaVu Sans", sans-serif; font-size: 12px; fill: #000; }
+#title { text-anchor: middle; font-size: 17px; }
+#subtitle { text-anchor: middle; fill: #555; }
+#search, #matched { text-anchor: end; }
+.button { cursor: pointer; fill: #00c; }
+.button:hover { text-decoration: underline; }
+.hide { display: none; }
+#frames g { cursor: pointer; }
+#frames g:hover rect { stroke: #000; stroke-width: 0.5; }
+#frames g.parent rect { opacity: 0.5; }
+#frames text { pointer-events: none; white-space: pre; }
+"""
+
+_SCRIPT = r"""
+"use strict";
+var frames = [], totalWidth, details, unzoomButton, searchButton, matched, currentSearch = null;
+
+function init(evt) {
+    var svg = document.documentElement;
+    totalWidth = parseFloat(svg.getAttribute("width")) - 2 * CONFIG.xpad;
+    details = document.getElementById("details");
+    unzoomButton = document.getElementById("unzoom");
+    searchButton = document.getElementById("search");
+    matched = document.getElementById("matched");
+    var groups = document.getElementById("frames").getElementsByTagName("g");
+    for (var i = 0; i < groups.length; i++) {
+        var g = groups[i], rect = g.getElementsByTagName("rect")[0];
+        var title = g.getElementsByTagName("title")[0].textContent;
+        frames.push({
+            g: g, rect: rect, text: g.getElementsByTagName("text")[0],
+            name: title.replace(/ \([^(]*\)$/, ""), title: title,
+            x: parseFloat(rect.getAttribute("x")), w: parseFloat(rect.getAttribute("width")),
+            y: parseFloat(rect.getAttribute("y")), fill: rect.getAttribute("fill")
+        });
+        g.addEventListener("click", zoomHandler(frames[i]));
+        g.addEventListener("mouseover", detailsHandler(frames[i]));
+        g.addEventListener("mouseout", function () { details.textContent = " "; });
+    }
+    unzoomButton.addEventListener("click", unzoom);
+    searchButton.addEventListener("click", function () {
+        if (currentSearch === null) searchPrompt(); else resetSearch();
+    });
+    window.addEventListener("keydown", function (e) {
+        if ((e.ctrlKey || e.metaKey) && (e.key === "f" || e.keyCode === 70)) {
+            e.preventDefault();
+            searchPrompt();
+        } else if (e.key === "Escape") {
+            resetSearch();
+        }
+    });
+}
+
+function zoomHandler(f) { return function () { zoom(f); }; }
+function detailsHandler(f) { return function () { details.textContent = "Function: " + f.title; }; }
+
+function fitText(f, width) {
+    var chars = Math.floor((width - 6) / CONFIG.charWidth), label = "";
+    if (chars >= 3) label = f.name.length <= chars ? f.name : f.name.substring(0, chars - 2) + "..";
+    f.text.textContent = label;
+}
+
+function place(f, x, width, cls) {
+    f.rect.setAttribute("x", x.toFixed(2));
+    f.rect.setAttribute("width", width.toFixed(2));
+    f.text.setAttribute("x", (x + 3).toFixed(2));
+    f.g.setAttribute("class", cls);
+    fitText(f, width);
+}
+
+function zoom(target) {
+    var eps = 0.05, ratio = totalWidth / target.w;
+    unzoomButton.classList.remove("hide");
+    for (var i = 0; i < frames.length; i++) {
+        var f = frames[i];
+        var outside = f.x + f.w <= target.x + eps || f.x >= target.x + target.w - eps;
+        var ancestor = CONFIG.icicle ? f.y < target.y : f.y > target.y;
+        if (outside) {
+            f.g.setAttribute("class", "hide");
+        } else if (ancestor) {
+            place(f, CONFIG.xpad, totalWidth, "parent");
+        } else if (f.x >= target.x - eps && f.x + f.w <= target.x + target.w + eps) {
+            place(f, CONFIG.xpad + (f.x - target.x) * ratio, f.w * ratio, "");
+        } else {
+            f.g.setAttribute("class", "hide");
+        }
+    }
+}
+
+function unzoom() {
+    unzoomButton.classList.add("hide");
+    for (var i = 0; i < frames.length; i++) place(frames[i], frames[i].x, frames[i].w, "");
+}
+
+function searchPrompt() {
+    var term = window.prompt("Search for (regular expression):", currentSearch || "");
+    if (term) search(term);
+}
+
+function search(term) {
+    var re;
+    try {
+        re = new RegExp(term);
+    } catch (err) {
+        window.alert("Invalid regular expression: " + err.message);
+        return;
+    }
+    var ranges = [];
+    for (var i = 0; i < frames.length; i++) {
+        var f = frames[i], hit = re.test(f.name);
+        f.rect.setAttribute("fill", hit ? CONFIG.highlight : f.fill);
+        if (hit) ranges.push([f.x, f.x + f.w]);
+    }
+    ranges.sort(function (a, b) { return a[0] - b[0]; });
+    var covered = 0, end = -1;
+    for (var j = 0; j < ranges.length; j++) {
+        var start = Math.max(ranges[j][0], end);
+        if (ranges[j][1] > start) { covered += ranges[j][1] - start; end = ranges[j][1]; }
+    }
+    currentSearch = term;
+    searchButton.textContent = "Reset Search";
+    matched.textContent = "Matched: " + (100 * covered / totalWidth).toFixed(1) + "%";
+}
+
+function resetSearch() {
+    if (currentSearch === null) return;
+    for (var i = 0; i < frames.length; i++) frames[i].rect.setAttribute("fill", frames[i].fill);
+    currentSearch = null;
+    searchButton.textContent = "Search";
+    matched.textContent = " ";
+}
+"""

@@ -1,0 +1,219 @@
+"""Reader for pyprof's raw profile format (docs/format.md, version 1).
+
+The raw file is what the sampler knows: metadata, statistics, a thread table,
+interned strings, frames, stacks (root first) and per-(stack, thread) counts.
+Every other output format is rendered from the :class:`Profile` read here.
+"""
+
+import collections
+import re
+
+MAGIC = "pyprof-raw"
+VERSION = "1"
+
+Frame = collections.namedtuple("Frame", "kind name file line")
+Frame.__doc__ = "One frame: kind ('py', 'native', 'marker'), name, file and line."
+
+_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n"}
+_ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
+_SANITIZE = str.maketrans({";": ":", "\n": " ", "\r": " ", "\t": " "})
+
+
+class RawFormatError(ValueError):
+    """The file is not a valid (or complete) pyprof raw file."""
+
+
+class Profile:
+    """Everything read from one raw file.
+
+    Attributes:
+        meta: metadata ``{key: str}`` (``pid``, ``cmdline``, ``duration_s`` ...).
+        stats: statistics counters ``{key: int}`` (``samples``, ``errors_transient`` ...).
+        threads: ``{thread_idx: (tid, name)}``.
+        strings: interned strings, indexed by string id.
+        frames: :class:`Frame` list, indexed by frame id.
+        stacks: lists of frame ids (root first), indexed by stack id.
+        counts: ``(stack_id, thread_idx, count)`` tuples.
+        timestamps: ``(stack_id, thread_idx, t_ns)`` tuples (``--timestamps`` only).
+    """
+
+    def __init__(self):
+        self.meta = {}
+        self.stats = {}
+        self.threads = {}
+        self.strings = []
+        self.frames = []
+        self.stacks = []
+        self.counts = []
+        self.timestamps = []
+
+    def stat(self, key):
+        """Return the statistics counter *key*, 0 when the file has none."""
+        return self.stats.get(key, 0)
+
+    @property
+    def total_samples(self):
+        """Sum of all sample counts (the width of a flame graph)."""
+        return sum(count for _, _, count in self.counts)
+
+
+def unescape(field):
+    """Undo the raw format's string escaping (``\\\\``, ``\\t``, ``\\n``)."""
+    if "\\" not in field:
+        return field
+    return _ESCAPE_RE.sub(lambda m: _UNESCAPES.get(m.group(1), m.group(0)), field)
+
+
+def sanitize(text):
+    """Make *text* safe as one collapsed-format frame: no ``;``, tab or newline."""
+    return text.translate(_SANITIZE)
+
+
+def frame_text(frame):
+    """Return the collapsed-format text of *frame* (docs/format.md)."""
+    if frame.kind == "py":
+        text = "%s (%s:%d)" % (frame.name, frame.file, frame.line)
+    elif frame.kind == "marker" or not frame.file:
+        text = frame.name
+    else:
+        text = "%s (%s)" % (frame.name, frame.file)
+    return sanitize(text)
+
+
+def thread_text(tid, name):
+    """Return the collapsed-format text of a thread root (``--threads``)."""
+    return sanitize("thread %d (%s)" % (tid, name) if name else "thread %d" % tid)
+
+
+def read_raw(path):
+    """Read the raw file at *path* and return a :class:`Profile`.
+
+    Raises :class:`RawFormatError` for a file that is not a raw file, is
+    truncated (no ``E`` record) or refers to undefined ids.
+    """
+    with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
+        try:
+            return parse_raw(f)
+        except RawFormatError as e:
+            raise RawFormatError("%s: %s" % (path, e)) from None
+
+
+def parse_raw(lines):
+    """Parse raw-format *lines* (an iterable of str) into a :class:`Profile`."""
+    lines = iter(lines)
+    header = next(lines, "").rstrip("\n").split("\t")
+    if header[0] != MAGIC:
+        raise RawFormatError("not a pyprof raw file")
+    if len(header) != 2 or header[1] != VERSION:
+        raise RawFormatError("unsupported raw format version %r" % "\t".join(header[1:]))
+    profile = Profile()
+    for lineno, line in enumerate(lines, start=2):
+        fields = line.rstrip("\n").split("\t")
+        if fields[0] == "E":
+            return profile
+        handler = _HANDLERS.get(fields[0])
+        if handler is None:
+            continue  # a record type from a newer writer
+        if not line.endswith("\n"):
+            break  # the file ends in the middle of a record
+        try:
+            handler(profile, fields[1:])
+        except (ValueError, IndexError, KeyError) as e:
+            raise RawFormatError("line %d: bad %r record (%s)" % (lineno, fields[0], e)) from None
+    raise RawFormatError("truncated raw file (no 'E' record at the end)")
+
+
+def _expect_next(items, item_id, what):
+    if item_id != len(items):
+        raise ValueError("%s id %d out of sequence" % (what, item_id))
+
+
+def _parse_meta(profile, fields):
+    profile.meta[fields[0]] = unescape("\t".join(fields[1:]))
+
+
+def _parse_stat(profile, fields):
+    profile.stats[fields[0]] = int(fields[1])
+
+
+def _parse_thread(profile, fields):
+    profile.threads[int(fields[0])] = (int(fields[1]), unescape("\t".join(fields[2:])))
+
+
+def _parse_string(profile, fields):
+    _expect_next(profile.strings, int(fields[0]), "string")
+    profile.strings.append(unescape("\t".join(fields[1:])))
+
+
+def _parse_frame(profile, fields):
+    frame_id, kind, name_id, file_id, line = fields
+    _expect_next(profile.frames, int(frame_id), "frame")
+    strings = profile.strings
+    profile.frames.append(Frame(kind, strings[int(name_id)], strings[int(file_id)], int(line)))
+
+
+def _parse_stack(profile, fields):
+    _expect_next(profile.stacks, int(fields[0]), "stack")
+    frame_ids = [int(f) for f in fields[1].split()]
+    for frame_id in frame_ids:
+        if not 0 <= frame_id < len(profile.frames):
+            raise ValueError("undefined frame id %d" % frame_id)
+    profile.stacks.append(frame_ids)
+
+
+def _sample_fields(profile, fields):
+    stack_id, thread_idx, value = (int(f) for f in fields)
+    if not 0 <= stack_id < len(profile.stacks):
+        raise ValueError("undefined stack id %d" % stack_id)
+    if thread_idx not in profile.threads:
+        raise ValueError("undefined thread index %d" % thread_idx)
+    return stack_id, thread_idx, value
+
+
+def _parse_count(profile, fields):
+    profile.counts.append(_sample_fields(profile, fields))
+
+
+def _parse_timestamp(profile, fields):
+    profile.timestamps.append(_sample_fields(profile, fields))
+
+
+_HANDLERS = {
+    "M": _parse_meta,
+    "S": _parse_stat,
+    "T": _parse_thread,
+    "s": _parse_string,
+    "F": _parse_frame,
+    "K": _parse_stack,
+    "C": _parse_count,
+    "P": _parse_timestamp,
+}
+
+
+def iter_stacks(profile, threads=False):
+    """Yield ``(frames, count)`` for each count record of *profile*.
+
+    *frames* is a root-first tuple of ``(text, kind)`` pairs, where text is the
+    collapsed-format frame text and kind is the frame kind, or ``"thread"``
+    for the thread root that *threads* adds.
+    """
+    texts = [(frame_text(f), f.kind) for f in profile.frames]
+    roots = {idx: ((thread_text(tid, name), "thread"),) for idx, (tid, name) in profile.threads.items()}
+    stacks = [tuple(texts[f] for f in stack) for stack in profile.stacks]
+    for stack_id, thread_idx, count in profile.counts:
+        frames = stacks[stack_id]
+        yield (roots[thread_idx] + frames if threads else frames), count
+
+
+def collapsed_lines(profile, threads=False):
+    """Yield the collapsed-format lines (without newline) of *profile*.
+
+    Stacks with the same text are aggregated; lines are sorted by stack so the
+    output is deterministic.
+    """
+    totals = collections.Counter()
+    for frames, count in iter_stacks(profile, threads):
+        if frames:
+            totals[";".join(text for text, _ in frames)] += count
+    for stack in sorted(totals):
+        yield "%s %d" % (stack, totals[stack])

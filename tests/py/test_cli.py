@@ -1,0 +1,317 @@
+"""Tests of the pyprof CLI: usage errors, exit codes, record orchestration
+(with a fake sampler), convert, and ``python -m pyprof`` argument splitting."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from pyprof import _sampler, cli, flamegraph
+from pyprof.__main__ import split_argv
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Stands in for pyprof-sampler: logs its arguments, then behaves as FAKE_MODE says.
+FAKE_SAMPLER = """#!{python}
+import os, signal, sys, time
+argv = sys.argv[1:]
+log = os.environ["FAKE_LOG"]
+with open(log, "w") as f:
+    f.write("\\n".join(argv) + "\\n")
+mode = os.environ.get("FAKE_MODE", "ok")
+if mode.startswith("exit"):
+    sys.stderr.write("pyprof: error: fake failure\\n")
+    sys.exit(int(mode[4:]))
+if mode == "crash":
+    os.kill(os.getpid(), signal.SIGKILL)
+if mode == "wait":
+    got = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))
+    open(log + ".ready", "w").close()
+    deadline = time.time() + 20
+    while not got and time.time() < deadline:
+        time.sleep(0.01)
+    with open(log, "a") as f:
+        f.write("signals %s\\n" % got)
+
+def option(name):
+    return argv[argv.index(name) + 1] if name in argv else None
+
+with open(option("--raw"), "w") as f:
+    f.write(os.environ["FAKE_RAW"])
+if option("--collapsed"):
+    with open(option("--collapsed"), "w") as f:
+        f.write("a;b 1\\n")
+"""
+
+SUMMARY = (
+    "pyprof: 10 samples, 3 errors (2 transient, 1 bad data), 1 late ticks, 2.0 s, "
+    "PID 1234 (python3 app.py --name=<x&y>), target exit 0 -> %s"
+)
+
+
+@pytest.fixture
+def fake_sampler(tmp_path, monkeypatch, raw_file):
+    """Install the fake sampler as $PYPROF_SAMPLER; return a function reading its argument log."""
+    path = tmp_path / "fake-sampler"
+    path.write_text(FAKE_SAMPLER.format(python=sys.executable))
+    path.chmod(0o755)
+    log = tmp_path / "sampler.log"
+    with open(raw_file()) as f:
+        monkeypatch.setenv("FAKE_RAW", f.read())
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    monkeypatch.setenv(_sampler.ENV_VAR, str(path))
+    monkeypatch.chdir(tmp_path)
+    return lambda: log.read_text().splitlines()
+
+
+def error_lines(capsys):
+    return capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "no command given"),
+        (["bogus"], "invalid choice: 'bogus'"),
+        (["record"], "nothing to profile"),
+        (["record", "--"], "no command after '--'"),
+        (["record", "--pid", "1", "--", "python3"], "not both"),
+        (["record", "--pid", "0"], "invalid PID 0"),
+        (["record", "--pid", "abc"], "invalid int value: 'abc'"),
+        (["record", "--pid", "1", "-F", "0"], "--rate must be between 1 and 100000 Hz, not 0"),
+        (["record", "--pid", "1", "--rate", "100001"], "not 100001"),
+        (["record", "--pid", "1", "-d", "0"], "--duration must be a positive number"),
+        (["record", "--pid", "1", "-d", "-1"], "--duration must be a positive number"),
+        (["record", "--pid", "1", "-d", "nan"], "--duration must be a positive number"),
+        (["record", "--pid", "1", "--format", "svg"], "invalid choice: 'svg'"),
+        (["record", "--pid", "1", "--nonsense"], "unrecognized arguments: --nonsense"),
+        (["record", "--pi", "1"], "unrecognized arguments: --pi"),
+        (["dump"], "required: --pid"),
+        (["dump", "--pid", "-3"], "invalid PID -3"),
+        (["convert"], "required: RAWFILE"),
+        (["version", "--", "x"], "only 'record' takes a command"),
+    ],
+)
+def test_usage_errors(capsys, argv, message):
+    assert cli.main(argv) == cli.EXIT_USAGE
+    lines = error_lines(capsys)
+    assert len(lines) == 1
+    assert lines[0].startswith("pyprof: error: ")
+    assert message in lines[0]
+
+
+def test_version(capsys):
+    assert cli.main(["version"]) == 0
+    assert capsys.readouterr().out == "pyprof 0.1.0\n"
+
+
+def test_help_exits_zero(capsys):
+    assert cli.main(["record", "--help"]) == 0
+    assert "--pid PID" in capsys.readouterr().out
+
+
+def test_sampler_not_found(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv(_sampler.ENV_VAR, raising=False)
+    monkeypatch.setattr(_sampler, "_PACKAGE_DIR", str(tmp_path / "pyprof"))
+    assert cli.main(["record", "--pid", "1"]) == cli.EXIT_INTERNAL
+    assert error_lines(capsys) == [
+        "pyprof: error: the sampler binary was not found",
+        "pyprof: hint: run 'make' in the source tree or reinstall with 'pip install .'",
+    ]
+
+
+def test_sampler_env_var_must_name_an_executable(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv(_sampler.ENV_VAR, str(tmp_path / "missing"))
+    assert cli.main(["dump", "--pid", "1"]) == cli.EXIT_INTERNAL
+    assert "PYPROF_SAMPLER=" in error_lines(capsys)[0]
+
+
+def test_sampler_search_order(monkeypatch, tmp_path):
+    monkeypatch.delenv(_sampler.ENV_VAR, raising=False)
+    package = tmp_path / "pyprof"
+    monkeypatch.setattr(_sampler, "_PACKAGE_DIR", str(package))
+    built = tmp_path / "build" / "pyprof-sampler"
+    installed = package / "_bin" / "pyprof-sampler"
+    for path in (built, installed):
+        path.parent.mkdir(parents=True)
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    assert _sampler.find_sampler() == str(installed)
+    installed.unlink()
+    assert _sampler.find_sampler() == str(built)
+
+
+def test_record_flamegraph(capsys, fake_sampler, tmp_path):
+    out = str(tmp_path / "out.svg")
+    argv = ["record", "--pid", "42", "-o", out, "-F", "250", "-d", "1.5", "--threads", "--idle", "-v"]
+    assert cli.main(argv) == 0
+    log = fake_sampler()
+    raw_path = log[log.index("--raw") + 1]
+    assert log == ["record", "--pid", "42", "--raw", raw_path, "--no-summary", "--rate", "250",
+                   "--duration", "1.5", "--threads", "--idle", "-v"]
+    assert not os.path.exists(raw_path)  # the temporary raw file is gone
+    titles = [t.text for t in ET.parse(out).iter("{http://www.w3.org/2000/svg}title")]
+    assert "thread 1234 (MainThread) (7 samples, 70.00%)" in titles
+    assert error_lines(capsys) == [SUMMARY % out]
+    assert not [name for name in os.listdir(str(tmp_path)) if ".tmp." in name]
+
+
+def test_record_command_collapsed_default_name(capsys, fake_sampler, tmp_path):
+    assert cli.main(["record", "--format", "collapsed", "--timestamps", "--", "/usr/bin/python3", "app.py", "-x"]) == 0
+    log = fake_sampler()
+    out = log[log.index("--collapsed") + 1]
+    assert re.match(r"pyprof-python3-\d{8}-\d{6}\.txt$", out)
+    assert log[-5:] == ["--timestamps", "--", "/usr/bin/python3", "app.py", "-x"]
+    assert (tmp_path / out).read_text() == "a;b 1\n"
+    assert error_lines(capsys) == [SUMMARY % out]
+
+
+def test_record_raw_is_written_by_the_sampler(capsys, fake_sampler, tmp_path):
+    assert cli.main(["record", "--pid", "42", "--format", "raw", "-o", "p.raw"]) == 0
+    log = fake_sampler()
+    assert log[log.index("--raw") + 1] == "p.raw"
+    assert "--collapsed" not in log
+    assert (tmp_path / "p.raw").read_text().startswith("pyprof-raw\t1\n")
+    assert error_lines(capsys) == [SUMMARY % "p.raw"]
+
+
+def test_record_passes_the_sampler_exit_code(capfd, fake_sampler, monkeypatch):
+    monkeypatch.setenv("FAKE_MODE", "exit3")
+    assert cli.main(["record", "--pid", "42"]) == 3
+    assert error_lines(capfd) == ["pyprof: error: fake failure"]  # printed by the sampler only
+
+
+def test_record_reports_a_crashed_sampler(capsys, fake_sampler, monkeypatch):
+    monkeypatch.setenv("FAKE_MODE", "crash")
+    assert cli.main(["record", "--pid", "42"]) == cli.EXIT_INTERNAL
+    assert error_lines(capsys)[0] == "pyprof: error: the sampler was killed by signal 9"
+
+
+def test_record_output_directory_must_exist(capsys, fake_sampler):
+    assert cli.main(["record", "--pid", "42", "-o", "missing/out.svg"]) == cli.EXIT_OUTPUT
+    assert error_lines(capsys)[0].startswith("pyprof: error: cannot write missing/out.svg: no such directory")
+    with pytest.raises(FileNotFoundError):
+        fake_sampler()  # never started
+
+
+def test_record_ignores_sigint_and_forwards_sigterm(fake_sampler, tmp_path):
+    env = dict(os.environ, FAKE_MODE="wait", PYTHONPATH=REPO_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyprof", "record", "--pid", "42", "-o", "out.svg"],
+        cwd=str(tmp_path), env=env, stderr=subprocess.PIPE, universal_newlines=True,
+    )
+    ready = tmp_path / "sampler.log.ready"
+    deadline = time.time() + 20
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.01)
+    assert ready.exists()
+    proc.send_signal(signal.SIGINT)  # to pyprof only: ignored
+    time.sleep(0.2)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)  # forwarded: the sampler ends the recording
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert fake_sampler()[-1] == "signals [%d]" % signal.SIGTERM
+    assert err.splitlines() == [SUMMARY % "out.svg"]
+    ET.parse(str(tmp_path / "out.svg"))
+
+
+def test_convert_collapsed(capsys, raw_file, tmp_path):
+    path = raw_file()
+    assert cli.main(["convert", path, "--format", "collapsed", "--threads"]) == 0
+    out = tmp_path / "profile.txt"
+    assert out.read_text(encoding="utf-8").splitlines()[0] == (
+        "thread 1234 (MainThread);<module> (app.py:30);main (app.py:25) 2"
+    )
+    assert error_lines(capsys) == [SUMMARY % out]
+
+
+def test_convert_flamegraph(raw_file, tmp_path):
+    out = str(tmp_path / "graph.svg")
+    assert cli.main(["convert", raw_file(), "-o", out]) == 0
+    ET.parse(out)
+
+
+def test_convert_missing_file(capsys, tmp_path):
+    assert cli.main(["convert", str(tmp_path / "nope.raw")]) == cli.EXIT_USAGE
+    assert error_lines(capsys)[0].startswith("pyprof: error: cannot read ")
+
+
+def test_convert_truncated_file(capsys, raw_file):
+    path = raw_file("pyprof-raw\t1\nM\tpid\t1\n")
+    assert cli.main(["convert", path]) == cli.EXIT_INTERNAL
+    lines = error_lines(capsys)
+    assert lines[0] == "pyprof: error: %s: truncated raw file (no 'E' record at the end)" % path
+    assert lines[1].startswith("pyprof: hint: ")
+
+
+def test_internal_error_has_no_traceback_unless_verbose(capsys, raw_file, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(flamegraph, "render_profile", broken)
+    assert cli.main(["convert", raw_file()]) == cli.EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "pyprof: error: internal error: RuntimeError: boom",
+        "pyprof: hint: rerun with -v and report it",
+    ]
+    assert cli.main(["convert", raw_file(), "-v"]) == cli.EXIT_INTERNAL
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_keyboard_interrupt_exits_130_quietly(capsys, raw_file, monkeypatch, tmp_path):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flamegraph, "render_profile", interrupted)
+    assert cli.main(["convert", raw_file()]) == cli.EXIT_INTERRUPTED
+    assert capsys.readouterr().err == ""
+    assert os.listdir(str(tmp_path)) == ["profile.raw"]
+
+
+PY = "/usr/bin/python3.X"
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["app.py"], ["record", "--", PY, "app.py"]),
+        (["app.py", "-o", "x", "--", "y"], ["record", "--", PY, "app.py", "-o", "x", "--", "y"]),
+        (["-o", "out.svg", "-F", "500", "--threads", "app.py", "-v"],
+         ["record", "-o", "out.svg", "-F", "500", "--threads", "--", PY, "app.py", "-v"]),
+        (["--rate=5", "-F100", "-d", "3", "app.py"], ["record", "--rate=5", "-F100", "-d", "3", "--", PY, "app.py"]),
+        (["--format", "collapsed", "-m", "http.server", "8000"],
+         ["record", "--format", "collapsed", "--", PY, "-m", "http.server", "8000"]),
+        (["-c", "print(1)"], ["record", "--", PY, "-c", "print(1)"]),
+        (["--idle", "--", "-weird.py"], ["record", "--idle", "--", PY, "-weird.py"]),
+        (["--pid", "42", "-d", "1"], ["record", "--pid", "42", "-d", "1"]),
+        (["record", "--pid", "42"], ["record", "--pid", "42"]),
+        (["convert", "x.raw"], ["convert", "x.raw"]),
+        (["--help"], ["--help"]),
+        ([], []),
+    ],
+)
+def test_split_argv(argv, expected):
+    assert split_argv(argv, python=PY) == expected
+
+
+def test_split_argv_knows_every_record_option_with_a_value():
+    record = cli.build_parser()._subparsers._group_actions[0].choices["record"]
+    with_value = {opt for action in record._actions if action.nargs != 0 for opt in action.option_strings}
+    assert with_value == cli.RECORD_VALUE_OPTIONS
+
+
+def test_python_m_pyprof_runs_the_cli():
+    proc = subprocess.run(
+        [sys.executable, "-m", "pyprof", "-F", "0", "app.py"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    )
+    assert proc.returncode == cli.EXIT_USAGE
+    assert proc.stderr == "pyprof: error: --rate must be between 1 and 100000 Hz, not 0\n"

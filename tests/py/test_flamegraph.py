@@ -1,0 +1,156 @@
+"""Tests of pyprof.flamegraph: SVG validity, content, escaping and layout."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from pyprof import flamegraph, raw
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def parse(svg):
+    return ET.fromstring(svg.encode("utf-8"))
+
+
+def frame_boxes(svg):
+    """Return {title text: (x, y, width)} for every frame of *svg*."""
+    boxes = {}
+    for g in parse(svg).find(SVG + "g[@id='frames']"):
+        rect = g.find(SVG + "rect")
+        boxes[g.find(SVG + "title").text] = (
+            float(rect.get("x")),
+            float(rect.get("y")),
+            float(rect.get("width")),
+        )
+    return boxes
+
+
+@pytest.fixture
+def profile(raw_file):
+    return raw.read_raw(raw_file())
+
+
+def test_profile_svg_is_valid_xml_with_all_frames(profile):
+    svg = flamegraph.render_profile(profile)
+    assert svg.startswith('<?xml version="1.0" encoding="UTF-8"')
+    titles = set(frame_boxes(svg))
+    assert titles == {
+        "all (10 samples, 100.00%)",
+        "<module> (app.py:30) (10 samples, 100.00%)",
+        "main (app.py:25) (9 samples, 90.00%)",
+        'Work.run<&"\u00e9> (app.py:10) (7 samples, 70.00%)',
+        "<unreadable frame> (1 samples, 10.00%)",
+    }
+
+
+def test_special_characters_are_escaped(profile):
+    svg = flamegraph.render_profile(profile)
+    assert "Work.run&lt;&amp;\"\u00e9&gt; (app.py:10)" in svg
+    assert "<&" not in svg.split("<g id=\"frames\">")[1]
+    root = parse(svg)
+    assert root.find(SVG + "text[@id='title']").text.startswith("python3 app.py --name=<x&y>")
+
+
+def test_invalid_xml_characters_are_replaced():
+    svg = flamegraph.render([([("bad\x01name\udcff (a.py:1)", "py")], 3)], title="t\x00")
+    titles = list(frame_boxes(svg))
+    assert "bad\ufffdname\ufffd (a.py:1) (3 samples, 100.00%)" in titles
+
+
+def test_title_has_command_samples_and_errors(profile):
+    root = parse(flamegraph.render_profile(profile))
+    title = root.find(SVG + "text[@id='title']").text
+    assert title == "python3 app.py --name=<x&y> \u2014 10 samples, 3 errors"
+    subtitle = root.find(SVG + "text[@id='subtitle']").text
+    assert "PID 1234" in subtitle and "Python 3.11.7" in subtitle and "2.0 s" in subtitle
+
+
+def test_interactive_parts_are_present(profile):
+    svg = flamegraph.render_profile(profile)
+    root = parse(svg)
+    assert root.find(SVG + "text[@id='unzoom']").text == "Reset Zoom"
+    assert root.find(SVG + "text[@id='search']").text == "Search"
+    script = root.find(SVG + "script").text
+    for needle in ("function zoom(", "function search(", "Matched: ", "ctrlKey", "window.prompt"):
+        assert needle in script
+    assert root.get("onload") == "init(evt)"
+
+
+def test_thread_roots(profile):
+    titles = set(frame_boxes(flamegraph.render_profile(profile, threads=True)))
+    assert "thread 1234 (MainThread) (7 samples, 70.00%)" in titles
+    assert "thread 1240 (w\u00f6rker 1) (3 samples, 30.00%)" in titles
+
+
+def test_classic_layout_puts_root_at_the_bottom(profile):
+    boxes = frame_boxes(flamegraph.render_profile(profile))
+    root = boxes["all (10 samples, 100.00%)"]
+    module = boxes["<module> (app.py:30) (10 samples, 100.00%)"]
+    main = boxes["main (app.py:25) (9 samples, 90.00%)"]
+    marker = boxes["<unreadable frame> (1 samples, 10.00%)"]
+    assert root[1] > module[1] > main[1]
+    assert root[0] == module[0] == marker[0]  # siblings sorted by name: '<' before 'm'
+    assert main[0] == pytest.approx(marker[0] + marker[2])
+    assert main[2] == pytest.approx(root[2] * 0.9)
+
+
+def test_icicle_layout_puts_root_at_the_top(profile):
+    boxes = frame_boxes(flamegraph.render_profile(profile, icicle=True))
+    assert boxes["all (10 samples, 100.00%)"][1] < boxes["main (app.py:25) (9 samples, 90.00%)"][1]
+
+
+def test_narrow_frames_are_left_out():
+    stacks = [([("hot (a.py:1)", "py")], 5000), ([("cold (a.py:2)", "py")], 4)]
+    titles = list(frame_boxes(flamegraph.render(stacks)))
+    assert any(t.startswith("hot") for t in titles)
+    assert not any(t.startswith("cold") for t in titles)
+
+
+def test_empty_profile_is_valid():
+    root = parse(flamegraph.render([], title="nothing"))
+    assert root.find(".//" + SVG + "text[@id='empty']").text == "No samples"
+
+
+def test_render_collapsed_merges_and_guesses_kinds():
+    pairs = [
+        ("thread 7 (Main);main (a.py:1);deflate (libz.so.1)", 2),
+        ("thread 7 (Main);main (a.py:1);<truncated>", 2),
+    ]
+    svg = flamegraph.render_collapsed(pairs, title="collapsed")
+    fills = {}
+    for g in parse(svg).find(SVG + "g[@id='frames']"):
+        fills[g.find(SVG + "title").text.split(" (")[0]] = g.find(SVG + "rect").get("fill")
+    assert set(fills) == {"all", "thread 7", "main", "deflate", "<truncated>"}
+    assert len(set(fills.values())) == 5
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("main (app.py:10)", "py"),
+        ("f (weird (dir)/a.py:3)", "py"),
+        ("deflate (libz.so.1)", "native"),
+        ("<truncated>", "marker"),
+        ("thread 12 (MainThread)", "thread"),
+        ("process 99 (python3 app.py)", "process"),
+        ("threaded (a.py:1)", "py"),
+    ],
+)
+def test_frame_kind(text, kind):
+    assert flamegraph.frame_kind(text) == kind
+
+
+def test_same_name_same_color_and_python_frames_are_warm():
+    color = flamegraph.frame_color("work (a.py:1)", "py")
+    assert color == flamegraph.frame_color("work (a.py:1)", "py")
+    red, green, blue = (int(v) for v in color[4:-1].split(","))
+    assert red >= 205 and blue <= 55 and green <= 230
+
+
+@pytest.mark.parametrize(
+    "width, label",
+    [(1000, "function (file.py:1)"), (100, "function (f.."), (20, ""), (5, "")],
+)
+def test_fit_label(width, label):
+    assert flamegraph.fit_label("function (file.py:1)", width) == label
