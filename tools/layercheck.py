@@ -1,0 +1,56 @@
+"""Checks the layering of csrc/: a module may include only headers of its
+own layer or below (docs/architecture.md).  Exit 1 on a violation."""
+import os
+import re
+import sys
+
+LAYERS = {
+    "err": 0, "log": 0, "util": 0,
+    "mem": 1, "mem_live": 1, "mem_snap": 1, "maps": 1, "elf": 1, "proc": 1,
+    "py/layout": 2, "py/offsets": 2, "py/offsets_table": 2, "py/runtime": 2,
+    "linetable": 3, "pycode": 3, "pyframe": 3, "pythreadname": 3,
+    "agg": 4, "out": 4,
+    "sample": 5, "main": 5,
+}
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+
+
+def module_of(path, root):
+    rel = os.path.relpath(path, root)
+    name = os.path.splitext(rel)[0]
+    if name.startswith("py/offsets_3_"):
+        return "py/offsets"
+    return name
+
+
+def main(root):
+    bad = 0
+    for dirpath, _, files in os.walk(root):
+        for f in sorted(files):
+            if not f.endswith((".c", ".h")):
+                continue
+            path = os.path.join(dirpath, f)
+            mod = module_of(path, root)
+            if mod not in LAYERS:
+                print("layercheck: %s: module not in the layer table" % path)
+                bad += 1
+                continue
+            with open(path, encoding="utf-8") as fh:
+                for lineno, line in enumerate(fh, 1):
+                    m = INCLUDE.match(line)
+                    if not m:
+                        continue
+                    target = os.path.normpath(os.path.join(os.path.dirname(path), m.group(1)))
+                    dep = module_of(target, root)
+                    if dep not in LAYERS:
+                        continue
+                    if LAYERS[dep] > LAYERS[mod]:
+                        print("layercheck: %s:%d: L%d module includes L%d %s"
+                              % (path, lineno, LAYERS[mod], LAYERS[dep], dep))
+                        bad += 1
+    print("layercheck: %s" % ("ok" if not bad else "%d violation(s)" % bad))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "csrc"))
