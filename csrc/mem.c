@@ -113,6 +113,35 @@ pp_mem_read_cached(struct pp_mem *m, uint64_t addr, void *buf, size_t len)
 }
 
 int
+pp_mem_readv(struct pp_mem *m, const struct pp_mem_iov *iov, size_t n, bool *ok)
+{
+    size_t i;
+    int first = 0;
+
+    if (n == 0)
+        return 0;
+    if (m->ops->readv) {
+        m->reads++;
+        if (m->ops->readv(m, iov, n) == 0) {
+            for (i = 0; i < n; i++)
+                m->bytes += iov[i].len;
+            if (ok)
+                for (i = 0; i < n; i++)
+                    ok[i] = true;
+            return 0;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        int err = pp_mem_read(m, iov[i].addr, iov[i].buf, iov[i].len);
+        if (ok)
+            ok[i] = err == 0;
+        if (err && !first)
+            first = err;
+    }
+    return first;
+}
+
+int
 pp_mem_read_u64(struct pp_mem *m, uint64_t addr, uint64_t *out)
 {
     return pp_mem_read_cached(m, addr, out, sizeof(*out));

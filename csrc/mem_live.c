@@ -47,13 +47,43 @@ live_read(struct pp_mem *m, uint64_t addr, void *buf, size_t len)
     return 0;
 }
 
+#define LIVE_IOV_MAX 512
+
+/* Batched: succeeds only when every byte of every range was read. */
+static int
+live_readv(struct pp_mem *m, const struct pp_mem_iov *iov, size_t n)
+{
+    struct mem_live *l = (struct mem_live *)m;
+    struct iovec local[LIVE_IOV_MAX], remote[LIVE_IOV_MAX];
+    size_t done = 0;
+
+    while (done < n) {
+        size_t k = n - done < LIVE_IOV_MAX ? n - done : LIVE_IOV_MAX, i, want = 0;
+        ssize_t got;
+        for (i = 0; i < k; i++) {
+            local[i].iov_base = iov[done + i].buf;
+            local[i].iov_len = iov[done + i].len;
+            remote[i].iov_base = (void *)(uintptr_t)iov[done + i].addr;
+            remote[i].iov_len = iov[done + i].len;
+            want += iov[done + i].len;
+        }
+        got = process_vm_readv(l->pid, local, k, remote, k, 0);
+        if (got < 0)
+            return errno == ESRCH ? PP_EGONE : errno == EPERM ? PP_EPERM : PP_EFAULT;
+        if ((size_t)got != want)
+            return PP_EFAULT;
+        done += k;
+    }
+    return 0;
+}
+
 static void
 live_destroy(struct pp_mem *m)
 {
     free(m);
 }
 
-static const struct pp_mem_ops live_ops = {live_read, live_destroy};
+static const struct pp_mem_ops live_ops = {live_read, live_readv, live_destroy};
 
 int
 pp_mem_live_new(int pid, struct pp_mem **out)

@@ -78,7 +78,7 @@ snap_destroy(struct pp_mem *m)
     free(s);
 }
 
-static const struct pp_mem_ops snap_ops = {snap_read, snap_destroy};
+static const struct pp_mem_ops snap_ops = {snap_read, NULL, snap_destroy};
 
 static int
 take(const uint8_t **p, const uint8_t *end, void *out, size_t n)
@@ -218,7 +218,7 @@ rec_destroy(struct pp_mem *m)
     free(r);
 }
 
-static const struct pp_mem_ops rec_ops = {rec_read, rec_destroy};
+static const struct pp_mem_ops rec_ops = {rec_read, NULL, rec_destroy};
 
 int
 pp_mem_recorder_new(struct pp_mem *inner, struct pp_mem **out)

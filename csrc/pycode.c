@@ -16,13 +16,38 @@ pp_pycode_init(struct pp_pycode *c, struct pp_strtab *strs)
 {
     memset(c, 0, sizeof(*c));
     pp_hmap_init(&c->by_addr);
+    pp_hmap_init(&c->seen);
     pp_vec_init(&c->infos, sizeof(struct pp_pycode_info));
     c->strs = strs;
+}
+
+/* The byte range [lo, lo+len) of a code object compared as fingerprint. */
+static void
+fp_range(const struct pp_pylayout *L, int32_t *lo, size_t *len)
+{
+    const struct pp_pyoffsets *o = &L->o;
+    int32_t f[] = {o->code_firstlineno, o->code_filename, o->code_name, o->code_qualname,
+                   o->code_linetable};
+    int32_t a = INT32_MAX, b = 0;
+    size_t i;
+    for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        if (f[i] < 0)
+            continue;
+        if (f[i] < a)
+            a = f[i];
+        if (f[i] + 8 > b)
+            b = f[i] + 8;
+    }
+    if (b - a > PP_CODE_FP_MAX)
+        b = a + PP_CODE_FP_MAX;
+    *lo = a;
+    *len = (size_t)(b - a);
 }
 
 void
 pp_pycode_free(struct pp_pycode *c)
 {
+    pp_hmap_free(&c->seen);
     size_t i;
     for (i = 0; i < c->infos.len; i++)
         free(((struct pp_pycode_info *)pp_vec_at(&c->infos, i))->linetable);
@@ -213,6 +238,12 @@ read_code(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylayout *L,
         return err;
     memset(info, 0, sizeof(*info));
     info->code_addr = code_addr;
+    {
+        int32_t lo;
+        size_t fplen;
+        fp_range(L, &lo, &fplen);
+        memcpy(info->fp, hdr + lo, fplen);
+    }
     err = check_code_type(c, mem, L, get_ptr(hdr, o->object_ob_type));
     if (err)
         return err;
@@ -283,6 +314,44 @@ pp_pycode_get(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylayout 
     if (err)
         return err;
     *out = slot;
+    return 0;
+}
+
+int
+pp_pycode_validate(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylayout *L,
+                   const uint64_t *addrs, size_t n)
+{
+    static uint8_t bufs[PP_VALIDATE_MAX][PP_CODE_FP_MAX];
+    struct pp_mem_iov iov[PP_VALIDATE_MAX];
+    uint64_t which[PP_VALIDATE_MAX];
+    bool ok[PP_VALIDATE_MAX];
+    size_t i, k = 0, fplen;
+    int32_t lo;
+    int err;
+
+    fp_range(L, &lo, &fplen);
+    pp_hmap_clear(&c->seen);
+    for (i = 0; i < n && k < PP_VALIDATE_MAX; i++) {
+        uint64_t idx;
+        if (!pp_hmap_get(&c->by_addr, addrs[i], &idx) || !idx ||
+            pp_hmap_get(&c->seen, addrs[i], NULL))
+            continue;
+        if ((err = pp_hmap_put(&c->seen, addrs[i], 1)))
+            return err;
+        iov[k].addr = addrs[i] + (uint64_t)lo;
+        iov[k].buf = bufs[k];
+        iov[k].len = fplen;
+        which[k] = idx - 1;
+        k++;
+    }
+    pp_mem_readv(mem, iov, k, ok);
+    for (i = 0; i < k; i++) {
+        struct pp_pycode_info *info = pp_vec_at(&c->infos, which[i]);
+        if (!ok[i] || memcmp(info->fp, bufs[i], fplen) != 0) {
+            c->stale++;
+            pp_pycode_forget(c, info->code_addr);
+        }
+    }
     return 0;
 }
 

@@ -20,6 +20,8 @@
 
 #define PP_PYSTR_MAX 1024      /* code points kept of a name */
 #define PP_LINETABLE_MAX 65536 /* bytes of line table read */
+#define PP_CODE_FP_MAX 128     /* bytes of a code object kept as its fingerprint */
+#define PP_VALIDATE_MAX 512    /* distinct code objects re-checked per call */
 
 struct pp_pycode_info {
     uint64_t code_addr;
@@ -29,6 +31,9 @@ struct pp_pycode_info {
     int64_t code_bytes; /* bytecode length in bytes, -1 unknown */
     uint8_t *linetable;
     size_t linetable_len;
+    /* fingerprint: the code object's bytes from co_firstlineno to the end
+     * of its name/filename/linetable pointers, as first read */
+    uint8_t fp[PP_CODE_FP_MAX];
 };
 
 struct pp_pycode {
@@ -36,7 +41,8 @@ struct pp_pycode {
     struct pp_vec infos;    /* struct pp_pycode_info */
     struct pp_strtab *strs;
     uint64_t code_type_addr; /* PyCode_Type in the target, once seen */
-    uint64_t lookups, misses;
+    struct pp_hmap seen;     /* scratch for pp_pycode_validate */
+    uint64_t lookups, misses, stale;
 };
 
 void pp_pycode_init(struct pp_pycode *c, struct pp_strtab *strs);
@@ -46,6 +52,15 @@ void pp_pycode_free(struct pp_pycode *c);
  * until the next call.  Hot path. */
 int pp_pycode_get(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylayout *L,
                   uint64_t code_addr, const struct pp_pycode_info **out);
+/*
+ * Code addresses are reused once a code object dies (a module body after
+ * import, say), so a cache keyed by address alone would name frames after
+ * the dead object.  This re-reads the fingerprint of every distinct cached
+ * code object among addrs in ONE batched read and drops the entries whose
+ * bytes changed.  Hot path: call once per thread sample, before naming.
+ */
+int pp_pycode_validate(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylayout *L,
+                       const uint64_t *addrs, size_t n);
 /* Drops a cached entry (used when it proved stale). */
 void pp_pycode_forget(struct pp_pycode *c, uint64_t code_addr);
 

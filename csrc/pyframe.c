@@ -360,12 +360,18 @@ pp_pyframe_resolve(struct pp_pywalker *w, struct pp_pycode *codes,
                    size_t *nout)
 {
     const struct pp_pylayout *L = w->L;
-    size_t i, k = 0;
+    static uint64_t addrs[PP_VALIDATE_MAX]; /* single-threaded sampler */
+    size_t i, k = 0, na = 0;
+    int err;
 
+    for (i = 0; i < n && na < PP_VALIDATE_MAX; i++)
+        if (!(raw[i].flags & PP_RAWF_SHIM))
+            addrs[na++] = raw[i].code_addr;
+    if ((err = pp_pycode_validate(codes, w->mem, L, addrs, na)))
+        return err;
     for (i = 0; i < n; i++) {
         const struct pp_pycode_info *info;
         int64_t off;
-        int err;
 
         if (raw[i].flags & PP_RAWF_SHIM)
             continue;
