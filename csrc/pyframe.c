@@ -261,6 +261,29 @@ read_frame(struct pp_pywalker *w, uint64_t addr, void *buf, size_t len)
     return pp_mem_read_cached(w->mem, addr, buf, len);
 }
 
+/*
+ * Cycle detection for a chain read while the target runs: a frame freed
+ * and reused mid-walk can link the chain into a loop.  Brent's algorithm:
+ * O(1) memory, finds any cycle within twice its length.
+ */
+struct cycle {
+    uint64_t saved;
+    size_t power, steps;
+};
+
+static bool
+cycle_step(struct cycle *c, uint64_t addr)
+{
+    if (addr == c->saved)
+        return true;
+    if (++c->steps == c->power) {
+        c->saved = addr;
+        c->power *= 2;
+        c->steps = 0;
+    }
+    return false;
+}
+
 static int
 walk_objects(struct pp_pywalker *w, uint64_t f, struct pp_pyframe_raw *raw, size_t max,
              size_t *n, bool *truncated)
@@ -268,6 +291,8 @@ walk_objects(struct pp_pywalker *w, uint64_t f, struct pp_pyframe_raw *raw, size
     const struct pp_pyoffsets *o = &w->L->o;
     uint8_t buf[256];
     size_t need = (size_t)o->frameobj_f_lasti + 4;
+
+    struct cycle cyc = {0, 1, 0};
 
     if (need > sizeof(buf))
         return PP_EINTERNAL;
@@ -278,7 +303,7 @@ walk_objects(struct pp_pywalker *w, uint64_t f, struct pp_pyframe_raw *raw, size
             *truncated = true;
             return 0;
         }
-        if (!ptr_ok(f))
+        if (!ptr_ok(f) || cycle_step(&cyc, f))
             return PP_EBADDATA;
         err = pp_mem_read_cached(w->mem, f, buf, need);
         if (err)
@@ -289,8 +314,6 @@ walk_objects(struct pp_pywalker *w, uint64_t f, struct pp_pyframe_raw *raw, size
         raw[*n].instr = lasti;
         raw[*n].flags = 0;
         (*n)++;
-        if (u64_at(buf, o->frameobj_f_back) == f)
-            return PP_EBADDATA;
         f = u64_at(buf, o->frameobj_f_back);
     }
     return 0;
@@ -303,8 +326,9 @@ walk_iframes(struct pp_pywalker *w, const struct pp_pythread *t, struct pp_pyfra
     const struct pp_pylayout *L = w->L;
     const struct pp_pyoffsets *o = &L->o;
     uint8_t buf[256];
-    uint64_t f = t->top_frame, prev_f = 0;
+    uint64_t f = t->top_frame;
     size_t len = (size_t)o->iframe_size;
+    struct cycle cyc = {0, 1, 0};
 
     if (len > sizeof(buf))
         return PP_EINTERNAL;
@@ -316,7 +340,7 @@ walk_iframes(struct pp_pywalker *w, const struct pp_pythread *t, struct pp_pyfra
             *truncated = true;
             return 0;
         }
-        if (!ptr_ok(f) || f == prev_f)
+        if (!ptr_ok(f) || cycle_step(&cyc, f))
             return PP_EBADDATA;
         err = read_frame(w, f, buf, len);
         if (err)
@@ -333,7 +357,6 @@ walk_iframes(struct pp_pywalker *w, const struct pp_pythread *t, struct pp_pyfra
         if (owner == L->gen_owner)
             raw[*n].flags |= PP_RAWF_GEN;
         (*n)++;
-        prev_f = f;
         f = u64_at(buf, o->iframe_previous);
     }
     return 0;

@@ -168,11 +168,11 @@ def sampler_record_argv(sampler, args, raw_path, output):
 def run_sampler(argv):
     """Run the sampler *argv* to its end and return its exit status.
 
-    While it runs, pyprof ignores SIGINT (a terminal's Ctrl-C reaches the
-    sampler directly, as it is in the same process group) and forwards SIGTERM
-    to it; either way the sampler ends the recording and writes the profile.
-    The SIGINT handler is a Python function rather than SIG_IGN because
-    ignored signals stay ignored across exec, and the sampler must see them.
+    While it runs, pyprof forwards SIGINT and SIGTERM to it instead of dying;
+    either way the sampler ends the recording and writes the profile.  A
+    terminal's Ctrl-C reaches the sampler twice (directly, as it is in the
+    same process group, and forwarded), which is harmless: the first one
+    already ends the run.
     """
     proc = None
     pending = []
@@ -183,7 +183,7 @@ def run_sampler(argv):
         else:
             proc.send_signal(signum)
 
-    old_int = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    old_int = signal.signal(signal.SIGINT, forward)
     old_term = signal.signal(signal.SIGTERM, forward)
     try:
         try:

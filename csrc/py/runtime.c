@@ -125,9 +125,13 @@ try_object(int pid, const struct pp_maps *maps, struct pp_mem *mem, const char *
                            ((uint32_t)(patch > 0 ? patch : 0) << 8) | 0xf0;
     }
     pp_elf_close(&e);
-    snprintf(out->version_str, sizeof(out->version_str), "%u.%u.%u",
-             (out->version_hex >> 24) & 0xff, (out->version_hex >> 16) & 0xff,
-             (out->version_hex >> 8) & 0xff);
+    if (out->version_hex & 0xff00)
+        snprintf(out->version_str, sizeof(out->version_str), "%u.%u.%u",
+                 (out->version_hex >> 24) & 0xff, (out->version_hex >> 16) & 0xff,
+                 (out->version_hex >> 8) & 0xff);
+    else /* patch level unknown */
+        snprintf(out->version_str, sizeof(out->version_str), "%u.%u",
+                 (out->version_hex >> 24) & 0xff, (out->version_hex >> 16) & 0xff);
     return 0;
 }
 

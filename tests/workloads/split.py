@@ -1,0 +1,58 @@
+"""Workload with a known CPU split: alpha 60 %, beta 30 %, gamma 10 % (by time).
+
+Usage: python split.py [SECONDS]      (default: run until killed)
+
+Each 20 ms cycle spends 12 ms in alpha, 6 ms in beta and 2 ms in gamma. Each
+function busy-loops on pure Python arithmetic in its *own* frame (no helper
+call), so a sampler sees it as the leaf-most Python frame, and checks
+time.perf_counter() every few iterations until its deadline has passed.
+
+Prints "ready" (flushed) once the cycles start. Works on Python 3.7+.
+"""
+import sys
+import time
+
+ALPHA_S = 0.012
+BETA_S = 0.006
+GAMMA_S = 0.002
+
+
+def alpha(deadline):
+    x = 1
+    while True:
+        for i in range(32):
+            x = (x * 31 + i) % 1000003
+        if time.perf_counter() >= deadline:
+            return x
+
+
+def beta(deadline):
+    x = 2
+    while True:
+        for i in range(32):
+            x = (x * 37 + i) % 1000033
+        if time.perf_counter() >= deadline:
+            return x
+
+
+def gamma(deadline):
+    x = 3
+    while True:
+        for i in range(32):
+            x = (x * 41 + i) % 1000037
+        if time.perf_counter() >= deadline:
+            return x
+
+
+def main(seconds):
+    clock = time.perf_counter
+    end = clock() + seconds if seconds is not None else float("inf")
+    print("ready", flush=True)
+    while clock() < end:
+        alpha(clock() + ALPHA_S)
+        beta(clock() + BETA_S)
+        gamma(clock() + GAMMA_S)
+
+
+if __name__ == "__main__":
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else None)
