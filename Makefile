@@ -43,7 +43,7 @@ deps:
 # (minus main.c) under ASan+UBSan.
 $(BUILD)/ctest/%: tests/c/%.c $(LIB_SRCS) $(HDRS) tests/c/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_DEFAULT_SOURCE $(WARN) -Wno-missing-prototypes $(SANFLAGS) -Icsrc \
+	$(CC) -std=c11 -D_DEFAULT_SOURCE $(WARN) -Wno-missing-prototypes $(SANFLAGS) -iquote csrc \
 	    -o $@ $< $(LIB_SRCS) -lm
 
 check: $(C_TESTS:tests/c/%.c=$(BUILD)/ctest/%)

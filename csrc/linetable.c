@@ -69,8 +69,8 @@ static int
 read_svarint(const uint8_t *tab, size_t len, size_t *i, int64_t *out)
 {
     uint64_t u;
-    if (read_varint(tab, len, i, &u))
-        return -1;
+    if (read_varint(tab, len, i, &u) || (u >> 1) > 0x7fffffff)
+        return -1; /* truncated, or no real line delta: keeps line in range */
     *out = (u & 1) ? -(int64_t)(u >> 1) : (int64_t)(u >> 1);
     return 0;
 }

@@ -62,6 +62,9 @@ int pp_mem_live_new(int pid, struct pp_mem **out);
 /* Snapshot backend (see mem_snap.c for the file format). */
 int pp_mem_snap_load(const char *path, struct pp_mem **out);
 int pp_mem_snap_from_buffer(const void *buf, size_t len, struct pp_mem **out);
+/* The meta text a snapshot was saved with ("key=value" lines), or NULL
+ * when m is not a snapshot.  Owned by m. */
+const char *pp_mem_snap_meta(const struct pp_mem *m);
 
 /*
  * Recording wrapper: forwards reads to inner and remembers every region

@@ -179,6 +179,14 @@ out:
     return err;
 }
 
+const char *
+pp_mem_snap_meta(const struct pp_mem *m)
+{
+    if (!m || m->ops != &snap_ops)
+        return NULL;
+    return ((const struct mem_snap *)m)->meta;
+}
+
 /* ==== recorder ==== */
 
 struct mem_rec {

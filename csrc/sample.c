@@ -76,10 +76,8 @@ launch(struct pp_session *s)
     int err;
 
     err = pp_proc_spawn(s->opts.argv, &s->pid);
-    if (err) {
-        pp_log_error("cannot launch '%s': %s", s->opts.argv[0], strerror(errno));
-        return err;
-    }
+    if (err)
+        return err; /* errno tells why; main reports it */
     s->launched = true;
     if ((err = pp_mem_live_new(s->pid, &s->mem)))
         return err;
@@ -126,9 +124,6 @@ pick_layout(struct pp_session *s)
         err = pp_pylayout_from_debug_offsets(s->mem, s->rt.runtime_addr, &s->layout);
     else
         err = pp_pylayout_static(s->rt.version_hex, &s->layout);
-    if (err == PP_EVERSION)
-        pp_log_error("Python %s in %s is not supported (pyprof reads 3.8 - 3.13)",
-                     s->rt.version_str, s->rt.path);
     return err;
 }
 
@@ -191,19 +186,82 @@ count_error(struct pp_session *s, int err)
         s->st.errors_transient++;
 }
 
-static int
-thread_idx(struct pp_session *s, int tid, uint32_t *idx)
+/*
+ * Thread names.  A thread is named once per TID: its Python name
+ * (threading.Thread.name, looked up by tstate->thread_id in
+ * threading._active), else the OS comm.  tid_seen maps the TID to the agg
+ * thread index + 1 in the low 32 bits; a TID still waiting for its Python
+ * name also has PYNAME_PENDING and the tick it was first seen in.  It
+ * shows its comm until a name list read in or after that tick names it (an
+ * older list may hold a dead thread's reused pthread_t).  The list is read
+ * again only for such a pending thread, at most every pynames_backoff_ns:
+ * 100 ms, doubling up to 3.2 s while reads name nothing (native threads,
+ * no threading module); a new TID resets it.
+ */
+#define PYNAME_PENDING (1ULL << 63)
+#define PYNAME_TICK_MASK 0x7fffffffULL
+#define PYNAME_REREAD_NS (100ULL * 1000000ULL)
+#define PYNAME_REREAD_MAX_NS (3200ULL * 1000000ULL)
+
+static const char *
+pyname_lookup(struct pp_session *s, const struct pp_pythread *t, uint64_t first_tick,
+              uint64_t now, int *err)
 {
-    uint64_t v;
+    const char *name = NULL;
+    int rerr;
+
+    *err = 0;
+    if (s->pynames_read && ((s->pynames_tick - first_tick) & PYNAME_TICK_MASK) <=
+                               (PYNAME_TICK_MASK >> 1)) /* read since first seen */
+        name = pp_pythreadname_find(&s->pynames, t->thread_id);
+    if (name || now - s->pynames_ns < s->pynames_backoff_ns)
+        return name;
+    rerr = pp_pythreadname_read(s->mem, &s->layout, t->interp_addr, &s->pynames);
+    if (rerr == PP_ENOMEM)
+        *err = rerr;
+    s->pynames_read = true;
+    s->pynames_ns = now;
+    s->pynames_tick = s->st.ticks & PYNAME_TICK_MASK;
+    name = pp_pythreadname_find(&s->pynames, t->thread_id);
+    if (name)
+        s->pynames_backoff_ns = PYNAME_REREAD_NS;
+    else if (s->pynames_backoff_ns < PYNAME_REREAD_MAX_NS)
+        s->pynames_backoff_ns *= 2;
+    return name;
+}
+
+static int
+thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid, uint64_t now,
+           uint32_t *idx)
+{
+    uint64_t key = (uint64_t)(uint32_t)tid, v, first_tick;
+    const char *name;
     char comm[64];
-    if (pp_hmap_get(&s->tid_seen, (uint64_t)(uint32_t)tid, &v)) {
-        *idx = (uint32_t)(v - 1);
-        return 0;
+    int err;
+
+    if (pp_hmap_get(&s->tid_seen, key, &v)) {
+        *idx = (uint32_t)v - 1;
+        if (!(v & PYNAME_PENDING))
+            return 0;
+        first_tick = (v >> 32) & PYNAME_TICK_MASK;
+    } else {
+        pp_proc_task_comm(s->pid, tid, comm, sizeof(comm));
+        if (pp_agg_thread(&s->agg, tid, comm, idx))
+            return PP_ENOMEM;
+        if (tid <= 0 || !t->thread_id) /* no stable identity to name */
+            return pp_hmap_put(&s->tid_seen, key, *idx + 1);
+        first_tick = s->st.ticks & PYNAME_TICK_MASK;
+        s->pynames_backoff_ns = PYNAME_REREAD_NS;
     }
-    pp_proc_task_comm(s->pid, tid, comm, sizeof(comm));
-    if (pp_agg_thread(&s->agg, tid, comm, idx))
+    name = pyname_lookup(s, t, first_tick, now, &err);
+    if (err)
+        return err;
+    if (!name)
+        return pp_hmap_put(&s->tid_seen, key,
+                           (uint64_t)(*idx + 1) | PYNAME_PENDING | first_tick << 32);
+    if (pp_agg_thread(&s->agg, tid, name, idx))
         return PP_ENOMEM;
-    return pp_hmap_put(&s->tid_seen, (uint64_t)(uint32_t)tid, *idx + 1);
+    return pp_hmap_put(&s->tid_seen, key, *idx + 1);
 }
 
 static int
@@ -246,7 +304,7 @@ sample_thread(struct pp_session *s, const struct pp_pythread *t, struct pp_task 
         depth++;
     }
     if ((err = pp_agg_stack(&s->agg, s->stack_buf, depth, &stack)) ||
-        (err = thread_idx(s, tid > 0 ? tid : 0, &idx)) ||
+        (err = thread_idx(s, t, tid > 0 ? tid : 0, now, &idx)) ||
         (err = pp_agg_add(&s->agg, stack, idx, now - s->start_ns)))
         return err;
     s->st.samples++;
@@ -460,6 +518,7 @@ pp_session_free(struct pp_session *s)
     pp_proc_tasks_free(&s->tasks);
     pp_vec_free(&s->threads);
     pp_hmap_free(&s->tid_seen);
+    pp_pythreadname_list_free(&s->pynames);
     pp_maps_free(&s->maps);
     pp_mem_free(s->mem);
     s->mem = NULL;

@@ -18,6 +18,7 @@
 #include "py/runtime.h"
 #include "pycode.h"
 #include "pyframe.h"
+#include "pythreadname.h"
 #include "util.h"
 
 struct pp_session_opts {
@@ -51,7 +52,13 @@ struct pp_session {
     struct pp_agg agg;
     struct pp_tasks tasks;
     struct pp_vec threads; /* struct pp_pythread, per tick */
-    struct pp_hmap tid_seen; /* tid -> agg thread idx + 1 */
+    struct pp_hmap tid_seen; /* tid -> agg thread idx + 1 (| name state, see sample.c) */
+    /* Python thread names (threading._active), re-read on demand */
+    struct pp_pythreadname_list pynames;
+    uint64_t pynames_ns;         /* tick time of the last read */
+    uint64_t pynames_tick;       /* tick count of the last read */
+    uint64_t pynames_backoff_ns; /* least time between reads; 0 = initial */
+    bool pynames_read;           /* read at least once */
     struct pp_pyframe_raw *raw;
     struct pp_pyframe *frames;
     uint32_t *stack_buf;
