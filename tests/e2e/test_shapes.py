@@ -118,7 +118,8 @@ def test_generator_frame_is_child_of_its_consumer(interp):
     # THEN produce appears right below consume (caller order), in most samples
     with_child, with_parent, bad = parent_child_samples(profile, "consume", "produce")
     assert with_child >= 0.8 * profile.total, profile.top(limit=5)
-    assert with_parent == with_child, (
+    # the target is never stopped: a rare torn read may misplace a frame
+    assert with_parent >= 0.99 * with_child, (
         "%d of %d produce samples are not directly under consume, e.g.:\n  %s"
         % (with_child - with_parent, with_child, "\n  ".join(bad[:3])))
 
@@ -131,7 +132,7 @@ def test_coroutine_frame_is_child_of_awaiting_coroutine(interp):
     # THEN inner appears right below outer, in most samples
     with_child, with_parent, bad = parent_child_samples(profile, "outer", "inner")
     assert with_child >= 0.8 * profile.total, profile.top(limit=5)
-    assert with_parent == with_child, (
+    assert with_parent >= 0.99 * with_child, (
         "%d of %d inner samples are not directly under outer, e.g.:\n  %s"
         % (with_child - with_parent, with_child, "\n  ".join(bad[:3])))
 
