@@ -9,8 +9,7 @@
 int
 pp_linetable_lnotab(const uint8_t *tab, size_t len, int firstlineno, int64_t byte_off)
 {
-    int64_t addr = 0;
-    int line = firstlineno;
+    int64_t addr = 0, line = firstlineno;
     size_t i;
 
     if (byte_off < 0)
@@ -21,14 +20,13 @@ pp_linetable_lnotab(const uint8_t *tab, size_t len, int firstlineno, int64_t byt
             break;
         line += (int8_t)tab[i + 1];
     }
-    return line;
+    return line < 0 || line > 0x7fffffff ? 0 : (int)line;
 }
 
 int
 pp_linetable_pep626(const uint8_t *tab, size_t len, int firstlineno, int64_t byte_off)
 {
-    int64_t start = 0;
-    int line = firstlineno;
+    int64_t start = 0, line = firstlineno;
     size_t i;
 
     if (byte_off < 0)
@@ -39,7 +37,7 @@ pp_linetable_pep626(const uint8_t *tab, size_t len, int firstlineno, int64_t byt
         if (delta != -128)
             line += delta;
         if (byte_off >= start && byte_off < end)
-            return delta == -128 ? 0 : line;
+            return delta == -128 || line < 0 || line > 0x7fffffff ? 0 : (int)line;
         start = end;
     }
     return 0;

@@ -355,9 +355,14 @@ cmd_snapshot(int argc, char **argv)
         return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
     }
     live = s.mem;
-    pp_mem_cache_enable(rec);
+    /* no page cache on the recorder: it keeps exact reads, not whole pages */
     s.mem = rec;
     s.walker.mem = rec;
+    { /* the layout was read before the recorder existed: record the head of
+       * _PyRuntime (3.13+: _Py_DebugOffsets) so a replay can read it again */
+        uint8_t head[1024];
+        (void)pp_mem_read(rec, s.rt.runtime_addr, head, sizeof(head));
+    }
     err = pp_session_tick(&s, true);
     snprintf(meta, sizeof(meta), "version_hex=0x%08x\nruntime_addr=0x%llx\nversion=%s\n",
              s.rt.version_hex, (unsigned long long)s.rt.runtime_addr, s.rt.version_str);

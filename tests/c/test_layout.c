@@ -1,0 +1,383 @@
+/*
+ * tests/c/test_layout.c -- layouts (py/layout.h): the static tables for
+ * 3.8 - 3.13, validation of corrupted layouts, and the 3.13
+ * _Py_DebugOffsets reader on synthetic tables served through the snapshot
+ * memory backend.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "py/layout.h"
+#include "tap.h"
+
+static int log_errors, snap_failures;
+
+static void
+quiet_sink(enum pp_log_level level, const char *msg)
+{
+    (void)msg;
+    if (level == PP_LOG_ERROR)
+        log_errors++;
+}
+
+#define V(minor) (0x03000000u | ((unsigned)(minor) << 16) | 0xf0u)
+
+static void
+test_static(void)
+{
+    struct pp_pylayout L;
+    int minor;
+
+    for (minor = 8; minor <= 13; minor++) {
+        memset(&L, 0xab, sizeof L);
+        CHECK_EQ_INT(pp_pylayout_static(V(minor) | 0x0500, &L), 0);
+        CHECK_EQ_INT(L.version_hex, V(minor) | 0x0500);
+        CHECK_EQ_INT(pp_pylayout_validate(&L), 0);
+        CHECK_EQ_INT((L.o.version_hex >> 16) & 0xff, minor);
+        CHECK_EQ_INT(L.has_qualname, minor >= 11);
+        CHECK_EQ_INT(L.lasti_in_units, minor == 10);
+        CHECK_EQ_INT(L.linetable, minor <= 9    ? PP_LINETABLE_LNOTAB
+                                  : minor == 10 ? PP_LINETABLE_PEP626
+                                                : PP_LINETABLE_LOCATION);
+        CHECK_EQ_INT(L.frames, minor <= 10   ? PP_FRAMES_OBJECTS
+                               : minor <= 12 ? PP_FRAMES_CFRAME
+                                             : PP_FRAMES_CURRENT);
+        CHECK_EQ_INT(L.entry, minor <= 10 ? PP_ENTRY_NONE
+                              : minor == 11 ? PP_ENTRY_FLAG
+                                            : PP_ENTRY_SHIM);
+        CHECK(L.o.tstate_size > 0 && L.o.tstate_next < L.o.tstate_size);
+    }
+    /* spot values (cpython-internals.md §4.1) */
+    CHECK_EQ_INT(pp_pylayout_static(V(9), &L), 0);
+    CHECK_EQ_INT(L.o.code_firstlineno, 40);
+    CHECK_EQ_INT(L.o.code_linetable, 120);
+    CHECK_EQ_INT(pp_pylayout_static(V(11), &L), 0);
+    CHECK_EQ_INT(L.o.code_qualname, 128);
+    CHECK_EQ_INT(L.o.code_code_adaptive, 184);
+    CHECK_EQ_INT(pp_pylayout_static(V(12), &L), 0);
+    CHECK_EQ_INT(L.o.code_firsttraceable, 176);
+    CHECK_EQ_INT(pp_pylayout_static(V(13), &L), 0);
+    CHECK_EQ_INT(L.o.tstate_current_frame, 72);
+    CHECK_EQ_INT(L.o.iframe_owner, 70);
+
+    CHECK_EQ_INT(pp_pylayout_static(V(7), &L), PP_EVERSION);
+    CHECK_EQ_INT(pp_pylayout_static(V(14), &L), PP_EVERSION);
+    CHECK_EQ_INT(pp_pylayout_static(0x020718f0, &L), PP_EVERSION);
+    CHECK_EQ_INT(pp_pylayout_static(0x040800f0, &L), PP_EVERSION);
+    CHECK_EQ_INT(pp_pylayout_static(0, &L), PP_EVERSION);
+}
+
+/* One corruption: a field and the value it is set to. */
+struct corrupt {
+    int minor;
+    size_t off;
+    int32_t val;
+    const char *what;
+};
+
+#define C(minor, field, val) {minor, offsetof(struct pp_pyoffsets, field), val, #field "=" #val}
+
+static void
+test_validate(void)
+{
+    static const struct corrupt cases[] = {
+        C(11, tstate_next, 100000),      /* beyond tstate_size */
+        C(11, tstate_next, 12),          /* misaligned pointer */
+        C(11, tstate_next, -1),          /* missing */
+        C(11, tstate_size, 0),
+        C(11, tstate_size, 70000),
+        C(11, tstate_thread_id, 4),
+        C(11, interp_threads_head, 1000001),
+        C(11, code_firstlineno, 70),     /* int at a 2-byte boundary */
+        C(11, code_filename, 4096),      /* beyond code_size */
+        C(11, code_qualname, PP_OFF_NONE), /* has_qualname needs it */
+        C(11, iframe_owner, 4000),       /* beyond iframe_size */
+        C(11, iframe_is_entry, PP_OFF_NONE), /* 3.11 entry flag needs it */
+        C(11, iframe_size, 0),
+        C(11, tstate_cframe, 3),
+        C(11, unicode_compact_size, 40), /* not larger than the ASCII header */
+        C(11, bytes_ob_sval, 0),
+        C(12, code_firsttraceable, 1),
+        C(12, tstate_native_thread_id, PP_OFF_NONE),
+        C(13, tstate_current_frame, 4),
+        C(13, tstate_current_frame, 304),  /* == tstate_size */
+        C(13, iframe_previous, 81),
+        C(9, frameobj_f_back, 4),
+        C(9, frameobj_f_code, PP_OFF_NONE),
+        C(9, frameobj_f_lasti, 1000),      /* beyond frameobj_size */
+        C(9, tstate_frame, 6),
+        C(8, runtime_interpreters_head, 3),
+        C(10, frameobj_f_lasti, 2),
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct pp_pylayout L;
+        int err;
+        CHECK_EQ_INT(pp_pylayout_static(V(cases[i].minor), &L), 0);
+        memcpy((char *)&L.o + cases[i].off, &cases[i].val, sizeof(int32_t));
+        err = pp_pylayout_validate(&L);
+        if (err != PP_EVERSION)
+            fprintf(stderr, "  3.%d with %s accepted\n", cases[i].minor, cases[i].what);
+        CHECK_EQ_INT(err, PP_EVERSION);
+    }
+    /* a field the walker of that shape does not use may be absent */
+    {
+        struct pp_pylayout L;
+        CHECK_EQ_INT(pp_pylayout_static(V(9), &L), 0);
+        L.o.iframe_owner = PP_OFF_NONE;
+        L.o.code_qualname = PP_OFF_NONE;
+        CHECK_EQ_INT(pp_pylayout_validate(&L), 0);
+    }
+}
+
+/* ==== _Py_DebugOffsets (3.13) ==== */
+
+#define DBG_SIZE 584
+#define RUNTIME_ADDR 0x7f3a5c000000ULL
+
+/* The 3.13.0 default build's table (cpython-internals.md §6.2; the slots
+ * the reference leaves blank hold what a 3.13.0 interpreter carries). */
+static const struct {
+    uint16_t off;
+    uint64_t val;
+} dbg_3130[] = {
+    {8, 0x030d00f0}, {16, 0},
+    /* runtime_state */
+    {24, 283320}, {32, 608}, {40, 632},
+    /* interpreter_state */
+    {48, 194968}, {56, 7272}, {64, 7264}, {72, 7344}, {80, 7400}, {88, 7656}, {96, 7640},
+    {104, 7648}, {112, 16}, {120, 7752}, {128, 0}, {136, 7768}, {144, 7760},
+    /* thread_state */
+    {152, 304}, {160, 0}, {168, 8}, {176, 16}, {184, 72}, {192, 152}, {200, 160}, {208, 232},
+    {216, 32},
+    /* interpreter_frame */
+    {224, 80}, {232, 8}, {240, 0}, {248, 56}, {256, 72}, {264, 70},
+    /* code_object */
+    {272, 208}, {280, 112}, {288, 120}, {296, 128}, {304, 136}, {312, 68}, {320, 52},
+    {328, 96}, {336, 104}, {344, 200},
+    /* pyobject, type_object */
+    {352, 16}, {360, 8}, {368, 416}, {376, 24}, {384, 88}, {392, 168},
+    /* tuple, list, dict, float, long */
+    {400, 32}, {408, 24}, {416, 16}, {424, 40}, {432, 24}, {440, 16}, {448, 48}, {456, 32},
+    {464, 40}, {472, 24}, {480, 16}, {488, 32}, {496, 16}, {504, 24},
+    /* bytes, unicode, gc */
+    {512, 40}, {520, 16}, {528, 32}, {536, 64}, {544, 32}, {552, 16}, {560, 40}, {568, 240},
+    {576, 200},
+};
+
+static void
+dbg_build(uint8_t *t)
+{
+    size_t i;
+    memset(t, 0, DBG_SIZE);
+    memcpy(t, "xdebugpy", 8);
+    for (i = 0; i < sizeof dbg_3130 / sizeof dbg_3130[0]; i++)
+        memcpy(t + dbg_3130[i].off, &dbg_3130[i].val, 8);
+}
+
+static void
+dbg_set(uint8_t *t, size_t off, uint64_t v)
+{
+    memcpy(t + off, &v, 8);
+}
+
+static void
+put(uint8_t **p, const void *src, size_t n)
+{
+    memcpy(*p, src, n);
+    *p += n;
+}
+
+/* A snapshot holding the table at RUNTIME_ADDR (plus some bytes after it,
+ * as in a real _PyRuntime), region_len bytes in all. */
+static struct pp_mem *
+dbg_mem(const uint8_t *table, size_t region_len)
+{
+    static const char meta[] = "version_hex=0x030d00f0\n";
+    size_t total = 8 + 4 + sizeof meta - 1 + 16 + region_len + 16;
+    uint8_t *buf = calloc(1, total), *p = buf;
+    uint32_t ml = sizeof meta - 1;
+    uint64_t addr = RUNTIME_ADDR, len = region_len, zero = 0;
+    struct pp_mem *m = NULL;
+
+    put(&p, "PPSNAP01", 8);
+    put(&p, &ml, 4);
+    put(&p, meta, ml);
+    put(&p, &addr, 8);
+    put(&p, &len, 8);
+    memcpy(p, table, region_len < DBG_SIZE ? region_len : DBG_SIZE);
+    p += region_len;
+    put(&p, &zero, 8);
+    put(&p, &zero, 8);
+    if (pp_mem_snap_from_buffer(buf, total, &m) != 0)
+        snap_failures++;
+    free(buf);
+    return m;
+}
+
+static int
+dbg_layout(const uint8_t *table, struct pp_pylayout *L)
+{
+    struct pp_mem *m = dbg_mem(table, 1024);
+    int err;
+    if (!m)
+        return -9999;
+    err = pp_pylayout_from_debug_offsets(m, RUNTIME_ADDR, L);
+    pp_mem_free(m);
+    return err;
+}
+
+static void
+test_debug_offsets(void)
+{
+    uint8_t t[DBG_SIZE];
+    struct pp_pylayout L, S13;
+
+    dbg_build(t);
+    CHECK_EQ_INT(dbg_layout(t, &L), 0);
+    CHECK_EQ_INT(L.version_hex, 0x030d00f0);
+    CHECK_EQ_INT(L.frames, PP_FRAMES_CURRENT);
+    CHECK_EQ_INT(L.entry, PP_ENTRY_SHIM);
+    CHECK_EQ_INT(L.linetable, PP_LINETABLE_LOCATION);
+    CHECK(L.has_qualname);
+    CHECK_EQ_INT(L.o.runtime_interpreters_head, 632);
+    CHECK_EQ_INT(L.o.interp_threads_head, 7344);
+    CHECK_EQ_INT(L.o.interp_next, 7264);
+    CHECK_EQ_INT(L.o.tstate_size, 304);
+    CHECK_EQ_INT(L.o.tstate_next, 8);
+    CHECK_EQ_INT(L.o.tstate_current_frame, 72);
+    CHECK_EQ_INT(L.o.tstate_native_thread_id, 160);
+    CHECK_EQ_INT(L.o.tstate_datastack_chunk, 232);
+    CHECK_EQ_INT(L.o.iframe_size, 80);
+    CHECK_EQ_INT(L.o.iframe_previous, 8);
+    CHECK_EQ_INT(L.o.iframe_code, 0);
+    CHECK_EQ_INT(L.o.iframe_instr, 56);
+    CHECK_EQ_INT(L.o.iframe_owner, 70);
+    CHECK_EQ_INT(L.o.code_filename, 112);
+    CHECK_EQ_INT(L.o.code_qualname, 128);
+    CHECK_EQ_INT(L.o.code_linetable, 136);
+    CHECK_EQ_INT(L.o.code_firstlineno, 68);
+    CHECK_EQ_INT(L.o.code_code_adaptive, 200);
+    CHECK_EQ_INT(L.o.bytes_ob_sval, 32);
+    CHECK_EQ_INT(L.o.unicode_ascii_size, 40);
+    /* GIL fields become relative to the gil struct */
+    CHECK_EQ_INT(L.o.interp_gil, 7752);
+    CHECK_EQ_INT(L.o.gil_locked, 16);
+    CHECK_EQ_INT(L.o.gil_last_holder, 8);
+    /* fields the table lacks come from the static 3.13 table */
+    CHECK_EQ_INT(pp_pylayout_static(0x030d00f0, &S13), 0);
+    CHECK_EQ_INT(L.o.code_firsttraceable, S13.o.code_firsttraceable);
+    CHECK_EQ_INT(L.o.unicode_compact_size, S13.o.unicode_compact_size);
+
+    /* the table, not the static one, decides: move some fields (aligned,
+     * inside their sections) and see them move in the layout */
+    dbg_build(t);
+    dbg_set(t, 200, 168);  /* thread_state.native_thread_id */
+    dbg_set(t, 184, 80);   /* thread_state.current_frame */
+    dbg_set(t, 264, 71);   /* interpreter_frame.owner */
+    dbg_set(t, 296, 144);  /* code_object.qualname */
+    dbg_set(t, 8, 0x030d05f0); /* 3.13.5 */
+    CHECK_EQ_INT(dbg_layout(t, &L), 0);
+    CHECK_EQ_INT(L.o.tstate_native_thread_id, 168);
+    CHECK_EQ_INT(L.o.tstate_current_frame, 80);
+    CHECK_EQ_INT(L.o.iframe_owner, 71);
+    CHECK_EQ_INT(L.o.code_qualname, 144);
+    CHECK_EQ_INT(L.version_hex, 0x030d05f0);
+
+    /* rejections: each one change from the good table */
+    {
+        static const struct {
+            size_t off;
+            uint64_t val;
+            const char *what;
+        } bad[] = {
+            {16, 1, "free_threaded=1"}, /* (and says so at error level) */
+            {8, 0x030e00f0, "version 3.14"},
+            {8, 0x030f00a1, "version 3.15a1"},
+            {8, 0x030c01f0, "version 3.12"},
+            {8, 0x040d00f0, "major 4"},
+            {184, 304, "current_frame == thread_state.size"},
+            {184, 400, "current_frame beyond thread_state.size"},
+            {168, 300, "next + 8 beyond thread_state.size"},
+            {72, 194968, "threads_head beyond interpreter_state.size"},
+            {312, 206, "firstlineno + 4 beyond code_object.size"},
+            {264, 80, "owner beyond interpreter_frame.size"},
+            {232, 12, "previous misaligned"},
+            {280, 116, "filename misaligned"},
+            {152, 0, "thread_state.size 0"},
+            {272, 1ULL << 40, "code_object.size huge"},
+            {296, 1ULL << 40, "qualname huge"},
+            {552, 1ULL << 62, "unicode length huge"},
+            {136, 7000, "gil locked before the gil struct"},
+        };
+        size_t i;
+        log_errors = 0;
+        for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            int err;
+            dbg_build(t);
+            dbg_set(t, bad[i].off, bad[i].val);
+            err = dbg_layout(t, &L);
+            if (err != PP_EVERSION)
+                fprintf(stderr, "  debug table with %s: %d\n", bad[i].what, err);
+            CHECK_EQ_INT(err, PP_EVERSION);
+        }
+    }
+    CHECK(log_errors >= 1);
+    dbg_build(t);
+    memcpy(t, "xdebugpz", 8);
+    CHECK_EQ_INT(dbg_layout(t, &L), PP_EVERSION);
+    dbg_build(t);
+    memset(t, 0, 8);
+    CHECK_EQ_INT(dbg_layout(t, &L), PP_EVERSION);
+
+    /* unreadable: the table is not (wholly) in memory */
+    {
+        struct pp_mem *m;
+        dbg_build(t);
+        m = dbg_mem(t, 500);
+        if (m) {
+            CHECK(pp_pylayout_from_debug_offsets(m, RUNTIME_ADDR, &L) < 0);
+            CHECK_EQ_INT(pp_pylayout_from_debug_offsets(m, RUNTIME_ADDR + 4096, &L), PP_EFAULT);
+            pp_mem_free(m);
+        }
+    }
+
+    /* random corruption of the good table: never a crash; whatever is
+     * accepted still validates */
+    {
+        uint32_t seed = 7;
+        int iter, accepted = 0, bad_accept = 0;
+        for (iter = 0; iter < 3000; iter++) {
+            int k, nflip;
+            dbg_build(t);
+            seed = seed * 1103515245u + 12345u;
+            nflip = 1 + (int)((seed >> 16) % 4);
+            for (k = 0; k < nflip; k++) {
+                seed = seed * 1103515245u + 12345u;
+                t[8 + (seed >> 8) % (DBG_SIZE - 8)] ^= (uint8_t)(1u << ((seed >> 4) & 7));
+            }
+            if (dbg_layout(t, &L) == 0) {
+                accepted++;
+                bad_accept += pp_pylayout_validate(&L) != 0;
+            }
+        }
+        CHECK_EQ_INT(bad_accept, 0);
+        CHECK(accepted > 0); /* flips in unused slots are harmless */
+    }
+}
+
+int
+main(void)
+{
+    pp_log_set_sink(quiet_sink);
+    test_static();
+    test_validate();
+    test_debug_offsets();
+    CHECK_EQ_INT(snap_failures, 0);
+    TEST_DONE();
+}
