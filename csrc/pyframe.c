@@ -240,9 +240,12 @@ load_chunk(struct pp_pywalker *w, uint64_t chunk_addr, uint64_t top_frame)
         top_frame - chunk_addr > CHUNK_COPY_MAX - (uint64_t)w->L->o.iframe_size)
         return;
     if (!w->chunk) {
-        w->chunk = malloc(CHUNK_COPY_MAX);
-        if (!w->chunk)
+        /* page-aligned like the remote chunk, so the kernel's copy keeps
+         * 8-byte fields aligned on both sides */
+        void *p;
+        if (posix_memalign(&p, 4096, CHUNK_COPY_MAX) != 0)
             return;
+        w->chunk = p;
     }
     want = (size_t)(top_frame - chunk_addr) + (size_t)w->L->o.iframe_size;
     if (pp_mem_read(w->mem, chunk_addr, w->chunk, want) == 0) {
@@ -377,6 +380,41 @@ pp_pyframe_walk(struct pp_pywalker *w, const struct pp_pythread *t,
     return err;
 }
 
+/* Instruction offset used for the line lookup: bytes for frame objects
+ * (f_lasti, scaled on 3.10), code units from co_code_adaptive on 3.11+. */
+static int64_t
+instr_offset(const struct pp_pylayout *L, const struct pp_pyframe_raw *r)
+{
+    if (L->frames == PP_FRAMES_OBJECTS) {
+        int64_t off = (int32_t)r->instr;
+        return L->lasti_in_units && off >= 0 ? off * 2 : off;
+    }
+    return (r->instr - (int64_t)(r->code_addr + (uint64_t)L->o.code_code_adaptive)) / 2;
+}
+
+static bool
+offset_in_code(const struct pp_pylayout *L, const struct pp_pycode_info *info, int64_t off)
+{
+    if (info->code_bytes < 0)
+        return true;
+    if (off < -1)
+        return false;
+    return (L->frames == PP_FRAMES_OBJECTS ? off : off * 2) < info->code_bytes;
+}
+
+static int
+reread_instr(struct pp_pywalker *w, const struct pp_pyframe_raw *r, int64_t *instr)
+{
+    const struct pp_pyoffsets *o = &w->L->o;
+    if (w->L->frames == PP_FRAMES_OBJECTS) {
+        int32_t lasti;
+        int err = pp_mem_read(w->mem, r->frame_addr + (uint64_t)o->frameobj_f_lasti, &lasti, 4);
+        *instr = lasti;
+        return err;
+    }
+    return pp_mem_read(w->mem, r->frame_addr + (uint64_t)o->iframe_instr, instr, 8);
+}
+
 int
 pp_pyframe_resolve(struct pp_pywalker *w, struct pp_pycode *codes,
                    const struct pp_pyframe_raw *raw, size_t n, struct pp_pyframe *out,
@@ -401,21 +439,24 @@ pp_pyframe_resolve(struct pp_pywalker *w, struct pp_pycode *codes,
         err = pp_pycode_get(codes, w->mem, L, raw[i].code_addr, &info);
         if (err)
             return err;
-        if (L->frames == PP_FRAMES_OBJECTS) {
-            off = raw[i].instr; /* f_lasti */
-            if (L->lasti_in_units && off >= 0)
-                off *= 2;
-            if (info->code_bytes >= 0 && off >= info->code_bytes) {
+        off = instr_offset(L, &raw[i]);
+        if (!offset_in_code(L, info, off)) {
+            /* A large copy can tear the instruction field of a frame that
+             * is running (the kernel copies bytes, not words): read that
+             * one field again on its own before calling the entry stale. */
+            int64_t instr;
+            if (reread_instr(w, &raw[i], &instr) == 0) {
+                struct pp_pyframe_raw again = raw[i];
+                again.instr = instr;
+                off = instr_offset(L, &again);
+            }
+            if (!offset_in_code(L, info, off)) {
+                codes->stale++;
                 pp_pycode_forget(codes, raw[i].code_addr);
                 return PP_EBADDATA;
             }
-        } else {
-            uint64_t start = raw[i].code_addr + (uint64_t)L->o.code_code_adaptive;
-            off = (raw[i].instr - (int64_t)start) / 2; /* code units */
-            if (info->code_bytes >= 0 && (off < -1 || off * 2 >= info->code_bytes)) {
-                pp_pycode_forget(codes, raw[i].code_addr);
-                return PP_EBADDATA;
-            }
+        }
+        if (L->frames != PP_FRAMES_OBJECTS) {
             /* incomplete frame: not yet past its prologue */
             if (!(raw[i].flags & PP_RAWF_GEN) && off < info->firsttraceable)
                 continue;

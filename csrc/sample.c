@@ -180,6 +180,8 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
 static void
 count_error(struct pp_session *s, int err)
 {
+    if (s->st.errors_transient + s->st.errors_baddata < 10)
+        pp_log_debug("sample: thread sample dropped: %s", pp_strerror(err));
     if (pp_err_class(err) == PP_BADDATA)
         s->st.errors_baddata++;
     else
