@@ -115,21 +115,24 @@ pp_mem_read_cached(struct pp_mem *m, uint64_t addr, void *buf, size_t len)
 int
 pp_mem_readv(struct pp_mem *m, const struct pp_mem_iov *iov, size_t n, bool *ok)
 {
+    bool local_ok[64];
+    bool *okp = ok ? ok : (n <= 64 ? local_ok : NULL);
     size_t i;
     int first = 0;
 
     if (n == 0)
         return 0;
-    if (m->ops->readv) {
+    if (m->ops->readv && okp) {
+        int err;
         m->reads++;
-        if (m->ops->readv(m, iov, n) == 0) {
-            for (i = 0; i < n; i++)
+        err = m->ops->readv(m, iov, n, okp);
+        for (i = 0; i < n; i++) {
+            if (okp[i])
                 m->bytes += iov[i].len;
-            if (ok)
-                for (i = 0; i < n; i++)
-                    ok[i] = true;
-            return 0;
+            else
+                m->failures++;
         }
+        return err;
     }
     for (i = 0; i < n; i++) {
         int err = pp_mem_read(m, iov[i].addr, iov[i].buf, iov[i].len);

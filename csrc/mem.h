@@ -33,8 +33,9 @@ struct pp_mem_iov {
 struct pp_mem_ops {
     /* Read len bytes at addr into buf; all or nothing. */
     int (*read)(struct pp_mem *m, uint64_t addr, void *buf, size_t len);
-    /* Optional: many reads in one call; 0 only if every one succeeded. */
-    int (*readv)(struct pp_mem *m, const struct pp_mem_iov *iov, size_t n);
+    /* Optional: many reads in one call.  Sets ok[i] per range; returns 0
+     * only if every one succeeded. */
+    int (*readv)(struct pp_mem *m, const struct pp_mem_iov *iov, size_t n, bool *ok);
     void (*destroy)(struct pp_mem *m);
 };
 
@@ -79,9 +80,9 @@ void pp_mem_free(struct pp_mem *m);
 int pp_mem_read(struct pp_mem *m, uint64_t addr, void *buf, size_t len);
 /* Read through the per-sample page cache: for small, repeated reads. */
 int pp_mem_read_cached(struct pp_mem *m, uint64_t addr, void *buf, size_t len);
-/* Many small reads at once (one process_vm_readv on the live backend).
- * 0 when all succeeded; otherwise each read is retried alone and ok[i]
- * says which succeeded (ok may be NULL), and the first error is returned. */
+/* Many reads at once (one process_vm_readv on the live backend, plus one
+ * more per failed range).  ok[i] (ok may be NULL) says which succeeded;
+ * returns 0 when all did, else the first error. */
 int pp_mem_readv(struct pp_mem *m, const struct pp_mem_iov *iov, size_t n, bool *ok);
 int pp_mem_read_u64(struct pp_mem *m, uint64_t addr, uint64_t *out);
 void pp_mem_cache_reset(struct pp_mem *m);

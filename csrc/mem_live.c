@@ -49,32 +49,58 @@ live_read(struct pp_mem *m, uint64_t addr, void *buf, size_t len)
 
 #define LIVE_IOV_MAX 512
 
-/* Batched: succeeds only when every byte of every range was read. */
+/*
+ * Batched reads.  The kernel never splits an iovec element, so the byte
+ * count returned tells exactly which ranges were read: the completed
+ * prefix is ok, the next one failed, and the call resumes after it.
+ */
 static int
-live_readv(struct pp_mem *m, const struct pp_mem_iov *iov, size_t n)
+live_readv(struct pp_mem *m, const struct pp_mem_iov *iov, size_t n, bool *ok)
 {
     struct mem_live *l = (struct mem_live *)m;
     struct iovec local[LIVE_IOV_MAX], remote[LIVE_IOV_MAX];
     size_t done = 0;
+    int first = 0;
 
     while (done < n) {
-        size_t k = n - done < LIVE_IOV_MAX ? n - done : LIVE_IOV_MAX, i, want = 0;
+        size_t k = n - done < LIVE_IOV_MAX ? n - done : LIVE_IOV_MAX, i;
         ssize_t got;
         for (i = 0; i < k; i++) {
             local[i].iov_base = iov[done + i].buf;
             local[i].iov_len = iov[done + i].len;
             remote[i].iov_base = (void *)(uintptr_t)iov[done + i].addr;
             remote[i].iov_len = iov[done + i].len;
-            want += iov[done + i].len;
         }
-        got = process_vm_readv(l->pid, local, k, remote, k, 0);
-        if (got < 0)
-            return errno == ESRCH ? PP_EGONE : errno == EPERM ? PP_EPERM : PP_EFAULT;
-        if ((size_t)got != want)
-            return PP_EFAULT;
-        done += k;
+        do
+            got = process_vm_readv(l->pid, local, k, remote, k, 0);
+        while (got < 0 && errno == EINTR);
+        if (got < 0) {
+            int err = errno == ESRCH ? PP_EGONE : errno == EPERM ? PP_EPERM : PP_EFAULT;
+            if (err != PP_EFAULT) { /* the whole process, not one range */
+                for (i = done; i < n; i++)
+                    ok[i] = false;
+                return err;
+            }
+            got = 0;
+        }
+        for (i = 0; i < k; i++) {
+            size_t len = iov[done + i].len;
+            if ((size_t)got >= len) {
+                ok[done + i] = true;
+                got -= (ssize_t)len;
+            } else {
+                break;
+            }
+        }
+        if (i < k) { /* range done+i failed (or a zero-length prefix) */
+            ok[done + i] = false;
+            if (!first)
+                first = PP_EFAULT;
+            i++;
+        }
+        done += i;
     }
-    return 0;
+    return first;
 }
 
 static void

@@ -22,8 +22,8 @@ pp_pycode_init(struct pp_pycode *c, struct pp_strtab *strs)
 }
 
 /* The byte range [lo, lo+len) of a code object compared as fingerprint. */
-static void
-fp_range(const struct pp_pylayout *L, int32_t *lo, size_t *len)
+void
+pp_pycode_fp_range(const struct pp_pylayout *L, int32_t *lo, size_t *len)
 {
     const struct pp_pyoffsets *o = &L->o;
     int32_t f[] = {o->code_firstlineno, o->code_filename, o->code_name, o->code_qualname,
@@ -241,7 +241,7 @@ read_code(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylayout *L,
     {
         int32_t lo;
         size_t fplen;
-        fp_range(L, &lo, &fplen);
+        pp_pycode_fp_range(L, &lo, &fplen);
         memcpy(info->fp, hdr + lo, fplen);
     }
     err = check_code_type(c, mem, L, get_ptr(hdr, o->object_ob_type));
@@ -304,6 +304,7 @@ pp_pycode_get(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylayout 
     err = read_code(c, mem, L, code_addr, &info);
     if (err)
         return err;
+    info.checked_ns = c->now_ns;
     err = pp_vec_append(&c->infos, &info);
     if (err) {
         free(info.linetable);
@@ -322,19 +323,21 @@ pp_pycode_validate(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pyla
                    const uint64_t *addrs, size_t n)
 {
     static uint8_t bufs[PP_VALIDATE_MAX][PP_CODE_FP_MAX];
-    struct pp_mem_iov iov[PP_VALIDATE_MAX];
-    uint64_t which[PP_VALIDATE_MAX];
-    bool ok[PP_VALIDATE_MAX];
+    static struct pp_mem_iov iov[PP_VALIDATE_MAX]; /* single-threaded sampler */
+    static uint64_t which[PP_VALIDATE_MAX];
+    static bool ok[PP_VALIDATE_MAX];
     size_t i, k = 0, fplen;
     int32_t lo;
     int err;
 
-    fp_range(L, &lo, &fplen);
-    pp_hmap_clear(&c->seen);
+    pp_pycode_fp_range(L, &lo, &fplen);
     for (i = 0; i < n && k < PP_VALIDATE_MAX; i++) {
         uint64_t idx;
         if (!pp_hmap_get(&c->by_addr, addrs[i], &idx) || !idx ||
             pp_hmap_get(&c->seen, addrs[i], NULL))
+            continue;
+        if (c->now_ns - ((struct pp_pycode_info *)pp_vec_at(&c->infos, idx - 1))->checked_ns <
+            PP_CODE_RECHECK_NS)
             continue;
         if ((err = pp_hmap_put(&c->seen, addrs[i], 1)))
             return err;
@@ -344,15 +347,57 @@ pp_pycode_validate(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pyla
         which[k] = idx - 1;
         k++;
     }
+    if (k == 0)
+        return 0;
     pp_mem_readv(mem, iov, k, ok);
     for (i = 0; i < k; i++) {
         struct pp_pycode_info *info = pp_vec_at(&c->infos, which[i]);
         if (!ok[i] || memcmp(info->fp, bufs[i], fplen) != 0) {
             c->stale++;
             pp_pycode_forget(c, info->code_addr);
+        } else {
+            info->checked_ns = c->now_ns;
         }
     }
     return 0;
+}
+
+bool
+pp_pycode_due(const struct pp_pycode *c, uint64_t code_addr)
+{
+    uint64_t idx;
+    if (!pp_hmap_get(&c->by_addr, code_addr, &idx) || !idx)
+        return false;
+    return c->now_ns - ((const struct pp_pycode_info *)pp_vec_at(&c->infos, idx - 1))->checked_ns >=
+           PP_CODE_RECHECK_NS;
+}
+
+void
+pp_pycode_begin_sample(struct pp_pycode *c)
+{
+    if (c->seen.len)
+        pp_hmap_clear(&c->seen);
+}
+
+void
+pp_pycode_check_fp(struct pp_pycode *c, const struct pp_pylayout *L, uint64_t code_addr,
+                   const uint8_t *bytes)
+{
+    uint64_t idx;
+    int32_t lo;
+    size_t fplen;
+
+    if (!pp_hmap_get(&c->by_addr, code_addr, &idx) || !idx)
+        return;
+    pp_pycode_fp_range(L, &lo, &fplen);
+    if (memcmp(((struct pp_pycode_info *)pp_vec_at(&c->infos, idx - 1))->fp, bytes, fplen) !=
+        0) {
+        c->stale++;
+        pp_pycode_forget(c, code_addr);
+        return;
+    }
+    ((struct pp_pycode_info *)pp_vec_at(&c->infos, idx - 1))->checked_ns = c->now_ns;
+    pp_hmap_put(&c->seen, code_addr, 1);
 }
 
 void

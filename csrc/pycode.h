@@ -22,6 +22,11 @@
 #define PP_LINETABLE_MAX 65536 /* bytes of line table read */
 #define PP_CODE_FP_MAX 128     /* bytes of a code object kept as its fingerprint */
 #define PP_VALIDATE_MAX 512    /* distinct code objects re-checked per call */
+/* A cached code object is re-verified against the target at most this
+ * often; in between, only the instruction-in-range check guards it, so a
+ * code object dying and another taking its address can be misnamed for
+ * at most this long. */
+#define PP_CODE_RECHECK_NS (10ULL * 1000000ULL)
 
 struct pp_pycode_info {
     uint64_t code_addr;
@@ -34,6 +39,7 @@ struct pp_pycode_info {
     /* fingerprint: the code object's bytes from co_firstlineno to the end
      * of its name/filename/linetable pointers, as first read */
     uint8_t fp[PP_CODE_FP_MAX];
+    uint64_t checked_ns; /* last time the fingerprint was verified */
 };
 
 struct pp_pycode {
@@ -42,6 +48,7 @@ struct pp_pycode {
     struct pp_strtab *strs;
     uint64_t code_type_addr; /* PyCode_Type in the target, once seen */
     struct pp_hmap seen;     /* scratch for pp_pycode_validate */
+    uint64_t now_ns;         /* time of the current tick (set by the walker) */
     uint64_t lookups, misses, stale;
 };
 
@@ -61,6 +68,16 @@ int pp_pycode_get(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylay
  */
 int pp_pycode_validate(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylayout *L,
                        const uint64_t *addrs, size_t n);
+/* True when code_addr is cached and due for a fingerprint re-check. */
+bool pp_pycode_due(const struct pp_pycode *c, uint64_t code_addr);
+/* Starts a thread sample: forgets which code objects were checked. */
+void pp_pycode_begin_sample(struct pp_pycode *c);
+/* Checks a fingerprint read ahead of time (bytes at code_addr + lo, see
+ * pp_pycode_fp_range); drops the entry if it changed.  Marks code_addr
+ * checked, so pp_pycode_validate skips it in this sample. */
+void pp_pycode_check_fp(struct pp_pycode *c, const struct pp_pylayout *L, uint64_t code_addr,
+                        const uint8_t *bytes);
+void pp_pycode_fp_range(const struct pp_pylayout *L, int32_t *lo, size_t *len);
 /* Drops a cached entry (used when it proved stale). */
 void pp_pycode_forget(struct pp_pycode *c, uint64_t code_addr);
 

@@ -19,6 +19,7 @@
 #include "pyframe.h"
 
 #define CHUNK_COPY_MAX (256u << 10)
+#define CHUNK_MARGIN 1024u
 #define PTHREAD_SCAN 2048
 #define TSTATE_MAX 1024
 
@@ -38,41 +39,247 @@ u64_at(const uint8_t *buf, int32_t off)
 
 void
 pp_pywalker_init(struct pp_pywalker *w, struct pp_mem *mem, const struct pp_pylayout *L,
-                 uint64_t runtime_addr)
+                 struct pp_pycode *codes, uint64_t runtime_addr)
 {
     memset(w, 0, sizeof(*w));
     w->mem = mem;
     w->L = L;
+    w->codes = codes;
     w->runtime_addr = runtime_addr;
     w->tid_offset = -1;
     pp_hmap_init(&w->tid_cache);
+    pp_hmap_init(&w->spec_ids);
 }
 
 void
 pp_pywalker_free(struct pp_pywalker *w)
 {
+    size_t i;
     pp_hmap_free(&w->tid_cache);
+    pp_hmap_free(&w->spec_ids);
+    if (w->spec) {
+        for (i = 0; i < PP_SPEC_SLOTS; i++) {
+            free(w->spec[i].data);
+            free(w->spec[i].fp);
+        }
+        free(w->spec);
+    }
     free(w->chunk);
     w->chunk = NULL;
+    w->spec = NULL;
+}
+
+/* ==== read-ahead slots ==== */
+
+static struct pp_pyspec *
+spec_find(struct pp_pywalker *w, uint64_t tstate_addr)
+{
+    uint64_t v;
+    if (!w->spec || !pp_hmap_get(&w->spec_ids, tstate_addr, &v) || !v)
+        return NULL;
+    return &w->spec[v - 1];
+}
+
+static void
+spec_free(struct pp_pywalker *w, struct pp_pyspec *sp)
+{
+    pp_hmap_put(&w->spec_ids, sp->tstate_addr, 0);
+    sp->tstate_addr = 0;
+    sp->nregions = sp->ncodes = 0;
+    sp->cframe_addr = 0;
+    sp->have = false;
+}
+
+/* A slot for tstate_addr: its own, a free one, or one unused since before
+ * the last tick.  NULL when all are busy (then that thread goes without). */
+static struct pp_pyspec *
+spec_slot(struct pp_pywalker *w, uint64_t tstate_addr)
+{
+    struct pp_pyspec *sp = spec_find(w, tstate_addr);
+    size_t i;
+
+    if (sp)
+        return sp;
+    if (!w->spec && !(w->spec = calloc(PP_SPEC_SLOTS, sizeof(*w->spec))))
+        return NULL;
+    for (i = 0; i < PP_SPEC_SLOTS; i++) {
+        sp = &w->spec[i];
+        if (sp->tstate_addr && sp->last_tick + 1 >= w->tick)
+            continue;
+        if (sp->tstate_addr)
+            spec_free(w, sp);
+        if (!sp->data) {
+            void *p;
+            if (posix_memalign(&p, 4096, PP_SPEC_BYTES) != 0)
+                return NULL;
+            sp->data = p;
+            sp->fp = malloc((size_t)PP_SPEC_CODES * PP_CODE_FP_MAX);
+            if (!sp->fp)
+                return NULL;
+        }
+        if (pp_hmap_put(&w->spec_ids, tstate_addr, i + 1))
+            return NULL;
+        sp->tstate_addr = tstate_addr;
+        sp->last_tick = w->tick;
+        return sp;
+    }
+    return NULL;
+}
+
+void
+pp_pyframe_spec_drop(struct pp_pywalker *w, const struct pp_pythread *t)
+{
+    struct pp_pyspec *sp = spec_find(w, t->tstate_addr);
+    if (sp)
+        spec_free(w, sp);
+}
+
+/* Region i of the recorded read-ahead, when it covers [addr, addr+len). */
+static const uint8_t *
+spec_lookup(const struct pp_pyspec *sp, uint64_t addr, size_t len)
+{
+    size_t i;
+    if (!sp || !sp->have)
+        return NULL;
+    for (i = 0; i < sp->nregions; i++)
+        if (sp->reg_ok[i] && addr >= sp->reg_addr[i] &&
+            addr + len <= sp->reg_addr[i] + sp->reg_len[i])
+            return sp->data + sp->reg_off[i] + (addr - sp->reg_addr[i]);
+    return NULL;
+}
+
+/*
+ * Recording: the walk notes each range it read; at the end the list
+ * becomes next tick's read-ahead.  Recorded into the rec_* arrays so the
+ * current read-ahead stays readable during the walk.
+ */
+static uint64_t rec_addr[PP_SPEC_REGIONS];
+static uint32_t rec_len[PP_SPEC_REGIONS];
+
+static void
+spec_record(struct pp_pyspec *sp, uint64_t addr, size_t len)
+{
+    if (!sp || sp->rec_full)
+        return;
+    if (sp->rec_n >= PP_SPEC_REGIONS || sp->rec_bytes + len + 64 > PP_SPEC_BYTES) {
+        sp->rec_full = true;
+        return;
+    }
+    rec_addr[sp->rec_n] = addr;
+    rec_len[sp->rec_n] = (uint32_t)len;
+    sp->rec_n++;
+    sp->rec_bytes += len + 64;
+}
+
+/* Lays the recorded ranges out in the slot's buffer, each at an offset
+ * congruent to its address modulo 64 (so copies stay word-aligned). */
+static void
+spec_commit(struct pp_pyspec *sp)
+{
+    size_t i, off = 0;
+    for (i = 0; i < sp->rec_n; i++) {
+        off = ((off + 63) & ~(size_t)63) + (size_t)(rec_addr[i] & 63);
+        sp->reg_addr[i] = rec_addr[i];
+        sp->reg_len[i] = rec_len[i];
+        sp->reg_off[i] = (uint32_t)off;
+        off += rec_len[i];
+    }
+    sp->nregions = sp->rec_n;
+    sp->rec_n = sp->rec_bytes = 0;
+    sp->rec_full = false;
 }
 
 /* ==== thread states ==== */
 
+/*
+ * Reading one thread state is split in two so that many can share one
+ * process_vm_readv: thread_prepare() appends the iovecs (the thread state
+ * and its read-ahead), thread_finish() decodes them once read.
+ */
+struct tsread {
+    uint64_t ts;
+    struct pp_pyspec *sp;
+    size_t first, cf, regs, fps; /* iovec indexes */
+    uint8_t buf[TSTATE_MAX];
+};
+
+#define TICK_IOV_MAX 4096
+
+static struct pp_mem_iov tick_iov[TICK_IOV_MAX];
+static bool tick_ok[TICK_IOV_MAX];
+
+/* 0, or -1 when the iovecs would not fit (then read this thread alone). */
 static int
-read_thread(struct pp_pywalker *w, uint64_t ts, uint64_t interp, struct pp_pythread *t,
-            uint64_t *next)
+thread_prepare(struct pp_pywalker *w, uint64_t ts, struct tsread *r, size_t *k)
 {
     const struct pp_pyoffsets *o = &w->L->o;
-    uint8_t buf[TSTATE_MAX];
-    int err;
+    struct pp_pyspec *sp = spec_find(w, ts);
+    size_t need = 2 + (sp ? sp->nregions + sp->ncodes : 0), i, fplen;
+    int32_t fplo;
 
-    if ((size_t)o->tstate_size > sizeof(buf))
-        return PP_EINTERNAL;
-    err = pp_mem_read(w->mem, ts, buf, (size_t)o->tstate_size);
-    if (err)
-        return err;
+    if (*k + need > TICK_IOV_MAX)
+        return -1;
+    r->ts = ts;
+    r->sp = sp;
+    r->first = *k;
+    tick_iov[*k].addr = ts;
+    tick_iov[*k].buf = r->buf;
+    tick_iov[(*k)++].len = (size_t)o->tstate_size;
+    if (!sp)
+        return 0;
+    sp->last_tick = w->tick;
+    r->cf = *k;
+    if (sp->cframe_addr) {
+        tick_iov[*k].addr = sp->cframe_addr + (uint64_t)o->cframe_current_frame;
+        tick_iov[*k].buf = &sp->cframe_word;
+        tick_iov[(*k)++].len = 8;
+    }
+    r->regs = *k;
+    for (i = 0; i < sp->nregions; i++) {
+        tick_iov[*k].addr = sp->reg_addr[i];
+        tick_iov[*k].buf = sp->data + sp->reg_off[i];
+        tick_iov[(*k)++].len = sp->reg_len[i];
+    }
+    r->fps = *k;
+    pp_pycode_fp_range(w->L, &fplo, &fplen);
+    sp->nfp = 0;
+    for (i = 0; i < sp->ncodes; i++) {
+        if (w->codes && !pp_pycode_due(w->codes, sp->codes[i]))
+            continue;
+        tick_iov[*k].addr = sp->codes[i] + (uint64_t)fplo;
+        tick_iov[*k].buf = sp->fp + sp->nfp * PP_CODE_FP_MAX;
+        tick_iov[(*k)++].len = fplen;
+        sp->fp_code[sp->nfp++] = sp->codes[i];
+    }
+    return 0;
+}
+
+static int
+thread_finish(struct pp_pywalker *w, struct tsread *r, uint64_t interp, struct pp_pythread *t,
+              uint64_t *next)
+{
+    const struct pp_pyoffsets *o = &w->L->o;
+    struct pp_pyspec *sp = r->sp;
+    const uint8_t *buf = r->buf;
+    size_t i;
+    int err = 0;
+
+    if (!tick_ok[r->first]) {
+        err = pp_mem_read(w->mem, r->ts, r->buf, (size_t)o->tstate_size); /* the real error */
+        if (err)
+            return err;
+    }
+    if (sp) {
+        sp->have = true;
+        sp->cframe_ok = sp->cframe_addr && tick_ok[r->cf];
+        for (i = 0; i < sp->nregions; i++)
+            sp->reg_ok[i] = tick_ok[r->regs + i];
+        for (i = 0; i < sp->nfp; i++)
+            sp->fp_ok[i] = tick_ok[r->fps + i];
+    }
     memset(t, 0, sizeof(*t));
-    t->tstate_addr = ts;
+    t->spec = sp ? (int)(sp - w->spec) : -1;
+    t->tstate_addr = r->ts;
     t->interp_addr = interp;
     t->thread_id = u64_at(buf, o->tstate_thread_id);
     t->native_tid = o->tstate_native_thread_id >= 0
@@ -87,11 +294,18 @@ read_thread(struct pp_pywalker *w, uint64_t ts, uint64_t interp, struct pp_pythr
     case PP_FRAMES_CFRAME: {
         uint64_t cframe = u64_at(buf, o->tstate_cframe);
         t->top_frame = 0;
-        if (ptr_ok(cframe))
+        if (sp && sp->cframe_ok && cframe == sp->cframe_addr) {
+            t->top_frame = sp->cframe_word;
+            w->spec_hits++;
+        } else if (ptr_ok(cframe)) {
             err = pp_mem_read(w->mem, cframe + (uint64_t)o->cframe_current_frame,
                               &t->top_frame, 8);
+            if (sp)
+                w->spec_misses++;
+        }
         if (err)
             return err;
+        t->cframe_addr = ptr_ok(cframe) ? cframe : 0;
         break;
     }
     case PP_FRAMES_CURRENT:
@@ -102,28 +316,142 @@ read_thread(struct pp_pywalker *w, uint64_t ts, uint64_t interp, struct pp_pythr
     return 0;
 }
 
+static int
+read_thread(struct pp_pywalker *w, uint64_t ts, uint64_t interp, struct pp_pythread *t,
+            uint64_t *next)
+{
+    static struct tsread r;
+    size_t k = 0;
+    if (thread_prepare(w, ts, &r, &k) != 0)
+        return PP_EINTERNAL;
+    pp_mem_readv(w->mem, tick_iov, k, tick_ok);
+    return thread_finish(w, &r, interp, t, next);
+}
+
+/*
+ * The whole tick in one read: the runtime's interpreter head, last tick's
+ * interpreter (its thread-list head and next pointer) and every thread
+ * state seen last tick with its read-ahead.  Afterwards the chain is
+ * checked link by link; if it changed (a thread came or went, another
+ * interpreter), returns 1 and the caller walks the ordinary way.
+ */
+
+static int
+threads_fast(struct pp_pywalker *w, struct pp_vec *out)
+{
+    static struct tsread reads[PP_FAST_THREADS];
+    const struct pp_pyoffsets *o = &w->L->o;
+    int32_t lo = o->interp_next < o->interp_threads_head ? o->interp_next : o->interp_threads_head;
+    int32_t hi = (o->interp_next > o->interp_threads_head ? o->interp_next
+                                                           : o->interp_threads_head) + 8;
+    uint8_t span[256];
+    uint64_t interp = 0, ts, next;
+    size_t k = 0, i;
+    int err;
+
+    if (!w->prev_interp || w->fast_n == 0 || hi - lo > (int32_t)sizeof(span))
+        return 1;
+    tick_iov[0] = (struct pp_mem_iov){w->runtime_addr + (uint64_t)o->runtime_interpreters_head,
+                                      &interp, 8};
+    tick_iov[1] = (struct pp_mem_iov){w->prev_interp + (uint64_t)lo, span, (size_t)(hi - lo)};
+    k = 2;
+    for (i = 0; i < w->fast_n; i++)
+        if (thread_prepare(w, w->fast_ts[i], &reads[i], &k) != 0)
+            return 1;
+    pp_mem_readv(w->mem, tick_iov, k, tick_ok);
+    if (!tick_ok[0] || !tick_ok[1] || interp != w->prev_interp ||
+        u64_at(span, o->interp_next - lo) != 0)
+        return 1;
+    ts = u64_at(span, o->interp_threads_head - lo);
+    for (i = 0; i < w->fast_n; i++) {
+        struct pp_pythread t;
+        if (ts != w->fast_ts[i] || !tick_ok[reads[i].first])
+            return 1;
+        err = thread_finish(w, &reads[i], interp, &t, &next);
+        if (err)
+            return err;
+        if ((err = pp_vec_append(out, &t)))
+            return err;
+        ts = next;
+    }
+    if (ts != 0) { /* a thread was added at the end?  (new ones go first) */
+        out->len = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* The first interpreter and its thread-list head and next pointer.  In
+ * steady state one read: the runtime's head together with last tick's
+ * interpreter. */
+static int
+read_first_interp(struct pp_pywalker *w, uint64_t *interp, uint64_t *ts, uint64_t *next)
+{
+    const struct pp_pyoffsets *o = &w->L->o;
+    int32_t lo = o->interp_next < o->interp_threads_head ? o->interp_next : o->interp_threads_head;
+    int32_t hi = (o->interp_next > o->interp_threads_head ? o->interp_next
+                                                           : o->interp_threads_head) + 8;
+    uint8_t span[256];
+    int err;
+
+    if (w->prev_interp && hi - lo <= (int32_t)sizeof(span)) {
+        struct pp_mem_iov iov[2] = {
+            {w->runtime_addr + (uint64_t)o->runtime_interpreters_head, interp, 8},
+            {w->prev_interp + (uint64_t)lo, span, (size_t)(hi - lo)},
+        };
+        bool ok[2];
+        pp_mem_readv(w->mem, iov, 2, ok);
+        if (ok[0] && ok[1] && *interp == w->prev_interp) {
+            *ts = u64_at(span, o->interp_threads_head - lo);
+            *next = u64_at(span, o->interp_next - lo);
+            return 0;
+        }
+    }
+    err = pp_mem_read(w->mem, w->runtime_addr + (uint64_t)o->runtime_interpreters_head, interp,
+                      8);
+    if (err)
+        return err;
+    w->prev_interp = ptr_ok(*interp) ? *interp : 0;
+    if (!*interp)
+        return 0;
+    if (!ptr_ok(*interp))
+        return PP_EBADDATA;
+    err = pp_mem_read(w->mem, *interp + (uint64_t)o->interp_threads_head, ts, 8);
+    if (!err)
+        err = pp_mem_read(w->mem, *interp + (uint64_t)o->interp_next, next, 8);
+    return err;
+}
+
 int
 pp_pyframe_threads(struct pp_pywalker *w, struct pp_vec *out)
 {
     const struct pp_pyoffsets *o = &w->L->o;
-    uint64_t interp;
+    uint64_t interp, ts, next_interp;
     int ninterp = 0, err;
+    size_t i;
 
     out->len = 0;
-    err = pp_mem_read(w->mem, w->runtime_addr + (uint64_t)o->runtime_interpreters_head,
-                      &interp, 8);
+    w->tick++;
+    if (w->codes)
+        w->codes->now_ns = pp_now_ns();
+    err = threads_fast(w, out);
+    if (err <= 0)
+        return err;
+    out->len = 0;
+    err = read_first_interp(w, &interp, &ts, &next_interp);
     if (err)
         return err;
     while (interp) {
-        uint64_t ts, next_interp;
         size_t nthreads = 0;
         if (!ptr_ok(interp) || ++ninterp > PP_MAX_INTERPS)
             return PP_EBADDATA;
-        err = pp_mem_read(w->mem, interp + (uint64_t)o->interp_threads_head, &ts, 8);
-        if (!err)
-            err = pp_mem_read(w->mem, interp + (uint64_t)o->interp_next, &next_interp, 8);
-        if (err)
-            return err;
+        if (ninterp > 1) {
+            err = pp_mem_read(w->mem, interp + (uint64_t)o->interp_threads_head, &ts, 8);
+            if (!err)
+                err = pp_mem_read(w->mem, interp + (uint64_t)o->interp_next, &next_interp, 8);
+            if (err)
+                return err;
+        }
         while (ts) {
             struct pp_pythread t;
             uint64_t next;
@@ -141,6 +469,11 @@ pp_pyframe_threads(struct pp_pywalker *w, struct pp_vec *out)
         }
         interp = next_interp;
     }
+    /* next tick may read it all at once: one interpreter, few threads */
+    w->fast_n = 0;
+    if (ninterp == 1 && out->len <= PP_FAST_THREADS)
+        for (i = 0; i < out->len; i++)
+            w->fast_ts[w->fast_n++] = ((struct pp_pythread *)pp_vec_at(out, i))->tstate_addr;
     return 0;
 }
 
@@ -232,33 +565,71 @@ pp_pyframe_map_tids(struct pp_pywalker *w, struct pp_vec *threads, struct pp_tas
 static void
 load_chunk(struct pp_pywalker *w, uint64_t chunk_addr, uint64_t top_frame)
 {
-    size_t want;
+    size_t want, have_len = 0, i;
+    struct pp_pyspec *sp = w->cur;
 
     w->chunk_len = 0;
     w->chunk_addr = 0;
+    w->chunk_view = NULL;
     if (!ptr_ok(chunk_addr) || top_frame < chunk_addr ||
         top_frame - chunk_addr > CHUNK_COPY_MAX - (uint64_t)w->L->o.iframe_size)
         return;
-    if (!w->chunk) {
-        /* page-aligned like the remote chunk, so the kernel's copy keeps
-         * 8-byte fields aligned on both sides */
-        void *p;
-        if (posix_memalign(&p, 4096, CHUNK_COPY_MAX) != 0)
-            return;
-        w->chunk = p;
-    }
     want = (size_t)(top_frame - chunk_addr) + (size_t)w->L->o.iframe_size;
-    if (pp_mem_read(w->mem, chunk_addr, w->chunk, want) == 0) {
-        w->chunk_len = want;
-        w->chunk_addr = chunk_addr;
+    /* read ahead with the thread state? */
+    if (sp && sp->have) {
+        for (i = 0; i < sp->nregions; i++) {
+            if (sp->reg_ok[i] && sp->reg_addr[i] == chunk_addr && sp->reg_len[i] >= want) {
+                w->chunk_view = sp->data + sp->reg_off[i];
+                have_len = sp->reg_len[i];
+                w->spec_hits++;
+                break;
+            }
+        }
+    }
+    if (!w->chunk_view) {
+        if (sp && sp->have)
+            w->spec_misses++;
+        if (!w->chunk) {
+            /* page-aligned like the remote chunk, so the kernel's copy keeps
+             * 8-byte fields aligned on both sides */
+            void *p;
+            if (posix_memalign(&p, 4096, CHUNK_COPY_MAX) != 0)
+                return;
+            w->chunk = p;
+        }
+        if (pp_mem_read(w->mem, chunk_addr, w->chunk, want) != 0)
+            return;
+        w->chunk_view = w->chunk;
+        have_len = want;
+    }
+    w->chunk_len = want;
+    w->chunk_addr = chunk_addr;
+    /* next time: the same range plus room for a few more frames, inside
+     * the chunk (its size is the second word of its header) */
+    if (sp) {
+        uint64_t chunk_size;
+        size_t next = want + CHUNK_MARGIN;
+        memcpy(&chunk_size, w->chunk_view + 8, 8);
+        if (chunk_size < want || chunk_size > CHUNK_COPY_MAX)
+            chunk_size = want;
+        if (next > chunk_size)
+            next = (size_t)chunk_size;
+        (void)have_len;
+        spec_record(sp, chunk_addr, next);
     }
 }
 
 static int
 read_frame(struct pp_pywalker *w, uint64_t addr, void *buf, size_t len)
 {
+    const uint8_t *p;
     if (w->chunk_len && addr >= w->chunk_addr && addr + len <= w->chunk_addr + w->chunk_len) {
-        memcpy(buf, w->chunk + (addr - w->chunk_addr), len);
+        memcpy(buf, w->chunk_view + (addr - w->chunk_addr), len);
+        return 0;
+    }
+    spec_record(w->cur, addr, len);
+    if ((p = spec_lookup(w->cur, addr, len)) != NULL) {
+        memcpy(buf, p, len);
         return 0;
     }
     return pp_mem_read_cached(w->mem, addr, buf, len);
@@ -308,7 +679,7 @@ walk_objects(struct pp_pywalker *w, uint64_t f, struct pp_pyframe_raw *raw, size
         }
         if (!ptr_ok(f) || cycle_step(&cyc, f))
             return PP_EBADDATA;
-        err = pp_mem_read_cached(w->mem, f, buf, need);
+        err = read_frame(w, f, buf, need);
         if (err)
             return err;
         memcpy(&lasti, buf + o->frameobj_f_lasti, 4);
@@ -372,11 +743,23 @@ pp_pyframe_walk(struct pp_pywalker *w, const struct pp_pythread *t,
     int err;
     *n = 0;
     *truncated = false;
+    w->cur = spec_slot(w, t->tstate_addr);
+    if (w->cur) {
+        if (t->spec < 0 || &w->spec[t->spec] != w->cur)
+            w->cur->have = false; /* a fresh slot: nothing read ahead */
+        w->cur->rec_n = w->cur->rec_bytes = 0;
+        w->cur->rec_full = false;
+    }
+    w->chunk_len = 0;
     if (w->L->frames == PP_FRAMES_OBJECTS)
         err = walk_objects(w, t->top_frame, raw, max, n, truncated);
     else
         err = walk_iframes(w, t, raw, max, n, truncated);
     w->stats_frames += *n;
+    if (w->cur) {
+        w->cur->cframe_addr = t->cframe_addr;
+        spec_commit(w->cur);
+    }
     return err;
 }
 
@@ -416,55 +799,101 @@ reread_instr(struct pp_pywalker *w, const struct pp_pyframe_raw *r, int64_t *ins
 }
 
 int
+pp_pyframe_validate(struct pp_pywalker *w, struct pp_pycode *codes,
+                    const struct pp_pyframe_raw *raw, size_t n)
+{
+    static uint64_t addrs[PP_VALIDATE_MAX]; /* single-threaded sampler */
+    struct pp_pyspec *sp = w->cur;
+    size_t i, na = 0;
+    int err;
+
+    pp_pycode_begin_sample(codes);
+    if (sp && sp->have) {
+        for (i = 0; i < sp->nfp; i++)
+            if (sp->fp_ok[i])
+                pp_pycode_check_fp(codes, w->L, sp->fp_code[i], sp->fp + i * PP_CODE_FP_MAX);
+        sp->have = false;
+    }
+    for (i = 0; i < n && na < PP_VALIDATE_MAX; i++)
+        if (!(raw[i].flags & PP_RAWF_SHIM))
+            addrs[na++] = raw[i].code_addr;
+    if ((err = pp_pycode_validate(codes, w->mem, w->L, addrs, na)))
+        return err;
+    if (sp) { /* next time, read these fingerprints ahead */
+        sp->ncodes = 0;
+        for (i = 0; i < na && sp->ncodes < PP_SPEC_CODES; i++) {
+            size_t j;
+            for (j = 0; j < sp->ncodes && sp->codes[j] != addrs[i]; j++)
+                ;
+            if (j == sp->ncodes)
+                sp->codes[sp->ncodes++] = addrs[i];
+        }
+    }
+    return 0;
+}
+
+int
+pp_pyframe_name(struct pp_pywalker *w, struct pp_pycode *codes, const struct pp_pyframe_raw *r,
+                struct pp_pyframe *out, bool *skip)
+{
+    const struct pp_pylayout *L = w->L;
+    const struct pp_pycode_info *info;
+    int64_t off;
+    int err;
+
+    *skip = false;
+    if (r->flags & PP_RAWF_SHIM) {
+        *skip = true;
+        return 0;
+    }
+    err = pp_pycode_get(codes, w->mem, L, r->code_addr, &info);
+    if (err)
+        return err;
+    off = instr_offset(L, r);
+    if (!offset_in_code(L, info, off)) {
+        /* A large copy can tear the instruction field of a frame that is
+         * running (the kernel copies bytes, not words): read that one
+         * field again on its own before calling the entry stale. */
+        int64_t instr;
+        if (reread_instr(w, r, &instr) == 0) {
+            struct pp_pyframe_raw again = *r;
+            again.instr = instr;
+            off = instr_offset(L, &again);
+        }
+        if (!offset_in_code(L, info, off)) {
+            codes->stale++;
+            pp_pycode_forget(codes, r->code_addr);
+            return PP_EBADDATA;
+        }
+    }
+    /* 3.11+: an incomplete frame, not yet past its prologue */
+    if (L->frames != PP_FRAMES_OBJECTS && !(r->flags & PP_RAWF_GEN) &&
+        off < info->firsttraceable) {
+        *skip = true;
+        return 0;
+    }
+    out->name_id = info->name_id;
+    out->file_id = info->file_id;
+    out->line = pp_pycode_line(L, info, off);
+    return 0;
+}
+
+int
 pp_pyframe_resolve(struct pp_pywalker *w, struct pp_pycode *codes,
                    const struct pp_pyframe_raw *raw, size_t n, struct pp_pyframe *out,
                    size_t *nout)
 {
-    const struct pp_pylayout *L = w->L;
-    static uint64_t addrs[PP_VALIDATE_MAX]; /* single-threaded sampler */
-    size_t i, k = 0, na = 0;
-    int err;
+    size_t i, k = 0;
+    int err = pp_pyframe_validate(w, codes, raw, n);
 
-    for (i = 0; i < n && na < PP_VALIDATE_MAX; i++)
-        if (!(raw[i].flags & PP_RAWF_SHIM))
-            addrs[na++] = raw[i].code_addr;
-    if ((err = pp_pycode_validate(codes, w->mem, L, addrs, na)))
+    if (err)
         return err;
     for (i = 0; i < n; i++) {
-        const struct pp_pycode_info *info;
-        int64_t off;
-
-        if (raw[i].flags & PP_RAWF_SHIM)
-            continue;
-        err = pp_pycode_get(codes, w->mem, L, raw[i].code_addr, &info);
-        if (err)
+        bool skip;
+        if ((err = pp_pyframe_name(w, codes, &raw[i], &out[k], &skip)))
             return err;
-        off = instr_offset(L, &raw[i]);
-        if (!offset_in_code(L, info, off)) {
-            /* A large copy can tear the instruction field of a frame that
-             * is running (the kernel copies bytes, not words): read that
-             * one field again on its own before calling the entry stale. */
-            int64_t instr;
-            if (reread_instr(w, &raw[i], &instr) == 0) {
-                struct pp_pyframe_raw again = raw[i];
-                again.instr = instr;
-                off = instr_offset(L, &again);
-            }
-            if (!offset_in_code(L, info, off)) {
-                codes->stale++;
-                pp_pycode_forget(codes, raw[i].code_addr);
-                return PP_EBADDATA;
-            }
-        }
-        if (L->frames != PP_FRAMES_OBJECTS) {
-            /* incomplete frame: not yet past its prologue */
-            if (!(raw[i].flags & PP_RAWF_GEN) && off < info->firsttraceable)
-                continue;
-        }
-        out[k].name_id = info->name_id;
-        out[k].file_id = info->file_id;
-        out[k].line = pp_pycode_line(L, info, off);
-        k++;
+        if (!skip)
+            k++;
     }
     *nout = k;
     return 0;

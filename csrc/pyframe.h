@@ -26,11 +26,13 @@
 #define PP_MAX_INTERPS 64
 
 struct pp_pythread {
+    int spec;            /* read-ahead slot of this thread state, or -1 */
     uint64_t tstate_addr;
     uint64_t interp_addr;
     uint64_t thread_id;  /* pthread_t */
     int64_t native_tid;  /* TID in the target's namespace; -1 unknown */
     uint64_t top_frame;  /* frame object (<=3.10) or interpreter frame */
+    uint64_t cframe_addr; /* 3.11-3.12: where top_frame was read */
     uint64_t datastack_chunk;
 };
 
@@ -53,23 +55,74 @@ struct pp_pyframe {
     int line;
 };
 
+/*
+ * Read-ahead.  A thread's stack rarely changes completely between two
+ * ticks, so the walker remembers what the last walk of each thread state
+ * read (the _PyCFrame word, the data-stack range or the frame objects, the
+ * code objects' fingerprints) and reads all of it again together with the
+ * thread state, in ONE process_vm_readv.  What the new thread state says
+ * decides which of it is still valid (same cframe, same chunk); what is
+ * not is read the ordinary way.  Steady state: one read per thread.
+ */
+#define PP_SPEC_SLOTS 256
+#define PP_FAST_THREADS 256 /* threads read in one go per tick */
+#define PP_SPEC_REGIONS 64
+#define PP_SPEC_CODES 64
+#define PP_SPEC_BYTES (64u << 10)
+
+struct pp_pyspec {
+    uint64_t tstate_addr;    /* 0: free slot */
+    uint64_t last_tick;
+    /* what to read ahead next time */
+    uint64_t cframe_addr;
+    size_t nregions;
+    uint64_t reg_addr[PP_SPEC_REGIONS];
+    uint32_t reg_len[PP_SPEC_REGIONS], reg_off[PP_SPEC_REGIONS];
+    size_t ncodes;
+    uint64_t codes[PP_SPEC_CODES];
+    /* what was read ahead this tick */
+    size_t nfp;                      /* fingerprints read: the due codes */
+    uint64_t fp_code[PP_SPEC_CODES];
+    bool have;               /* prefetched this tick */
+    uint64_t cframe_word;
+    bool cframe_ok;
+    bool reg_ok[PP_SPEC_REGIONS];
+    bool fp_ok[PP_SPEC_CODES];
+    uint8_t *data;           /* PP_SPEC_BYTES, page aligned */
+    uint8_t *fp;             /* PP_SPEC_CODES * PP_CODE_FP_MAX */
+    /* being recorded by the current walk */
+    size_t rec_n, rec_bytes;
+    bool rec_full;
+};
+
 /* Per-target walker state: caches that live across samples. */
 struct pp_pywalker {
     struct pp_mem *mem;
     const struct pp_pylayout *L;
+    struct pp_pycode *codes; /* the code cache (for read-ahead of fingerprints) */
     uint64_t runtime_addr;
     /* <=3.10: pthread_t -> TID through glibc's struct pthread */
     int tid_offset;          /* -1 until discovered */
     struct pp_hmap tid_cache; /* thread_id -> tid */
     /* 3.11+: local copy of the current data-stack chunk */
-    uint8_t *chunk;
+    uint8_t *chunk;            /* own copy buffer */
+    const uint8_t *chunk_view; /* the copy in use: chunk or read-ahead */
     uint64_t chunk_addr;
     size_t chunk_len;
     uint64_t stats_frames;
+    /* read-ahead */
+    struct pp_pyspec *spec;   /* PP_SPEC_SLOTS */
+    struct pp_hmap spec_ids;  /* tstate_addr -> slot + 1 */
+    struct pp_pyspec *cur;    /* slot of the thread being walked */
+    uint64_t tick;
+    uint64_t prev_interp;     /* first interpreter seen last tick */
+    uint64_t fast_ts[PP_FAST_THREADS]; /* last tick's thread states, in order */
+    size_t fast_n;
+    uint64_t spec_hits, spec_misses;
 };
 
 void pp_pywalker_init(struct pp_pywalker *w, struct pp_mem *mem, const struct pp_pylayout *L,
-                      uint64_t runtime_addr);
+                      struct pp_pycode *codes, uint64_t runtime_addr);
 void pp_pywalker_free(struct pp_pywalker *w);
 
 /* All thread states of all interpreters (bounded).  out: struct pp_pythread.
@@ -83,12 +136,22 @@ bool pp_pyframe_runtime_ready(struct pp_pywalker *w);
  * discovering the TID field's offset against the known tasks on first use. */
 int pp_pyframe_map_tids(struct pp_pywalker *w, struct pp_vec *threads, struct pp_tasks *tasks);
 
+/* Forgets the read-ahead of t (e.g. the thread was idle: not worth it). */
+void pp_pyframe_spec_drop(struct pp_pywalker *w, const struct pp_pythread *t);
+
 /* Walks t's frames, innermost first, into raw[0..max).  *truncated is set
  * when the depth limit cut the chain. */
 int pp_pyframe_walk(struct pp_pywalker *w, const struct pp_pythread *t,
                     struct pp_pyframe_raw *raw, size_t max, size_t *n, bool *truncated);
 
-/* Names raw frames through the code cache.  Skips shims and incomplete
+/* Checks the cached code objects of raw[] against the target (one batched
+ * read, or none when they were read ahead with the thread state). */
+int pp_pyframe_validate(struct pp_pywalker *w, struct pp_pycode *codes,
+                        const struct pp_pyframe_raw *raw, size_t n);
+/* Names one validated raw frame; *skip for shim and incomplete frames. */
+int pp_pyframe_name(struct pp_pywalker *w, struct pp_pycode *codes, const struct pp_pyframe_raw *r,
+                    struct pp_pyframe *out, bool *skip);
+/* validate + name every frame.  Skips shims and incomplete
  * frames.  out must hold n entries; *nout gets the count. */
 int pp_pyframe_resolve(struct pp_pywalker *w, struct pp_pycode *codes,
                        const struct pp_pyframe_raw *raw, size_t n, struct pp_pyframe *out,

@@ -30,6 +30,13 @@ volatile sig_atomic_t pp_stop_requested;
 volatile sig_atomic_t pp_flush_requested;
 volatile sig_atomic_t pp_stop_signal;
 
+/* raw-frame cache entry, see frame_id() */
+struct rawframe {
+    uint64_t code_addr;
+    int64_t instr;
+    uint32_t frame_id; /* UINT32_MAX: a frame not reported (shim, incomplete) */
+};
+
 #define LAUNCH_FIND_TIMEOUT_NS (3ULL * 1000000000ULL)
 #define LAUNCH_READY_TIMEOUT_NS (10ULL * 1000000000ULL)
 #define TASK_REFRESH_NS (200ULL * 1000000ULL)
@@ -141,6 +148,8 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     s->agg.keep_timestamps = opts->timestamps;
     pp_vec_init(&s->threads, sizeof(struct pp_pythread));
     pp_hmap_init(&s->tid_seen);
+    pp_vec_init(&s->rawcache, sizeof(struct rawframe));
+    pp_hmap_init(&s->rawcache_ids);
     s->raw = calloc(PP_MAX_DEPTH, sizeof(*s->raw));
     s->frames = calloc(PP_MAX_DEPTH, sizeof(*s->frames));
     s->stack_buf = calloc(PP_MAX_DEPTH + 2, sizeof(*s->stack_buf));
@@ -151,7 +160,7 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
         return err;
     if ((err = pp_mem_cache_enable(s->mem)) || (err = pick_layout(s)))
         return err;
-    pp_pywalker_init(&s->walker, s->mem, &s->layout, s->rt.runtime_addr);
+    pp_pywalker_init(&s->walker, s->mem, &s->layout, &s->codes, s->rt.runtime_addr);
     if (s->launched) {
         uint64_t t0 = pp_now_ns();
         while (!pp_pyframe_runtime_ready(&s->walker) && !child_gone(s) && !pp_stop_requested &&
@@ -266,6 +275,59 @@ thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid, uint64_t 
     return pp_hmap_put(&s->tid_seen, key, *idx + 1);
 }
 
+/*
+ * Raw frame (code address, instruction) -> interned frame id.  In steady
+ * state this is one hash lookup per frame instead of a code-cache lookup,
+ * a line-table decode and an interning.  Valid while no code object went
+ * stale: any stale entry clears it (rare: code objects dying at a reused
+ * address).
+ */
+#define RAWCACHE_MAX (1u << 20)
+
+static int
+frame_id(struct pp_session *s, const struct pp_pyframe_raw *r, uint32_t *id, bool *skip)
+{
+    struct rawframe e;
+    struct pp_pyframe f;
+    uint64_t h, v;
+    int err;
+
+    if (s->rawcache_stale != s->codes.stale || s->rawcache.len >= RAWCACHE_MAX) {
+        pp_hmap_clear(&s->rawcache_ids);
+        s->rawcache.len = 0;
+        s->rawcache_stale = s->codes.stale;
+    }
+    h = pp_hash_u64(r->code_addr ^ pp_hash_u64((uint64_t)r->instr));
+    for (;; h++) {
+        const struct rawframe *c;
+        if (!pp_hmap_get(&s->rawcache_ids, h, &v))
+            break;
+        c = pp_vec_at(&s->rawcache, v - 1);
+        if (c->code_addr == r->code_addr && c->instr == r->instr) {
+            *skip = c->frame_id == UINT32_MAX;
+            *id = c->frame_id;
+            return 0;
+        }
+    }
+    err = pp_pyframe_name(&s->walker, &s->codes, r, &f, skip);
+    if (err)
+        return err;
+    e.code_addr = r->code_addr;
+    e.instr = r->instr;
+    e.frame_id = UINT32_MAX;
+    if (!*skip) {
+        err = pp_agg_frame(&s->agg, PP_FRAME_PY, f.name_id, f.file_id, f.line, &e.frame_id);
+        if (err)
+            return err;
+        *id = e.frame_id;
+    }
+    if (s->rawcache_stale != s->codes.stale) /* naming found a stale entry */
+        return 0;
+    if ((err = pp_vec_append(&s->rawcache, &e)))
+        return err;
+    return pp_hmap_put(&s->rawcache_ids, h, s->rawcache.len);
+}
+
 static int
 sample_thread(struct pp_session *s, const struct pp_pythread *t, struct pp_task *task,
               bool force_all, uint64_t now)
@@ -279,31 +341,32 @@ sample_thread(struct pp_session *s, const struct pp_pythread *t, struct pp_task 
     if (!force_all && !s->opts.idle && task) {
         char state = pp_proc_task_state(s->pid, task);
         if (!pp_proc_state_is_running(state)) {
+            pp_pyframe_spec_drop(&s->walker, t); /* don't read ahead for idle threads */
             s->st.idle_skipped++;
             return 0;
         }
     }
     err = pp_pyframe_walk(&s->walker, t, s->raw, PP_MAX_DEPTH, &n, &truncated);
     if (!err)
-        err = pp_pyframe_resolve(&s->walker, &s->codes, s->raw, n, s->frames, &nf);
-    if (err) {
-        count_error(s, err);
-        return 0;
-    }
-    if (nf == 0) {
-        s->st.empty++;
-        return 0;
-    }
+        err = pp_pyframe_validate(&s->walker, &s->codes, s->raw, n);
     if (truncated) {
         s->st.truncated++;
         s->stack_buf[depth++] = s->truncated_frame;
     }
-    for (i = nf; i-- > 0;) {
-        const struct pp_pyframe *f = &s->frames[i];
-        if ((err = pp_agg_frame(&s->agg, PP_FRAME_PY, f->name_id, f->file_id, f->line,
-                                &s->stack_buf[depth])))
-            return err;
-        depth++;
+    nf = depth;
+    for (i = n; i-- > 0 && !err;) { /* root first */
+        bool skip;
+        err = frame_id(s, &s->raw[i], &s->stack_buf[depth], &skip);
+        if (!err && !skip)
+            depth++;
+    }
+    if (err) {
+        count_error(s, err);
+        return pp_err_class(err) == PP_FATAL ? err : 0;
+    }
+    if (depth == nf) {
+        s->st.empty++;
+        return 0;
     }
     if ((err = pp_agg_stack(&s->agg, s->stack_buf, depth, &stack)) ||
         (err = thread_idx(s, t, tid > 0 ? tid : 0, now, &idx)) ||
@@ -520,6 +583,8 @@ pp_session_free(struct pp_session *s)
     pp_proc_tasks_free(&s->tasks);
     pp_vec_free(&s->threads);
     pp_hmap_free(&s->tid_seen);
+    pp_vec_free(&s->rawcache);
+    pp_hmap_free(&s->rawcache_ids);
     pp_pythreadname_list_free(&s->pynames);
     pp_maps_free(&s->maps);
     pp_mem_free(s->mem);

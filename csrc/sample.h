@@ -59,6 +59,9 @@ struct pp_session {
     uint64_t pynames_tick;       /* tick count of the last read */
     uint64_t pynames_backoff_ns; /* least time between reads; 0 = initial */
     bool pynames_read;           /* read at least once */
+    struct pp_vec rawcache;      /* struct rawframe (sample.c) */
+    struct pp_hmap rawcache_ids; /* hash -> index + 1 */
+    uint64_t rawcache_stale;     /* codes.stale when it was last valid */
     struct pp_pyframe_raw *raw;
     struct pp_pyframe *frames;
     uint32_t *stack_buf;

@@ -154,7 +154,7 @@ replay(struct pp_mem *mem, uint32_t version_hex, uint64_t runtime_addr, bool for
     pp_pycode_init(&codes, &strs);
     pp_agg_init(&agg, &strs);
     pp_vec_init(&threads, sizeof(struct pp_pythread));
-    pp_pywalker_init(&w, mem, &L, runtime_addr);
+    pp_pywalker_init(&w, mem, &L, &codes, runtime_addr);
     pp_mem_cache_reset(mem);
     if (pp_strtab_intern(&strs, "<truncated>", 11, &name) ||
         pp_strtab_intern(&strs, "", 0, &file) ||
