@@ -20,6 +20,7 @@
 
 #define CHUNK_COPY_MAX (256u << 10)
 #define CHUNK_MARGIN 1024u
+#define HEAD_RECHECK_NS (100ULL * 1000000ULL)
 #define PTHREAD_SCAN 2048
 #define TSTATE_MAX 1024
 
@@ -351,10 +352,20 @@ threads_fast(struct pp_pywalker *w, struct pp_vec *out)
 
     if (!w->prev_interp || w->fast_n == 0 || hi - lo > (int32_t)sizeof(span))
         return 1;
+    /* The runtime's interpreter head only changes when a sub-interpreter is
+     * created or destroyed; the first interpreter is never freed while the
+     * process lives.  Re-read the head every HEAD_RECHECK_NS, not each tick
+     * (one page less per tick). */
+    interp = w->prev_interp;
     tick_iov[0] = (struct pp_mem_iov){w->runtime_addr + (uint64_t)o->runtime_interpreters_head,
                                       &interp, 8};
     tick_iov[1] = (struct pp_mem_iov){w->prev_interp + (uint64_t)lo, span, (size_t)(hi - lo)};
     k = 2;
+    if (w->now_ns - w->head_checked_ns < HEAD_RECHECK_NS) {
+        tick_iov[0].len = 0; /* keep the slot, read nothing */
+    } else {
+        w->head_checked_ns = w->now_ns;
+    }
     for (i = 0; i < w->fast_n; i++)
         if (thread_prepare(w, w->fast_ts[i], &reads[i], &k) != 0)
             return 1;
@@ -432,8 +443,9 @@ pp_pyframe_threads(struct pp_pywalker *w, struct pp_vec *out)
 
     out->len = 0;
     w->tick++;
+    w->now_ns = pp_now_ns();
     if (w->codes)
-        w->codes->now_ns = pp_now_ns();
+        w->codes->now_ns = w->now_ns;
     err = threads_fast(w, out);
     if (err <= 0)
         return err;

@@ -116,6 +116,7 @@ struct pp_pywalker {
     struct pp_pyspec *cur;    /* slot of the thread being walked */
     uint64_t tick;
     uint64_t prev_interp;     /* first interpreter seen last tick */
+    uint64_t now_ns, head_checked_ns;
     uint64_t fast_ts[PP_FAST_THREADS]; /* last tick's thread states, in order */
     size_t fast_n;
     uint64_t spec_hits, spec_misses;

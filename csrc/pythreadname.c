@@ -26,8 +26,8 @@
  *   3.13        dict at obj - 24, or, when NULL and the type has
  *               Py_TPFLAGS_INLINE_VALUES, PyDictValues inline at
  *               obj + tp_basicsize (used only when its `valid` byte is set).
- * Those encodings are not offsets, so this file derives them from the
- * layout's version, in shape_of() only.
+ * Those encodings are not offsets: the layout names them as shape flags
+ * (L->instdict, L->dictvalues_hdr), set per version in py/layout.c.
  *
  * Every read is bounded: dicts of at most PP_PYTHREADNAME_DICT_MAX entries,
  * at most PP_PYTHREADNAME_MAX threads, ints of at most three 30-bit
@@ -54,34 +54,18 @@
 #define KEYS_LOG2_MAX 20    /* table size bound (indices) */
 #define LONG_DIGITS_MAX 3   /* 90 bits: enough for a uint64_t ident */
 
-enum inst_shape {
-    INST_DICTOFFSET, /* <=3.10 */
-    INST_MANAGED_11, /* dict at -3 words, values pointer at -4 */
-    INST_MANAGED_12, /* tagged dict-or-values word at -3 */
-    INST_MANAGED_13, /* dict at -3 words, inline values after the object */
-};
-
 struct shape {
     bool old_keys;       /* 3.8 - 3.10 keys object */
     unsigned values_hdr; /* bytes before PyDictValues.values[] */
-    enum inst_shape inst;
+    enum pp_instdict_shape inst;
 };
 
 static void
 shape_of(const struct pp_pylayout *L, struct shape *sh)
 {
-    unsigned minor = (L->version_hex >> 16) & 0xff;
-
     sh->old_keys = L->o.dictkeys_dk_size >= 0;
-    sh->values_hdr = minor >= 13 ? 8 : 0;
-    if (minor <= 10)
-        sh->inst = INST_DICTOFFSET;
-    else if (minor == 11)
-        sh->inst = INST_MANAGED_11;
-    else if (minor == 12)
-        sh->inst = INST_MANAGED_12;
-    else
-        sh->inst = INST_MANAGED_13;
+    sh->values_hdr = L->dictvalues_hdr;
+    sh->inst = L->instdict;
 }
 
 struct reader {
@@ -325,7 +309,7 @@ instance_attr(struct reader *r, uint64_t obj, const char *want, uint64_t *value)
 
     if ((err = obj_type(r, obj, &type, &flags)))
         return err;
-    if (r->sh.inst == INST_DICTOFFSET || !(flags & TPFLAGS_MANAGED_DICT)) {
+    if (r->sh.inst == PP_INSTDICT_DICTOFFSET || !(flags & TPFLAGS_MANAGED_DICT)) {
         int64_t dictoffset;
         if ((err = pp_mem_read_cached(r->mem, type + (uint64_t)o->type_tp_dictoffset,
                                       &dictoffset, 8)))
@@ -341,7 +325,7 @@ instance_attr(struct reader *r, uint64_t obj, const char *want, uint64_t *value)
     if ((err = pp_mem_read_cached(r->mem, obj - 24, &word, 8)))
         return err;
     switch (r->sh.inst) {
-    case INST_MANAGED_11:
+    case PP_INSTDICT_MANAGED_11:
         if (word)
             break;
         if ((err = read_ptr(r, obj - 32, &word)))
@@ -351,13 +335,13 @@ instance_attr(struct reader *r, uint64_t obj, const char *want, uint64_t *value)
         if ((err = shared_keys_table(r, type, flags, word, PP_PYTHREADNAME_DICT_MAX, &t)))
             return err;
         return table_find_str(r, &t, want, value);
-    case INST_MANAGED_12:
+    case PP_INSTDICT_MANAGED_12:
         if (!(word & 1))
             break;
         if ((err = shared_keys_table(r, type, flags, word + 1, PP_PYTHREADNAME_DICT_MAX, &t)))
             return err;
         return table_find_str(r, &t, want, value);
-    case INST_MANAGED_13:
+    case PP_INSTDICT_MANAGED_13:
         if (word)
             break;
         if (flags & TPFLAGS_INLINE_VALUES) {
@@ -378,7 +362,7 @@ instance_attr(struct reader *r, uint64_t obj, const char *want, uint64_t *value)
             return table_find_str(r, &t, want, value);
         }
         return PP_ENOTFOUND;
-    case INST_DICTOFFSET:
+    case PP_INSTDICT_DICTOFFSET:
         break;
     }
     if (!word)

@@ -39,6 +39,7 @@ struct rawframe {
 
 #define LAUNCH_FIND_TIMEOUT_NS (3ULL * 1000000000ULL)
 #define LAUNCH_READY_TIMEOUT_NS (10ULL * 1000000000ULL)
+#define SPIN_BELOW_NS (50ULL * 1000ULL)
 #define TASK_REFRESH_NS (200ULL * 1000000ULL)
 
 static void
@@ -450,9 +451,15 @@ pp_session_run(struct pp_session *s)
             break;
         ts.tv_sec = (time_t)(deadline / 1000000000ULL);
         ts.tv_nsec = (long)(deadline % 1000000000ULL);
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-               !pp_stop_requested && !pp_flush_requested)
-            ;
+        if (deadline > pp_now_ns() + SPIN_BELOW_NS) {
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+                   !pp_stop_requested && !pp_flush_requested)
+                ;
+        } else {
+            /* a wake-up from sleep costs more than such a short wait */
+            while (pp_now_ns() < deadline && !pp_stop_requested)
+                ;
+        }
         if (pp_stop_requested)
             break;
         if (pp_flush_requested) {
@@ -464,6 +471,8 @@ pp_session_run(struct pp_session *s)
                 pp_log_info("snapshot written");
         }
         now = pp_now_ns();
+        if (now >= end) /* behind schedule: the clock, not the tick count, ends a run */
+            break;
         if (now > deadline + (uint64_t)mean) {
             s->st.late_ticks++;
             if (now > deadline + 1000000000ULL)

@@ -33,6 +33,15 @@ set_shape(struct pp_pylayout *L)
     L->executable_checked = minor >= 13;
     L->gen_owner = 1;
     L->shim_owner = 3;
+    L->dictvalues_hdr = minor >= 13 ? 8 : 0;
+    if (minor <= 10)
+        L->instdict = PP_INSTDICT_DICTOFFSET;
+    else if (minor == 11)
+        L->instdict = PP_INSTDICT_MANAGED_11;
+    else if (minor == 12)
+        L->instdict = PP_INSTDICT_MANAGED_12;
+    else
+        L->instdict = PP_INSTDICT_MANAGED_13;
     if (minor <= 9)
         L->linetable = PP_LINETABLE_LNOTAB;
     else if (minor == 10)

@@ -35,6 +35,14 @@ enum pp_entry_shape {
     PP_ENTRY_SHIM,         /* 3.12+: owner == shim_owner marks the boundary */
 };
 
+/* Where an object's instance __dict__ lives (used for thread names). */
+enum pp_instdict_shape {
+    PP_INSTDICT_DICTOFFSET, /* <=3.10: PyObject * at obj + tp_dictoffset */
+    PP_INSTDICT_MANAGED_11, /* dict at obj - 24, or values * at obj - 32 */
+    PP_INSTDICT_MANAGED_12, /* tagged dict-or-(values - 1) word at obj - 24 */
+    PP_INSTDICT_MANAGED_13, /* dict at obj - 24, or inline values after the object */
+};
+
 struct pp_pylayout {
     uint32_t version_hex;  /* target's PY_VERSION_HEX (e.g. 0x030b07f0) */
     struct pp_pyoffsets o;
@@ -43,6 +51,8 @@ struct pp_pylayout {
     enum pp_linetable_kind linetable;
     int shim_owner;        /* owner value of C-stack shim frames (3.12+) */
     int gen_owner;         /* owner value of generator-owned frames (3.11+) */
+    enum pp_instdict_shape instdict;
+    unsigned dictvalues_hdr; /* bytes before PyDictValues.values[] (3.13: 8) */
     bool has_qualname;
     bool lasti_in_units;   /* 3.10: f_lasti counts code units */
     bool executable_checked; /* 3.13+: f_executable may be a non-code object */
