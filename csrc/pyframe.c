@@ -508,50 +508,105 @@ task_has(struct pp_tasks *tasks, int tid)
     return pp_proc_tasks_find_ns(tasks, tid) != NULL;
 }
 
+/*
+ * glibc keeps the kernel TID in its thread descriptor (struct pthread, the
+ * address CPython stores as thread_id), at an offset private to glibc.  We
+ * find it by looking.  At each offset, a thread "votes" when the int there
+ * is a TID of the process that no other thread has there too.  A thread
+ * still starting may have 0 there, so not every thread has to vote; the
+ * offset with the most votes wins if at least two threads vote for it and
+ * no other offset with as many votes maps them differently.  Small TIDs (a
+ * PID namespace numbers from 1) make coincidences likely: hence distinct
+ * values, two votes and the tie rule.  With one thread, its TID is used if
+ * all offsets agree on it, without locking the offset in.
+ */
+#define TID_DISCOVER_THREADS 64
+
 static int
-discover_tid_offset(struct pp_pywalker *w, struct pp_vec *threads, struct pp_tasks *tasks)
+votes_at(const uint8_t (*desc)[PTHREAD_SCAN], size_t n, int off, struct pp_tasks *tasks,
+         bool *voted)
 {
-    static uint8_t desc[PP_MAX_THREADS > 64 ? 64 : PP_MAX_THREADS][PTHREAD_SCAN];
-    int votes[PTHREAD_SCAN / 4] = {0};
+    size_t i, j;
+    int votes = 0;
+    for (i = 0; i < n; i++) {
+        int32_t v;
+        memcpy(&v, desc[i] + off, 4);
+        voted[i] = v > 0 && task_has(tasks, v);
+        for (j = 0; j < n && voted[i]; j++) {
+            int32_t u;
+            memcpy(&u, desc[j] + off, 4);
+            if (j != i && u == v)
+                voted[i] = false;
+        }
+        votes += voted[i];
+    }
+    return votes;
+}
+
+static int
+discover_tid_offset(struct pp_pywalker *w, struct pp_vec *threads, struct pp_tasks *tasks,
+                    int32_t *single_tid)
+{
+    static uint8_t desc[TID_DISCOVER_THREADS][PTHREAD_SCAN];
+    bool voted[TID_DISCOVER_THREADS], best_voted[TID_DISCOVER_THREADS];
     size_t i, n = 0;
     int off, best = -1, best_votes = 0;
+    bool tie = false;
 
-    for (i = 0; i < threads->len && n < 64; i++) {
+    *single_tid = 0;
+    for (i = 0; i < threads->len && n < TID_DISCOVER_THREADS; i++) {
         struct pp_pythread *t = pp_vec_at(threads, i);
         if (ptr_ok(t->thread_id) && pp_mem_read(w->mem, t->thread_id, desc[n], PTHREAD_SCAN) == 0)
             n++;
     }
     if (n == 0)
         return PP_ENOTFOUND;
-    for (off = 0; off < PTHREAD_SCAN; off += 4) {
-        for (i = 0; i < n; i++) {
-            int32_t v;
-            memcpy(&v, desc[i] + off, 4);
-            if (v > 0 && task_has(tasks, v))
-                votes[off / 4]++;
-        }
-        if (votes[off / 4] > best_votes) {
-            best_votes = votes[off / 4];
+    for (off = 0; off + 4 <= PTHREAD_SCAN; off += 4) {
+        int votes = votes_at((const uint8_t(*)[PTHREAD_SCAN])desc, n, off, tasks, voted);
+        if (votes == 0 || votes < best_votes)
+            continue;
+        if (votes > best_votes) {
             best = off;
+            best_votes = votes;
+            tie = false;
+            memcpy(best_voted, voted, n * sizeof(bool));
+            continue;
         }
+        for (i = 0; i < n; i++) /* equal votes: the same mapping, or a tie */
+            if (voted[i] != best_voted[i] ||
+                (voted[i] && memcmp(desc[i] + off, desc[i] + best, 4) != 0))
+                tie = true;
     }
-    /* every thread must agree: a partial match is a coincidence */
-    if (best < 0 || (size_t)best_votes < n)
+    if (best < 0 || tie)
         return PP_ENOTFOUND;
+    if (best_votes < 2) {
+        if (n == 1)
+            memcpy(single_tid, desc[0] + best, 4);
+        return PP_ENOTFOUND; /* usable now, not proof of the offset */
+    }
     w->tid_offset = best;
-    pp_log_debug("pyframe: glibc tid offset in struct pthread is %d", best);
+    pp_log_debug("pyframe: glibc tid offset in struct pthread is %d (%d of %zu threads)", best,
+                 best_votes, n);
     return 0;
 }
 
 int
 pp_pyframe_map_tids(struct pp_pywalker *w, struct pp_vec *threads, struct pp_tasks *tasks)
 {
-    size_t i;
+    size_t i, j;
 
     if (w->L->o.tstate_native_thread_id >= 0)
         return 0;
-    if (w->tid_offset < 0 && discover_tid_offset(w, threads, tasks) != 0)
-        return PP_ENOTFOUND;
+    if (w->tid_offset < 0) {
+        int32_t single;
+        if (discover_tid_offset(w, threads, tasks, &single) != 0) {
+            if (threads->len == 1 && tasks->n == 1) /* nothing else it could be */
+                single = tasks->v[0].ns_tid;
+            if (single > 0 && threads->len == 1)
+                ((struct pp_pythread *)pp_vec_at(threads, 0))->native_tid = single;
+            return PP_ENOTFOUND;
+        }
+    }
     for (i = 0; i < threads->len; i++) {
         struct pp_pythread *t = pp_vec_at(threads, i);
         uint64_t tid;
@@ -566,6 +621,17 @@ pp_pyframe_map_tids(struct pp_pywalker *w, struct pp_vec *threads, struct pp_tas
         t->native_tid = v;
         pp_hmap_put(&w->tid_cache, t->thread_id, (uint64_t)v);
     }
+    /* two threads with one TID: the offset was a coincidence; find it again */
+    for (i = 0; i < threads->len; i++)
+        for (j = 0; j < i; j++) {
+            struct pp_pythread *a = pp_vec_at(threads, i), *b = pp_vec_at(threads, j);
+            if (a->native_tid > 0 && a->native_tid == b->native_tid &&
+                a->thread_id != b->thread_id) {
+                w->tid_offset = -1;
+                pp_hmap_clear(&w->tid_cache);
+                return PP_ENOTFOUND;
+            }
+        }
     return 0;
 }
 

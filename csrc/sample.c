@@ -257,7 +257,10 @@ thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid, uint64_t 
             return 0;
         first_tick = (v >> 32) & PYNAME_TICK_MASK;
     } else {
-        pp_proc_task_comm(s->pid, tid, comm, sizeof(comm));
+        if (tid > 0)
+            pp_proc_task_comm(s->pid, tid, comm, sizeof(comm));
+        else /* the TID could not be told (<=3.10, before a second thread) */
+            snprintf(comm, sizeof(comm), "unknown");
         if (pp_agg_thread(&s->agg, tid, comm, idx))
             return PP_ENOMEM;
         if (tid <= 0 || !t->thread_id) /* no stable identity to name */
@@ -399,8 +402,15 @@ pp_session_tick(struct pp_session *s, bool force_all)
         count_error(s, err);
         return child_gone(s) ? PP_EGONE : 0;
     }
-    if (s->layout.o.tstate_native_thread_id < 0)
+    if (s->layout.o.tstate_native_thread_id < 0 &&
+        pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks) != 0 && !refreshed &&
+        s->threads.len > 1) {
+        /* new threads' TIDs may not be listed yet: list them and retry once */
+        pp_proc_tasks_refresh(s->pid, &s->tasks);
+        refreshed = true;
+        last_refresh = t0;
         pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks);
+    }
     for (i = 0; i < s->threads.len; i++) {
         struct pp_pythread *t = pp_vec_at(&s->threads, i);
         struct pp_task *task = NULL;
