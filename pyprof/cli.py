@@ -165,7 +165,7 @@ def sampler_record_argv(sampler, args, raw_path, output):
     return argv
 
 
-def run_sampler(argv):
+def run_sampler(argv, raw_path=None, on_snapshot=None):
     """Run the sampler *argv* to its end and return its exit status.
 
     While it runs, pyprof forwards SIGINT and SIGTERM to it instead of dying;
@@ -173,9 +173,14 @@ def run_sampler(argv):
     terminal's Ctrl-C reaches the sampler twice (directly, as it is in the
     same process group, and forwarded), which is harmless: the first one
     already ends the run.
+
+    SIGUSR1 is forwarded too: the sampler writes the profile so far to
+    *raw_path* (a new file, renamed into place) and goes on; once that new
+    file appears, *on_snapshot* is called to render it.
     """
     proc = None
     pending = []
+    snapshot = {"asked": False, "inode": None}
 
     def forward(signum, frame):
         if proc is None:
@@ -183,8 +188,13 @@ def run_sampler(argv):
         else:
             proc.send_signal(signum)
 
-    old_int = signal.signal(signal.SIGINT, forward)
-    old_term = signal.signal(signal.SIGTERM, forward)
+    def flush(signum, frame):
+        snapshot["asked"] = True
+        snapshot["inode"] = _inode(raw_path)
+        forward(signum, frame)
+
+    old = {sig: signal.signal(sig, handler) for sig, handler in
+           ((signal.SIGINT, forward), (signal.SIGTERM, forward), (signal.SIGUSR1, flush))}
     try:
         try:
             proc = subprocess.Popen(argv)
@@ -192,10 +202,25 @@ def run_sampler(argv):
             raise PyprofError("cannot run the sampler %s: %s" % (argv[0], e.strerror or e))
         for signum in pending:
             proc.send_signal(signum)
-        return proc.wait()
+        while True:
+            try:
+                return proc.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass
+            if snapshot["asked"] and _inode(raw_path) not in (None, snapshot["inode"]):
+                snapshot["asked"] = False
+                if on_snapshot:
+                    on_snapshot()
     finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _inode(path):
+    try:
+        return os.stat(path).st_ino if path else None
+    except OSError:
+        return None
 
 
 def check_output_path(path):
@@ -281,7 +306,18 @@ def cmd_record(args):
     sampler = find_sampler()
     with tempfile.TemporaryDirectory(prefix="pyprof-") as tmpdir:
         raw_path = output if args.format == "raw" else os.path.join(tmpdir, "profile.raw")
-        status = run_sampler(sampler_record_argv(sampler, args, raw_path, output))
+        def snapshot():
+            # SIGUSR1: render what the sampler wrote so far, keep recording
+            if args.format == "flamegraph":
+                try:
+                    write_atomic(output, render(raw.read_raw(raw_path), args.format, args.threads))
+                except (OSError, raw.RawFormatError, PyprofError) as e:
+                    print("pyprof: warning: snapshot not rendered: %s" % e, file=sys.stderr)
+                    return
+            print("pyprof: snapshot written to %s" % output, file=sys.stderr)
+
+        status = run_sampler(sampler_record_argv(sampler, args, raw_path, output), raw_path,
+                             snapshot)
         if status < 0:
             raise PyprofError("the sampler was killed by signal %d" % -status, hint="please report this bug")
         if status != 0:

@@ -6,8 +6,10 @@ by one `pyprof: hint: ...` line, and never a traceback.
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -235,5 +237,43 @@ def test_sigint_writes_profile_and_leaves_target_running(any_interp, to, tmp_pat
         before = _cpu_ticks(target.pid)
         time.sleep(0.5)
         assert _cpu_ticks(target.pid) > before, "the target makes no progress"
+    finally:
+        e2e.stop_process(target)
+
+
+def test_sigusr1_writes_a_snapshot_and_recording_goes_on(any_interp, tmp_path):
+    # GIVEN pyprof recording a flame graph of a running target, without --duration
+    target, _ = e2e.start_workload(any_interp.path, [e2e.workload("split.py"), "120"])
+    try:
+        out = tmp_path / "out.svg"
+        pyprof = e2e.start_pyprof(["record", "--pid", str(target.pid), "-o", str(out),
+                                   "--rate", "200"])
+        time.sleep(1.5)
+        assert not out.exists(), "output written before any signal"
+
+        # WHEN it gets SIGUSR1
+        os.kill(pyprof.pid, signal.SIGUSR1)
+
+        # THEN a flame graph of the samples so far appears while it keeps recording
+        deadline = time.monotonic() + 10
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert out.exists(), "no snapshot after SIGUSR1\n" + e2e.describe(
+            e2e.finish_pyprof(pyprof, timeout=10) if pyprof.poll() is not None else
+            subprocess.CompletedProcess(pyprof.args, None, "", ""))
+        first = ET.parse(str(out))
+        assert "alpha" in ET.tostring(first.getroot(), encoding="unicode")
+        assert pyprof.poll() is None, "pyprof ended after SIGUSR1"
+        first_size = out.stat().st_size
+
+        # ... and SIGINT then ends it with the full profile
+        time.sleep(1.0)
+        os.kill(pyprof.pid, signal.SIGINT)
+        result = e2e.finish_pyprof(pyprof, timeout=30)
+        assert result.returncode == 0, e2e.describe(result)
+        assert "snapshot written to" in result.stderr, e2e.describe(result)
+        final = ET.parse(str(out))
+        assert final.getroot().tag.endswith("svg")
+        assert out.stat().st_size > 0 and first_size > 0
     finally:
         e2e.stop_process(target)
