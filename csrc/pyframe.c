@@ -70,6 +70,9 @@ pp_pywalker_free(struct pp_pywalker *w)
     w->spec = NULL;
 }
 
+static int read_thread(struct pp_pywalker *w, uint64_t ts, uint64_t interp,
+                       struct pp_pythread *t, uint64_t *next);
+
 /* ==== read-ahead slots ==== */
 
 static struct pp_pyspec *
@@ -125,6 +128,16 @@ spec_slot(struct pp_pywalker *w, uint64_t tstate_addr)
         return sp;
     }
     return NULL;
+}
+
+int
+pp_pyframe_reread(struct pp_pywalker *w, struct pp_pythread *t)
+{
+    uint64_t next;
+    struct pp_pyspec *sp = spec_find(w, t->tstate_addr);
+    if (sp)
+        spec_free(w, sp); /* read it all again the ordinary way */
+    return read_thread(w, t->tstate_addr, t->interp_addr, t, &next);
 }
 
 void

@@ -137,6 +137,10 @@ bool pp_pyframe_runtime_ready(struct pp_pywalker *w);
  * discovering the TID field's offset against the known tasks on first use. */
 int pp_pyframe_map_tids(struct pp_pywalker *w, struct pp_vec *threads, struct pp_tasks *tasks);
 
+/* Reads t's thread state again, without read-ahead, for a retry after a
+ * walk hit memory that changed under it. */
+int pp_pyframe_reread(struct pp_pywalker *w, struct pp_pythread *t);
+
 /* Forgets the read-ahead of t (e.g. the thread was idle: not worth it). */
 void pp_pyframe_spec_drop(struct pp_pywalker *w, const struct pp_pythread *t);
 

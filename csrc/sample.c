@@ -332,12 +332,42 @@ frame_id(struct pp_session *s, const struct pp_pyframe_raw *r, uint32_t *id, boo
     return pp_hmap_put(&s->rawcache_ids, h, s->rawcache.len);
 }
 
+/* Walks, validates and names t's stack into s->stack_buf[0..*depth), root
+ * first; *nmarkers is the number of marker frames at its root. */
 static int
-sample_thread(struct pp_session *s, const struct pp_pythread *t, struct pp_task *task,
+read_stack(struct pp_session *s, const struct pp_pythread *t, size_t *depth, size_t *nmarkers)
+{
+    size_t n, i;
+    bool truncated;
+    int err;
+
+    *depth = 0;
+    err = pp_pyframe_walk(&s->walker, t, s->raw, PP_MAX_DEPTH, &n, &truncated);
+    if (!err)
+        err = pp_pyframe_validate(&s->walker, &s->codes, s->raw, n);
+    if (err)
+        return err;
+    if (truncated)
+        s->stack_buf[(*depth)++] = s->truncated_frame;
+    *nmarkers = *depth;
+    for (i = n; i-- > 0;) { /* root first */
+        bool skip;
+        err = frame_id(s, &s->raw[i], &s->stack_buf[*depth], &skip);
+        if (err)
+            return err;
+        if (!skip)
+            (*depth)++;
+    }
+    if (truncated)
+        s->st.truncated++;
+    return 0;
+}
+
+static int
+sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
               bool force_all, uint64_t now)
 {
-    size_t n, nf, i, depth = 0;
-    bool truncated;
+    size_t nf = 0, depth = 0;
     uint32_t idx, stack;
     int tid = task ? task->tid : (int)t->native_tid;
     int err;
@@ -350,19 +380,13 @@ sample_thread(struct pp_session *s, const struct pp_pythread *t, struct pp_task 
             return 0;
         }
     }
-    err = pp_pyframe_walk(&s->walker, t, s->raw, PP_MAX_DEPTH, &n, &truncated);
-    if (!err)
-        err = pp_pyframe_validate(&s->walker, &s->codes, s->raw, n);
-    if (truncated) {
-        s->st.truncated++;
-        s->stack_buf[depth++] = s->truncated_frame;
-    }
-    nf = depth;
-    for (i = n; i-- > 0 && !err;) { /* root first */
-        bool skip;
-        err = frame_id(s, &s->raw[i], &s->stack_buf[depth], &skip);
-        if (!err && !skip)
-            depth++;
+    err = read_stack(s, t, &depth, &nf);
+    if (err && pp_err_class(err) != PP_FATAL) {
+        /* The target kept running while we read: a frame was freed and
+         * reused, a C frame returned.  Read this thread again at once. */
+        s->st.retries++;
+        if (pp_pyframe_reread(&s->walker, t) == 0)
+            err = read_stack(s, t, &depth, &nf);
     }
     if (err) {
         count_error(s, err);
@@ -545,6 +569,7 @@ pp_session_write(struct pp_session *s)
     pp_out_stat(&info, "errors_transient", s->st.errors_transient);
     pp_out_stat(&info, "errors_baddata", s->st.errors_baddata);
     pp_out_stat(&info, "truncated", s->st.truncated);
+    pp_out_stat(&info, "retries", s->st.retries);
     pp_out_stat(&info, "threads_seen", s->agg.threads.len);
     pp_out_stat(&info, "sample_ns_total", s->st.sample_ns_total);
     pp_out_stat(&info, "mem_reads", s->mem ? s->mem->reads : 0);

@@ -32,7 +32,7 @@ struct pp_session_opts {
 
 struct pp_stats {
     uint64_t samples, ticks, late_ticks, idle_skipped, empty;
-    uint64_t errors_transient, errors_baddata, truncated;
+    uint64_t errors_transient, errors_baddata, truncated, retries;
     uint64_t sample_ns_total;
 };
 
