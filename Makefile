@@ -3,9 +3,11 @@
 #   make            build build/pyprof-sampler
 #   make deps       install what is missing (Debian packages, pytest)
 #   make test       deps + C unit tests (ASan/UBSan) + Python and end-to-end tests
+#                   + a 10 s run of each fuzz target
 #   make check      C unit tests under ASan+UBSan
 #   make demo       profile a bundled workload and write a flame graph
 #   make bench      benchmarks (not part of the tests); see docs/performance.md
+#   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 20)
 #   make lint       layer check of csrc/ includes
 #   make offsets    regenerate csrc/py/offsets_3_X.h from installed interpreters
 
@@ -24,7 +26,7 @@ OBJS := $(SRCS:csrc/%.c=$(BUILD)/obj/%.o)
 HDRS := $(wildcard csrc/*.h csrc/py/*.h)
 C_TESTS := $(wildcard tests/c/test_*.c)
 
-.PHONY: all sampler deps test check pytest demo bench lint offsets clean
+.PHONY: all sampler deps test check pytest demo bench fuzz lint offsets clean
 
 all: sampler
 sampler: $(BUILD)/pyprof-sampler
@@ -53,6 +55,7 @@ pytest: sampler
 	$(PYTHON) -m pytest -q -ra tests/py tests/e2e
 
 test: deps sampler check pytest
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 demo: deps sampler
 	$(PYTHON) -m pyprof record -F 500 -d 5 -o pyprof-demo.svg -- $(PYTHON) examples/demo.py 6
@@ -60,6 +63,35 @@ demo: deps sampler
 
 bench: sampler
 	$(PYTHON) tests/bench/bench.py
+
+# libFuzzer targets: one per decoder of remote or file bytes.  Seeds: the
+# snapshot fixtures (walk), our own maps and binary (maps, elf).
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all -iquote csrc
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) -lm
+
+fuzz: sampler
+	@sh tools/deps.sh "$(PYTHON)" fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+	@mkdir -p $(BUILD)/fuzz/seeds-fuzz_walk $(BUILD)/fuzz/seeds-fuzz_maps $(BUILD)/fuzz/seeds-fuzz_elf
+	@cp tests/fixtures/*.snap $(BUILD)/fuzz/seeds-fuzz_walk/
+	@cat /proc/self/maps > $(BUILD)/fuzz/seeds-fuzz_maps/self
+	@cp $(BUILD)/pyprof-sampler $(BUILD)/fuzz/seeds-fuzz_elf/sampler
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$t $(BUILD)/fuzz/seeds-$$t; \
+	    echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	    if ! ./$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -max_len=262144 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	        $(BUILD)/fuzz/corpus-$$t $(BUILD)/fuzz/seeds-$$t > $(BUILD)/fuzz/$$t.log 2>&1; then \
+	        tail -40 $(BUILD)/fuzz/$$t.log; echo "fuzz: $$t FAILED (input saved as $(BUILD)/fuzz/$$t-*)"; exit 1; \
+	    fi; \
+	    grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz/$$t.log; \
+	done
 
 lint:
 	@$(PYTHON) tools/layercheck.py csrc

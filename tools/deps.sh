@@ -1,20 +1,27 @@
 #!/bin/sh
 # Installs what pyprof's build and tests need and says what it installs.
-# Usage: tools/deps.sh PYTHON
+# Usage: tools/deps.sh PYTHON [fuzz]
 set -e
 PY=${1:-python3}
+WHAT=${2:-test}
 need_apt=""
 command -v cc >/dev/null 2>&1 || need_apt="$need_apt gcc libc6-dev"
 command -v make >/dev/null 2>&1 || need_apt="$need_apt make"
 [ -x /usr/bin/python3 ] || need_apt="$need_apt python3"
 command -v runuser >/dev/null 2>&1 || need_apt="$need_apt util-linux"
+command -v unshare >/dev/null 2>&1 || need_apt="$need_apt util-linux"
+if [ "$WHAT" = fuzz ]; then
+    command -v clang >/dev/null 2>&1 || need_apt="$need_apt clang"
+    [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
+        need_apt="$need_apt libclang-rt-14-dev"
+fi
 if [ -n "$need_apt" ]; then
     echo "deps: installing Debian packages:$need_apt"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_apt
 fi
-if ! "$PY" -c 'import pytest' >/dev/null 2>&1; then
+if [ "$WHAT" = test ] && ! "$PY" -c 'import pytest' >/dev/null 2>&1; then
     echo "deps: installing pytest for $PY (test-only)"
     "$PY" -m pip install -q pytest
 fi
