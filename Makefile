@@ -54,8 +54,10 @@ check: $(C_TESTS:tests/c/%.c=$(BUILD)/ctest/%)
 pytest: sampler
 	$(PYTHON) -m pytest -q -ra tests/py tests/e2e
 
-test: deps sampler check pytest
+# the pytest summary comes last: it is the run's closing line
+test: deps sampler check
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+	@$(MAKE) --no-print-directory pytest
 
 demo: deps sampler
 	$(PYTHON) -m pyprof record -F 500 -d 5 -o pyprof-demo.svg -- $(PYTHON) examples/demo.py 6
