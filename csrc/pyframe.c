@@ -136,7 +136,8 @@ pp_pyframe_reread(struct pp_pywalker *w, struct pp_pythread *t)
     uint64_t next;
     struct pp_pyspec *sp = spec_find(w, t->tstate_addr);
     if (sp)
-        spec_free(w, sp); /* read it all again the ordinary way */
+        spec_free(w, sp); /* read it all again the ordinary way ... */
+    pp_mem_cache_reset(w->mem); /* ... and not from this tick's cached pages */
     return read_thread(w, t->tstate_addr, t->interp_addr, t, &next);
 }
 
@@ -755,7 +756,8 @@ walk_objects(struct pp_pywalker *w, uint64_t f, struct pp_pyframe_raw *raw, size
 {
     const struct pp_pyoffsets *o = &w->L->o;
     uint8_t buf[256];
-    size_t need = (size_t)o->frameobj_f_lasti + 4;
+    size_t need = (size_t)(o->frameobj_f_state > o->frameobj_f_lasti ? o->frameobj_f_state + 1
+                                                                     : o->frameobj_f_lasti + 4);
 
     struct cycle cyc = {0, 1, 0};
 
@@ -773,6 +775,10 @@ walk_objects(struct pp_pywalker *w, uint64_t f, struct pp_pyframe_raw *raw, size
         err = read_frame(w, f, buf, need);
         if (err)
             return err;
+        /* every frame on a thread's stack is executing; one that is not was
+         * finished or suspended (a generator) between our reads: torn */
+        if ((int8_t)buf[o->frameobj_f_state] != w->L->frame_running)
+            return PP_EBADDATA;
         memcpy(&lasti, buf + o->frameobj_f_lasti, 4);
         raw[*n].frame_addr = f;
         raw[*n].code_addr = u64_at(buf, o->frameobj_f_code);
@@ -780,6 +786,10 @@ walk_objects(struct pp_pywalker *w, uint64_t f, struct pp_pyframe_raw *raw, size
         raw[*n].flags = 0;
         (*n)++;
         f = u64_at(buf, o->frameobj_f_back);
+        /* A running generator's frame always has a caller; one with none
+         * was suspended between our reads: the chain is torn. */
+        if (!f && o->frameobj_f_gen >= 0 && u64_at(buf, o->frameobj_f_gen))
+            return PP_EBADDATA;
     }
     return 0;
 }
@@ -823,6 +833,15 @@ walk_iframes(struct pp_pywalker *w, const struct pp_pythread *t, struct pp_pyfra
             raw[*n].flags |= PP_RAWF_GEN;
         (*n)++;
         f = u64_at(buf, o->iframe_previous);
+        if (!f) {
+            /* The bottom of a thread's chain is owned by the thread: on
+             * 3.12+ the first activation's shim, never a generator.  A
+             * generator frame (or, 3.12+, any non-shim frame) with no
+             * caller was suspended between our reads: torn. */
+            if (owner == L->gen_owner ||
+                (L->entry == PP_ENTRY_SHIM && owner != L->shim_owner))
+                return PP_EBADDATA;
+        }
     }
     return 0;
 }

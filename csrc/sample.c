@@ -39,6 +39,7 @@ struct rawframe {
 
 #define LAUNCH_FIND_TIMEOUT_NS (3ULL * 1000000000ULL)
 #define LAUNCH_READY_TIMEOUT_NS (10ULL * 1000000000ULL)
+#define READ_ATTEMPTS 3 /* reads of one thread sample before it counts as an error */
 #define SPIN_BELOW_NS (50ULL * 1000ULL)
 #define TASK_REFRESH_NS (200ULL * 1000000ULL)
 
@@ -369,6 +370,7 @@ sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
 {
     size_t nf = 0, depth = 0;
     uint32_t idx, stack;
+    int attempt;
     int tid = task ? task->tid : (int)t->native_tid;
     int err;
 
@@ -381,9 +383,10 @@ sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
         }
     }
     err = read_stack(s, t, &depth, &nf);
-    if (err && pp_err_class(err) != PP_FATAL) {
+    for (attempt = 1; err && pp_err_class(err) != PP_FATAL && attempt < READ_ATTEMPTS; attempt++) {
         /* The target kept running while we read: a frame was freed and
-         * reused, a C frame returned.  Read this thread again at once. */
+         * reused, a generator yielded, a C frame returned.  Read this
+         * thread again at once. */
         s->st.retries++;
         if (pp_pyframe_reread(&s->walker, t) == 0)
             err = read_stack(s, t, &depth, &nf);

@@ -200,10 +200,16 @@ struct gen_moduleobject {
 #define OFF_frameobj_f_code offsetof(PyFrameObject, f_code)
 #define OFF_frameobj_f_lasti offsetof(PyFrameObject, f_lasti)
 #define OFF_frameobj_f_gen offsetof(PyFrameObject, f_gen)
+#if PY_VERSION_HEX >= 0x030A0000
+#define OFF_frameobj_f_state offsetof(PyFrameObject, f_state) /* 3.10: 0 executing */
+#else
+#define OFF_frameobj_f_state offsetof(PyFrameObject, f_executing) /* 3.8/3.9: 1 running */
+#endif
 #else
 #define OFF_frameobj_f_code GEN_NONE
 #define OFF_frameobj_f_lasti GEN_NONE
 #define OFF_frameobj_f_gen GEN_NONE
+#define OFF_frameobj_f_state GEN_NONE
 #endif
 
 /* _PyInterpreterFrame (3.11+) */

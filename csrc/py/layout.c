@@ -30,6 +30,7 @@ set_shape(struct pp_pylayout *L)
 
     L->has_qualname = minor >= 11;
     L->lasti_in_units = minor == 10;
+    L->frame_running = minor == 10 ? 0 /* FRAME_EXECUTING */ : 1 /* f_executing */;
     L->executable_checked = minor >= 13;
     L->gen_owner = 1;
     L->shim_owner = 3;
@@ -244,6 +245,7 @@ pp_pylayout_validate(const struct pp_pylayout *L)
         ok &= field_ok(o->frameobj_f_back, o->frameobj_size, 8);
         ok &= field_ok(o->frameobj_f_code, o->frameobj_size, 8);
         ok &= field_ok(o->frameobj_f_lasti, o->frameobj_size, 4);
+        ok &= field_ok(o->frameobj_f_state, o->frameobj_size, 1);
         break;
     case PP_FRAMES_CFRAME:
         ok &= field_ok(o->tstate_cframe, o->tstate_size, 8);

@@ -55,6 +55,7 @@ struct pp_pylayout {
     unsigned dictvalues_hdr; /* bytes before PyDictValues.values[] (3.13: 8) */
     bool has_qualname;
     bool lasti_in_units;   /* 3.10: f_lasti counts code units */
+    int frame_running;     /* <=3.10: f_executing (1) or f_state (0) of a frame on a stack */
     bool executable_checked; /* 3.13+: f_executable may be a non-code object */
     bool ascii_size_from_debug; /* informational */
 };

@@ -67,6 +67,7 @@
     X(frameobj_f_code)       /* <=3.10 */                                      \
     X(frameobj_f_lasti)      /* <=3.10 */                                      \
     X(frameobj_f_gen)        /* <=3.10 */                                      \
+    X(frameobj_f_state)      /* f_executing 3.8-3.9 (1 running), f_state 3.10 (0) */ \
     /* _PyInterpreterFrame (3.11+) */                                          \
     X(iframe_size)                                                             \
     X(iframe_code)           /* f_code 3.11-3.12, f_executable 3.13+ */        \

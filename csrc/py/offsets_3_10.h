@@ -46,6 +46,7 @@ static const struct pp_pyoffsets pp_offsets_3_10 = {
     .frameobj_f_code = 32,
     .frameobj_f_lasti = 96,
     .frameobj_f_gen = 88,
+    .frameobj_f_state = 108,
     .iframe_size = PP_OFF_NONE,
     .iframe_code = PP_OFF_NONE,
     .iframe_previous = PP_OFF_NONE,

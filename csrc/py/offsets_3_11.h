@@ -46,6 +46,7 @@ static const struct pp_pyoffsets pp_offsets_3_11 = {
     .frameobj_f_code = PP_OFF_NONE,
     .frameobj_f_lasti = PP_OFF_NONE,
     .frameobj_f_gen = PP_OFF_NONE,
+    .frameobj_f_state = PP_OFF_NONE,
     .iframe_size = 80,
     .iframe_code = 32,
     .iframe_previous = 48,

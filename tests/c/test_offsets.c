@@ -106,6 +106,7 @@ static const struct {
     {"frameobj_f_code", V(8) | V(9) | V(10)},
     {"frameobj_f_lasti", V(8) | V(9) | V(10)},
     {"frameobj_f_gen", V(8) | V(9) | V(10)},
+    {"frameobj_f_state", V(8) | V(9) | V(10)},
     {"iframe_size", V(11) | V(12) | V(13)},
     {"iframe_code", V(11) | V(12) | V(13)},
     {"iframe_previous", V(11) | V(12) | V(13)},
