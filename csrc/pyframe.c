@@ -611,13 +611,27 @@ pp_pyframe_map_tids(struct pp_pywalker *w, struct pp_vec *threads, struct pp_tas
 
     if (w->L->o.tstate_native_thread_id >= 0)
         return 0;
+    /* known threads (their pthread_t seen before, TID still alive) cost nothing */
+    for (i = 0; i < threads->len; i++) {
+        struct pp_pythread *t = pp_vec_at(threads, i);
+        uint64_t tid;
+        if (!pp_hmap_get(&w->tid_cache, t->thread_id, &tid) || !task_has(tasks, (int)tid))
+            break;
+        t->native_tid = (int64_t)tid;
+    }
+    if (i == threads->len)
+        return 0;
     if (w->tid_offset < 0) {
         int32_t single;
         if (discover_tid_offset(w, threads, tasks, &single) != 0) {
             if (threads->len == 1 && tasks->n == 1) /* nothing else it could be */
                 single = tasks->v[0].ns_tid;
-            if (single > 0 && threads->len == 1)
-                ((struct pp_pythread *)pp_vec_at(threads, 0))->native_tid = single;
+            if (single > 0 && threads->len == 1) {
+                struct pp_pythread *t = pp_vec_at(threads, 0);
+                t->native_tid = single;
+                pp_hmap_put(&w->tid_cache, t->thread_id, (uint64_t)single);
+                return 0;
+            }
             return PP_ENOTFOUND;
         }
     }
