@@ -410,7 +410,6 @@ sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
 int
 pp_session_tick(struct pp_session *s, bool force_all)
 {
-    static uint64_t last_refresh;
     uint64_t t0 = pp_now_ns();
     bool refreshed = false;
     size_t i;
@@ -418,10 +417,10 @@ pp_session_tick(struct pp_session *s, bool force_all)
 
     s->st.ticks++;
     pp_mem_cache_reset(s->mem);
-    if (t0 - last_refresh > TASK_REFRESH_NS) {
+    if (t0 - s->tasks_refreshed_ns > TASK_REFRESH_NS) {
         if (pp_proc_tasks_refresh(s->pid, &s->tasks) == PP_EGONE)
             return PP_EGONE;
-        last_refresh = t0;
+        s->tasks_refreshed_ns = t0;
         refreshed = true;
     }
     err = pp_pyframe_threads(&s->walker, &s->threads);
@@ -435,7 +434,7 @@ pp_session_tick(struct pp_session *s, bool force_all)
         /* new threads' TIDs may not be listed yet: list them and retry once */
         pp_proc_tasks_refresh(s->pid, &s->tasks);
         refreshed = true;
-        last_refresh = t0;
+        s->tasks_refreshed_ns = t0;
         pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks);
     }
     for (i = 0; i < s->threads.len; i++) {
@@ -446,7 +445,7 @@ pp_session_tick(struct pp_session *s, bool force_all)
             if (!task && !refreshed) {
                 pp_proc_tasks_refresh(s->pid, &s->tasks);
                 refreshed = true;
-                last_refresh = t0;
+                s->tasks_refreshed_ns = t0;
                 task = pp_proc_tasks_find_ns(&s->tasks, (int)t->native_tid);
             }
         }

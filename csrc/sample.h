@@ -51,6 +51,7 @@ struct pp_session {
     struct pp_pycode codes;
     struct pp_agg agg;
     struct pp_tasks tasks;
+    uint64_t tasks_refreshed_ns; /* last /proc/PID/task listing */
     struct pp_vec threads; /* struct pp_pythread, per tick */
     struct pp_hmap tid_seen; /* tid -> agg thread idx + 1 (| name state, see sample.c) */
     /* Python thread names (threading._active), re-read on demand */
