@@ -176,13 +176,17 @@ def test_short_lived_generators_never_cut_a_stack(interp):
     profile = e2e.record_attach(interp.path, [e2e.workload("genchurn.py"), "8"],
                                 rate=500, duration=3)
 
-    # THEN every stack reaches the module: a generator frame read just as it
-    # yielded (no caller any more) is never reported as a stack of its own
+    # THEN stacks reach the module: a generator frame read just as it yielded (no
+    # caller any more) is rejected and read again, not reported as a stack of its
+    # own.  The target is never stopped, so one frame's fields can still be copied
+    # on either side of a resume (f_back before, f_executing after): seen in about
+    # 1 sample in 1400 on 3.8-3.10 (before the check: 5 % of samples).  Bound: 0.5 %.
     roots = {}
     for stack, n in profile.items():
         funcs = e2e.py_funcs(stack)
         roots[funcs[0] if funcs else stack[0]] = roots.get(funcs[0] if funcs else stack[0], 0) + n
-    assert set(roots) == {"<module>"}, "stack roots %s\n%s" % (roots, profile.top(limit=6))
+    cut = profile.total - roots.get("<module>", 0)
+    assert cut <= 0.005 * profile.total, "stack roots %s\n%s" % (roots, profile.top(limit=6))
     genexpr = profile.samples_where(lambda s: any("genexpr" in f for f in e2e.py_funcs(s)))
     assert genexpr >= 0.01 * profile.total, profile.top(limit=6)  # the race is exercised
     # ... and few samples are lost to such races (each is read up to 3 times, then
