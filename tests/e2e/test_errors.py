@@ -96,10 +96,29 @@ def test_permission_denied_exits_4_with_ptrace_hint(any_interp):
         # the system python3 because pyenv's interpreters live under /root (mode 700)
         cli_python = str(e2e.SYSTEM_PYTHON) if e2e.SYSTEM_PYTHON.exists() else None
         assert cli_python, "the permission test needs /usr/bin/python3 to run pyprof as nobody"
-        result = e2e.run_pyprof(
-            record_pid_args(target.pid, os.path.join(out_dir, "out.txt")),
-            python=cli_python,
-            prefix=["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        # ... from a copy 'nobody' can read: the checkout may sit in a mode-700
+        # directory (mktemp -d, /root)
+        cli_dir = tempfile.mkdtemp(prefix="pyprof-e2e-cli-")
+        shutil.copytree(str(e2e.REPO / "pyprof"), os.path.join(cli_dir, "pyprof"),
+                        ignore=shutil.ignore_patterns("__pycache__", "_bin"))
+        sampler = os.path.join(cli_dir, "pyprof-sampler")
+        shutil.copy2(str(e2e.REPO / "build" / "pyprof-sampler"), sampler)
+        for dirpath, dirnames, filenames in os.walk(cli_dir):
+            os.chmod(dirpath, 0o755)
+            for name in filenames:
+                os.chmod(os.path.join(dirpath, name), 0o755)
+        try:
+            proc = e2e.spawn(
+                ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+                 cli_python, "-m", "pyprof"]
+                + record_pid_args(target.pid, os.path.join(out_dir, "out.txt")),
+                cwd=cli_dir,
+                env=e2e.child_env({"PYPROF_SAMPLER": sampler, "PYTHONPATH": cli_dir}),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
+                errors="replace")
+            result = e2e.finish_pyprof(proc, timeout=60)
+        finally:
+            shutil.rmtree(cli_dir, ignore_errors=True)
         # THEN it exits 4 and the hint names the fix
         _, hint = assert_error(result, EXIT_PERMISSION, out_dir)
         assert "cap_sys_ptrace" in hint.lower() or "ptrace_scope" in hint, (
