@@ -36,7 +36,7 @@ $(BUILD)/obj/%.o: csrc/%.c $(HDRS)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/pyprof-sampler: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $(OBJS) -lm
+	$(CC) $(CFLAGS) -o $@ $(OBJS) -lm -ldl
 
 deps:
 	@sh tools/deps.sh "$(PYTHON)"
@@ -46,7 +46,7 @@ deps:
 $(BUILD)/ctest/%: tests/c/%.c $(LIB_SRCS) $(HDRS) tests/c/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_DEFAULT_SOURCE $(WARN) -Wno-missing-prototypes $(SANFLAGS) -iquote csrc \
-	    -o $@ $< $(LIB_SRCS) -lm
+	    -o $@ $< $(LIB_SRCS) -lm -ldl
 
 check: $(C_TESTS:tests/c/%.c=$(BUILD)/ctest/%)
 	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 ./$$t; done
@@ -75,7 +75,7 @@ FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -fsanitize=fuzzer,address,undefi
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) -lm
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) -lm -ldl
 
 fuzz: sampler
 	@sh tools/deps.sh "$(PYTHON)" fuzz

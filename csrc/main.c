@@ -13,8 +13,11 @@
 
 #include "err.h"
 #include "log.h"
+#include "native.h"
 #include "out.h"
+#include "perf.h"
 #include "sample.h"
+#include "unwind.h"
 
 #define PP_VERSION "0.1.0"
 
@@ -117,6 +120,15 @@ enum {
     OPT_COLLAPSED,
     OPT_TIMESTAMPS,
     OPT_NO_SUMMARY,
+    OPT_NATIVE,
+    OPT_BLOCKING,
+    OPT_NONBLOCKING,
+    OPT_UNWINDER,
+    OPT_NO_INTERNALS,
+    OPT_STACK_SIZE,
+    OPT_DEBUG_DIR,
+    OPT_DEBUGINFOD,
+    OPT_NO_INLINES,
 };
 
 static const struct option long_opts[] = {
@@ -130,6 +142,15 @@ static const struct option long_opts[] = {
     {"timestamps", no_argument, NULL, OPT_TIMESTAMPS},
     {"no-summary", no_argument, NULL, OPT_NO_SUMMARY},
     {"verbose", no_argument, NULL, 'v'},
+    {"native", no_argument, NULL, OPT_NATIVE},
+    {"blocking", no_argument, NULL, OPT_BLOCKING},
+    {"nonblocking", no_argument, NULL, OPT_NONBLOCKING},
+    {"unwinder", required_argument, NULL, OPT_UNWINDER},
+    {"no-internals", no_argument, NULL, OPT_NO_INTERNALS},
+    {"stack-size", required_argument, NULL, OPT_STACK_SIZE},
+    {"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
+    {"debuginfod", no_argument, NULL, OPT_DEBUGINFOD},
+    {"no-inlines", no_argument, NULL, OPT_NO_INLINES},
     {NULL, 0, NULL, 0},
 };
 
@@ -186,6 +207,44 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
             break;
         case 'v':
             pp_log_set_level(PP_LOG_DEBUG);
+            break;
+        case OPT_NATIVE:
+            o->native = true;
+            break;
+        case OPT_BLOCKING:
+            o->native_mode = PP_NATIVE_BLOCKING;
+            break;
+        case OPT_NONBLOCKING:
+            o->native_mode = PP_NATIVE_PERF;
+            break;
+        case OPT_UNWINDER:
+            if (strcmp(optarg, "libdw") == 0)
+                o->unwinder = PP_UNWINDER_LIBDW;
+            else if (strcmp(optarg, "libunwind") == 0)
+                o->unwinder = PP_UNWINDER_LIBUNWIND;
+            else {
+                usage_error("--unwinder is libdw or libunwind");
+                return PP_EUSAGE;
+            }
+            break;
+        case OPT_NO_INTERNALS:
+            o->no_internals = true;
+            break;
+        case OPT_STACK_SIZE:
+            if (!parse_number(optarg, &v) || v < 1024 || v > PP_PERF_STACK_MAX) {
+                usage_error("--stack-size must be between 1024 and 65528 bytes");
+                return PP_EUSAGE;
+            }
+            o->stack_size = (unsigned)v;
+            break;
+        case OPT_DEBUG_DIR:
+            o->debug_dirs = optarg;
+            break;
+        case OPT_DEBUGINFOD:
+            o->debuginfod = true;
+            break;
+        case OPT_NO_INLINES:
+            o->no_inlines = true;
             break;
         default:
             usage_error("unknown option");
@@ -251,9 +310,10 @@ cmd_dump(int argc, char **argv)
         usage_error("dump needs --pid PID");
         return 2;
     }
+    o.native_mode = PP_NATIVE_BLOCKING; /* one consistent look: stop each thread briefly */
     err = pp_session_start(&s, &o);
     if (!err)
-        err = pp_session_tick(&s, true);
+        err = s.nat ? pp_native_dump(&s) : pp_session_tick(&s, true);
     if (err) {
         report(err, &s, &o);
         pp_session_free(&s);

@@ -23,6 +23,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "native.h"
 #include "out.h"
 #include "sample.h"
 
@@ -39,7 +40,6 @@ struct rawframe {
 
 #define LAUNCH_FIND_TIMEOUT_NS (3ULL * 1000000000ULL)
 #define LAUNCH_READY_TIMEOUT_NS (10ULL * 1000000000ULL)
-#define READ_ATTEMPTS 3 /* reads of one thread sample before it counts as an error */
 #define SPIN_BELOW_NS (50ULL * 1000ULL)
 #define TASK_REFRESH_NS (200ULL * 1000000ULL)
 
@@ -51,8 +51,8 @@ sleep_ns(uint64_t ns)
 }
 
 /* Launched child: has it exited?  Records the status once. */
-static bool
-child_gone(struct pp_session *s)
+bool
+pp_session_child_gone(struct pp_session *s)
 {
     int status;
     if (!s->launched)
@@ -96,7 +96,7 @@ launch(struct pp_session *s)
         err = find_runtime(s);
         if (err == 0 || err == PP_EVERSION || err == PP_EPERM)
             break;
-        if (child_gone(s) || pp_now_ns() - t0 > LAUNCH_FIND_TIMEOUT_NS || pp_stop_requested)
+        if (pp_session_child_gone(s) || pp_now_ns() - t0 > LAUNCH_FIND_TIMEOUT_NS || pp_stop_requested)
             break;
         sleep_ns(1000000);
     }
@@ -144,6 +144,7 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
 
     memset(s, 0, sizeof(*s));
     s->opts = *opts;
+    s->attach_ns = pp_now_ns();
     pp_strtab_init(&s->strs);
     pp_pycode_init(&s->codes, &s->strs);
     pp_agg_init(&s->agg, &s->strs);
@@ -165,7 +166,7 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     pp_pywalker_init(&s->walker, s->mem, &s->layout, &s->codes, s->rt.runtime_addr);
     if (s->launched) {
         uint64_t t0 = pp_now_ns();
-        while (!pp_pyframe_runtime_ready(&s->walker) && !child_gone(s) && !pp_stop_requested &&
+        while (!pp_pyframe_runtime_ready(&s->walker) && !pp_session_child_gone(s) && !pp_stop_requested &&
                pp_now_ns() - t0 < LAUNCH_READY_TIMEOUT_NS)
             sleep_ns(500000);
     }
@@ -180,6 +181,8 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     pp_proc_tasks_refresh(s->pid, &s->tasks);
     gettimeofday(&tv, NULL);
     s->start_unix = (double)tv.tv_sec + tv.tv_usec / 1e6;
+    if ((err = pp_native_start(s)))
+        return err;
     s->start_ns = pp_now_ns();
     pp_log_info("sampling PID %d (Python %s, runtime at 0x%llx in %s)", s->pid,
                 s->rt.version_str, (unsigned long long)s->rt.runtime_addr, s->rt.path);
@@ -188,8 +191,8 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
 
 /* ==== one tick ==== */
 
-static void
-count_error(struct pp_session *s, int err)
+void
+pp_session_count_error(struct pp_session *s, int err)
 {
     if (s->st.errors_transient + s->st.errors_baddata < 10)
         pp_log_debug("sample: thread sample dropped: %s", pp_strerror(err));
@@ -243,9 +246,9 @@ pyname_lookup(struct pp_session *s, const struct pp_pythread *t, uint64_t first_
     return name;
 }
 
-static int
-thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid, uint64_t now,
-           uint32_t *idx)
+int
+pp_session_thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid, uint64_t now,
+                      uint32_t *idx)
 {
     uint64_t key = (uint64_t)(uint32_t)tid, v, first_tick;
     const char *name;
@@ -264,7 +267,7 @@ thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid, uint64_t 
             snprintf(comm, sizeof(comm), "unknown");
         if (pp_agg_thread(&s->agg, tid, comm, idx))
             return PP_ENOMEM;
-        if (tid <= 0 || !t->thread_id) /* no stable identity to name */
+        if (tid <= 0 || !t || !t->thread_id) /* no stable identity to name */
             return pp_hmap_put(&s->tid_seen, key, *idx + 1);
         first_tick = s->st.ticks & PYNAME_TICK_MASK;
         s->pynames_backoff_ns = PYNAME_REREAD_NS;
@@ -289,8 +292,8 @@ thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid, uint64_t 
  */
 #define RAWCACHE_MAX (1u << 20)
 
-static int
-frame_id(struct pp_session *s, const struct pp_pyframe_raw *r, uint32_t *id, bool *skip)
+int
+pp_session_frame_id(struct pp_session *s, const struct pp_pyframe_raw *r, uint32_t *id, bool *skip)
 {
     struct rawframe e;
     struct pp_pyframe f;
@@ -353,7 +356,7 @@ read_stack(struct pp_session *s, const struct pp_pythread *t, size_t *depth, siz
     *nmarkers = *depth;
     for (i = n; i-- > 0;) { /* root first */
         bool skip;
-        err = frame_id(s, &s->raw[i], &s->stack_buf[*depth], &skip);
+        err = pp_session_frame_id(s, &s->raw[i], &s->stack_buf[*depth], &skip);
         if (err)
             return err;
         if (!skip)
@@ -383,7 +386,7 @@ sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
         }
     }
     err = read_stack(s, t, &depth, &nf);
-    for (attempt = 1; err && pp_err_class(err) != PP_FATAL && attempt < READ_ATTEMPTS; attempt++) {
+    for (attempt = 1; err && pp_err_class(err) != PP_FATAL && attempt < PP_READ_ATTEMPTS; attempt++) {
         /* The target kept running while we read: a frame was freed and
          * reused, a generator yielded, a C frame returned.  Read this
          * thread again at once. */
@@ -392,7 +395,7 @@ sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
             err = read_stack(s, t, &depth, &nf);
     }
     if (err) {
-        count_error(s, err);
+        pp_session_count_error(s, err);
         return pp_err_class(err) == PP_FATAL ? err : 0;
     }
     if (depth == nf) {
@@ -400,10 +403,12 @@ sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
         return 0;
     }
     if ((err = pp_agg_stack(&s->agg, s->stack_buf, depth, &stack)) ||
-        (err = thread_idx(s, t, tid > 0 ? tid : 0, now, &idx)) ||
+        (err = pp_session_thread_idx(s, t, tid > 0 ? tid : 0, now, &idx)) ||
         (err = pp_agg_add(&s->agg, stack, idx, now - s->start_ns)))
         return err;
     s->st.samples++;
+    if (!s->first_sample_ns)
+        s->first_sample_ns = pp_now_ns();
     return 0;
 }
 
@@ -425,8 +430,8 @@ pp_session_tick(struct pp_session *s, bool force_all)
     }
     err = pp_pyframe_threads(&s->walker, &s->threads);
     if (err) {
-        count_error(s, err);
-        return child_gone(s) ? PP_EGONE : 0;
+        pp_session_count_error(s, err);
+        return pp_session_child_gone(s) ? PP_EGONE : 0;
     }
     if (s->layout.o.tstate_native_thread_id < 0 &&
         pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks) != 0 && !refreshed &&
@@ -477,6 +482,8 @@ pp_session_run(struct pp_session *s)
                                           : UINT64_MAX;
     int err = 0;
 
+    if (s->nat)
+        return pp_native_run(s);
     srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
     while (!pp_stop_requested) {
         uint64_t now;
@@ -515,7 +522,7 @@ pp_session_run(struct pp_session *s)
                 deadline = now; /* far behind (suspended?): don't burst */
         }
         err = pp_session_tick(s, false);
-        if (err == PP_EGONE || child_gone(s)) {
+        if (err == PP_EGONE || pp_session_child_gone(s)) {
             err = 0;
             s->target_gone = true;
             break;
@@ -556,7 +563,7 @@ pp_session_write(struct pp_session *s)
     pp_out_meta(&info, "pid", "%d", s->pid);
     pp_out_meta(&info, "cmdline", "%s", s->cmdline);
     pp_out_meta(&info, "python_version", "%s", s->rt.version_str);
-    pp_out_meta(&info, "mode", "python");
+    pp_out_meta(&info, "mode", "%s", s->nat ? "native" : "python");
     pp_out_meta(&info, "rate_hz", "%g", s->opts.rate_hz);
     pp_out_meta(&info, "start_unix", "%.6f", s->start_unix);
     pp_out_meta(&info, "duration_s", "%.3f", (s->end_ns - s->start_ns) / 1e9);
@@ -576,6 +583,9 @@ pp_session_write(struct pp_session *s)
     pp_out_stat(&info, "sample_ns_total", s->st.sample_ns_total);
     pp_out_stat(&info, "mem_reads", s->mem ? s->mem->reads : 0);
     pp_out_stat(&info, "code_cache_misses", s->codes.misses);
+    pp_out_stat(&info, "first_sample_us",
+                s->first_sample_ns ? (s->first_sample_ns - s->attach_ns) / 1000 : 0);
+    pp_native_out_info(s, &info);
     if (s->opts.raw_path)
         err = pp_out_write_raw(&s->agg, &info, s->opts.raw_path);
     if (!err && s->opts.collapsed_path)
@@ -587,27 +597,29 @@ void
 pp_session_summary(struct pp_session *s, const char *path)
 {
     char status[64];
+    char native[256];
     uint64_t errors = s->st.errors_transient + s->st.errors_baddata;
     target_status_text(s, status, sizeof(status));
+    pp_native_summary(s, native, sizeof(native));
     fprintf(stderr,
             "pyprof: %llu samples, %llu errors (%llu transient, %llu bad data), %llu late "
-            "ticks, %.1f s, PID %d (%.80s), target %s -> %s\n",
+            "ticks%s, %.1f s, PID %d (%.80s), target %s -> %s\n",
             (unsigned long long)s->st.samples, (unsigned long long)errors,
             (unsigned long long)s->st.errors_transient,
             (unsigned long long)s->st.errors_baddata, (unsigned long long)s->st.late_ticks,
-            (s->end_ns - s->start_ns) / 1e9, s->pid, s->cmdline, status, path);
+            native, (s->end_ns - s->start_ns) / 1e9, s->pid, s->cmdline, status, path);
 }
 
 void
 pp_session_stop_target(struct pp_session *s)
 {
-    if (s->launched && !child_gone(s)) {
+    if (s->launched && !pp_session_child_gone(s)) {
         /* the run ended first: Ctrl-C/SIGTERM are passed on, the end of
          * --duration sends SIGTERM (quiet, unlike SIGINT's traceback) */
         int sig = pp_stop_signal ? pp_stop_signal : SIGTERM;
         uint64_t t0 = pp_now_ns();
         kill(s->pid, sig);
-        while (!child_gone(s)) {
+        while (!pp_session_child_gone(s)) {
             if (pp_now_ns() - t0 > 5000000000ULL) {
                 kill(s->pid, SIGKILL);
                 waitpid(s->pid, &s->target_status, 0);
@@ -622,6 +634,7 @@ pp_session_stop_target(struct pp_session *s)
 void
 pp_session_free(struct pp_session *s)
 {
+    pp_native_free(s);
     pp_pywalker_free(&s->walker);
     pp_pycode_free(&s->codes);
     pp_agg_free(&s->agg);

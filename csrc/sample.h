@@ -28,6 +28,12 @@ struct pp_session_opts {
     double duration_s; /* <= 0: until stopped */
     bool threads, idle, timestamps, summary;
     const char *raw_path, *collapsed_path;
+    /* --native (native.c) */
+    bool native, no_internals, debuginfod, no_inlines;
+    int native_mode;   /* enum pp_native_mode */
+    int unwinder;      /* enum pp_unwinder_kind */
+    unsigned stack_size;
+    const char *debug_dirs;
 };
 
 struct pp_stats {
@@ -70,7 +76,10 @@ struct pp_session {
     char cmdline[1024];
     double start_unix;
     uint64_t start_ns, end_ns;
+    uint64_t attach_ns;       /* when pp_session_start began */
+    uint64_t first_sample_ns; /* when the first sample was counted; 0: none yet */
     uint32_t truncated_frame; /* marker frame id */
+    struct pp_native *nat;    /* native mode state (native.c), or NULL */
 };
 
 /* Set by signal handlers; the loop polls them. */
@@ -89,5 +98,15 @@ int pp_session_write(struct pp_session *s);
 void pp_session_stop_target(struct pp_session *s);
 void pp_session_free(struct pp_session *s);
 void pp_session_summary(struct pp_session *s, const char *path);
+
+/* For native.c: the per-thread pieces of a Python sample. */
+#define PP_READ_ATTEMPTS 3
+bool pp_session_child_gone(struct pp_session *s);
+void pp_session_count_error(struct pp_session *s, int err);
+/* t may be NULL: a thread without Python state (named by its comm). */
+int pp_session_thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid, uint64_t now,
+                          uint32_t *idx);
+int pp_session_frame_id(struct pp_session *s, const struct pp_pyframe_raw *r, uint32_t *id,
+                        bool *skip);
 
 #endif

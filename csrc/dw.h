@@ -1,0 +1,74 @@
+/*
+ * dw.h -- elfutils libdw (libdwfl) loaded at run time (layer L2).
+ *
+ * pyprof-sampler is not linked against libdw: Python-only sampling must
+ * work on a machine without elfutils.  The first use of native mode
+ * dlopen()s libdw.so.1 and fills pp_dw with the functions pyprof calls;
+ * the types come from elfutils' headers at build time.  When the headers
+ * were absent at build time PP_HAVE_LIBDW is 0 and pp_dw_load() says so.
+ */
+#ifndef PP_DW_H
+#define PP_DW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#if defined(__has_include)
+#if __has_include(<elfutils/libdwfl.h>)
+#define PP_HAVE_LIBDW 1
+#endif
+#endif
+#ifndef PP_HAVE_LIBDW
+#define PP_HAVE_LIBDW 0
+#endif
+
+#if PP_HAVE_LIBDW
+#include <elfutils/libdw.h>
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+
+#define PP_DW_FUNCS(X)                                                                    \
+    X(dwfl_begin)                                                                         \
+    X(dwfl_end)                                                                           \
+    X(dwfl_errno)                                                                         \
+    X(dwfl_errmsg)                                                                        \
+    X(dwfl_report_begin)                                                                  \
+    X(dwfl_report_end)                                                                    \
+    X(dwfl_report_module)                                                                 \
+    X(dwfl_linux_proc_report)                                                             \
+    X(dwfl_linux_proc_find_elf)                                                           \
+    X(dwfl_standard_find_debuginfo)                                                       \
+    X(dwfl_attach_state)                                                                  \
+    X(dwfl_getthread_frames)                                                              \
+    X(dwfl_thread_state_registers)                                                        \
+    X(dwfl_thread_state_register_pc)                                                      \
+    X(dwfl_frame_pc)                                                                      \
+    X(dwfl_frame_reg)                                                                     \
+    X(dwfl_addrmodule)                                                                    \
+    X(dwfl_module_info)                                                                   \
+    X(dwfl_module_getelf)                                                                 \
+    X(dwfl_module_getdwarf)                                                               \
+    X(dwfl_module_getsymtab)                                                              \
+    X(dwfl_module_getsym_info)                                                            \
+    X(dwfl_module_addrdie)                                                                \
+    X(dwfl_module_build_id)                                                               \
+    X(dwfl_module_eh_cfi)                                                                 \
+    X(dwarf_getscopes)                                                                    \
+    X(dwarf_getscopes_die)                                                                \
+    X(dwarf_diename)                                                                      \
+    X(dwarf_attr_integrate)                                                               \
+    X(dwarf_formstring)                                                                   \
+    X(dwarf_tag)
+
+struct pp_dw_api {
+#define PP_DW_PTR(f) __typeof__(f) *f;
+    PP_DW_FUNCS(PP_DW_PTR)
+#undef PP_DW_PTR
+};
+extern struct pp_dw_api pp_dw;
+#endif
+
+/* Loads libdw once.  0, or PP_ENOTFOUND with a sentence in why. */
+int pp_dw_load(char *why, size_t whylen);
+
+#endif

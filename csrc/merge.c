@@ -1,0 +1,112 @@
+/*
+ * merge.c -- splicing Python runs into eval-loop activations (see merge.h).
+ */
+#include "merge.h"
+
+struct outbuf {
+    uint32_t *out;
+    size_t max, n;
+};
+
+static void
+put(struct outbuf *o, uint32_t id)
+{
+    if (id != UINT32_MAX && o->n < o->max)
+        o->out[o->n++] = id;
+}
+
+static void
+put_native(struct outbuf *o, const struct pp_merge_native *f, bool no_internals)
+{
+    uint32_t i;
+    if (no_internals && (f->flags & PP_MF_INTERNAL))
+        return;
+    for (i = 0; i < f->nids; i++)
+        put(o, f->ids[i]);
+}
+
+/* Emits the frames of runs [first, first + count), runs counted from the
+ * root. */
+static void
+put_runs(struct outbuf *o, const struct pp_merge_in *in, size_t first, size_t count)
+{
+    size_t i, r = 0;
+    for (i = 0; i < in->npy; i++) {
+        if (i > 0 && in->py[i].run_start)
+            r++;
+        if (r >= first + count)
+            break;
+        if (r >= first)
+            put(o, in->py[i].id);
+    }
+}
+
+int
+pp_merge(const struct pp_merge_in *in, uint32_t *out, size_t max, size_t *n)
+{
+    struct outbuf o = {out, max, 0};
+    size_t evals = 0, runs = 0, i, e;
+    int result;
+
+    for (i = 0; i < in->nnative; i++)
+        if (in->native[i].flags & PP_MF_EVAL)
+            evals++;
+    for (i = 0; i < in->npy; i++)
+        if (in->py[i].run_start || i == 0)
+            runs++;
+
+    if (evals == 0 && runs == 0) {
+        for (i = 0; i < in->nnative; i++)
+            put_native(&o, &in->native[i], in->no_internals);
+        *n = o.n;
+        return PP_MERGE_NOPY;
+    }
+
+    if (!in->native_truncated) {
+        /* aligned from the root: old frames are stable, a late Python read
+         * differs at the leaf end */
+        size_t k = evals < runs ? evals : runs;
+        result = evals == runs ? PP_MERGE_OK : PP_MERGE_MISMATCH;
+        for (i = 0, e = 0; i < in->nnative; i++) {
+            const struct pp_merge_native *f = &in->native[i];
+            if (f->flags & PP_MF_EVAL) {
+                if (e < k) {
+                    put_runs(&o, in, e, 1);
+                    put_native(&o, f, in->no_internals); /* inlined into the loop */
+                } else if (e == k)
+                    put(&o, in->mismatch_marker);
+                e++;
+                continue;
+            }
+            put_native(&o, f, in->no_internals);
+        }
+        if (runs > evals) /* Python went deeper than the native sample */
+            put(&o, in->mismatch_marker);
+        *n = o.n;
+        return result;
+    }
+
+    /* the native stack lacks its root part: align from the leaf */
+    {
+        size_t k = evals < runs ? evals : runs;
+        size_t skip_evals = evals - k; /* unmatched activations at the cut end */
+        result = evals <= runs ? PP_MERGE_TRUNCATED : PP_MERGE_MISMATCH;
+        put_runs(&o, in, 0, runs - k);
+        put(&o, in->truncated_marker);
+        for (i = 0, e = 0; i < in->nnative; i++) {
+            const struct pp_merge_native *f = &in->native[i];
+            if (f->flags & PP_MF_EVAL) {
+                if (e >= skip_evals) {
+                    put_runs(&o, in, runs - k + (e - skip_evals), 1);
+                    put_native(&o, f, in->no_internals);
+                } else if (e == 0)
+                    put(&o, in->mismatch_marker);
+                e++;
+                continue;
+            }
+            put_native(&o, f, in->no_internals);
+        }
+        *n = o.n;
+        return result;
+    }
+}

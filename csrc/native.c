@@ -1,0 +1,852 @@
+/*
+ * native.c -- mixed native + Python sampling (see native.h).
+ *
+ * Per sample: the Python frames of the sampled thread are read first (in
+ * perf mode the sample is already 50-100 us old, and the leaf end of the
+ * Python stack is what changes), then the native stack is unwound from
+ * the copy, each PC is symbolized once (cache by PC), and merge.c splices
+ * the Python runs into the eval-loop activations.
+ */
+#define _GNU_SOURCE
+#include "native.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "merge.h"
+#include "perf.h"
+#include "pstop.h"
+#include "sym.h"
+#include "unwind.h"
+
+#define REFRESH_TASKS_NS (100ULL * 1000000ULL)
+#define REFRESH_MAPS_NS (100ULL * 1000000ULL)
+#define MAX_INLINE 16
+#define LAT_KEEP 65536
+#define STALE_US 20000 /* samples read later than this are dropped */
+
+struct symentry {
+    uint64_t pc;
+    uint32_t flags;
+    uint32_t off, n; /* frame ids in pool, root first */
+};
+
+struct pp_native {
+    enum pp_native_mode mode;
+    struct pp_unwinder *unw;
+    struct pp_symbolizer *sym;
+    struct pp_perf perf;
+    bool perf_open;
+    struct pp_hmap seized; /* tid -> 1 (blocking) */
+    struct pp_vec seized_list; /* int */
+    /* PC -> symbolized frames */
+    struct pp_vec syms;
+    struct pp_hmap sym_ids;
+    struct pp_vec pool; /* uint32_t */
+    /* per sample */
+    struct pp_unwind_frame *uf;
+    struct pp_merge_native *mn;
+    uint32_t *off;
+    struct pp_merge_py *mp;
+    size_t npy;
+    bool py_found;
+    int py_err;
+    uint32_t *merged;
+    uint8_t *stackbuf; /* blocking mode copy */
+    uint32_t mismatch_marker, truncated_marker, unwind_failed_marker;
+    uint64_t last_tasks_ns, last_maps_ns;
+    /* statistics */
+    uint64_t samples, merged_ok, mismatches, truncated, nopy, unwind_failed, no_user;
+    uint64_t py_missing, unwind_ns, process_ns, perm_skipped, stale;
+    uint32_t *lat_us; size_t nlat; /* perf: sample -> Python read delay */
+    uint32_t *stop_ns; size_t nstop; /* blocking: thread stop times */
+};
+
+/* ==== symbolized frames, cached by PC ==== */
+
+static int
+intern_frame(struct pp_session *s, enum pp_frame_kind kind, const char *name, const char *file,
+             uint32_t *id)
+{
+    uint32_t n, f;
+    int err;
+    if ((err = pp_strtab_intern(&s->strs, name, strlen(name), &n)) ||
+        (err = pp_strtab_intern(&s->strs, file, strlen(file), &f)))
+        return err;
+    return pp_agg_frame(&s->agg, kind, n, f, 0, id);
+}
+
+static int
+sym_entry(struct pp_session *s, uint64_t pc, const struct symentry **out)
+{
+    struct pp_native *nt = s->nat;
+    struct symentry e;
+    struct pp_sym_info info;
+    const char *inl[MAX_INLINE];
+    size_t ninl = 0, i;
+    uint64_t h = pp_hash_u64(pc), v;
+    uint32_t id;
+    int err;
+
+    for (;; h++) {
+        const struct symentry *c;
+        if (!pp_hmap_get(&nt->sym_ids, h, &v))
+            break;
+        c = pp_vec_at(&nt->syms, v - 1);
+        if (c->pc == pc) {
+            *out = c;
+            return 0;
+        }
+    }
+    memset(&e, 0, sizeof e);
+    e.pc = pc;
+    e.off = (uint32_t)nt->pool.len;
+    err = pp_sym_lookup(nt->sym, pc, &info);
+    if (err == PP_ENOMEM)
+        return err;
+    if (info.eval)
+        e.flags |= PP_MF_EVAL;
+    if (info.interp)
+        e.flags |= PP_MF_INTERNAL;
+    if (!err && info.name)
+        ninl = pp_sym_inlines(nt->sym, pc, inl, MAX_INLINE);
+    if (!info.eval) { /* the eval loop itself is replaced by Python frames */
+        if ((err = intern_frame(s, PP_FRAME_NATIVE, info.name ? info.name : "[unknown]",
+                                info.module ? info.module : "", &id)) ||
+            (err = pp_vec_append(&nt->pool, &id)))
+            return err;
+    }
+    for (i = ninl; i-- > 0;) { /* outermost inline first */
+        if ((err = intern_frame(s, PP_FRAME_NATIVE, inl[i], info.module ? info.module : "",
+                                &id)) ||
+            (err = pp_vec_append(&nt->pool, &id)))
+            return err;
+    }
+    e.n = (uint32_t)(nt->pool.len - e.off);
+    if ((err = pp_vec_append(&nt->syms, &e)) ||
+        (err = pp_hmap_put(&nt->sym_ids, h, nt->syms.len)))
+        return err;
+    *out = pp_vec_at(&nt->syms, nt->syms.len - 1);
+    return 0;
+}
+
+/* ==== the Python side of one thread ==== */
+
+static struct pp_pythread *
+find_pythread(struct pp_session *s, int tid)
+{
+    size_t i;
+    for (i = 0; i < s->threads.len; i++) {
+        struct pp_pythread *t = pp_vec_at(&s->threads, i);
+        struct pp_task *task;
+        if (t->native_tid <= 0)
+            continue;
+        task = pp_proc_tasks_find_ns(&s->tasks, (int)t->native_tid);
+        if (task ? task->tid == tid : t->native_tid == tid)
+            return t;
+    }
+    return NULL;
+}
+
+/* Builds nt->mp[0..npy), root first, from a raw walk (innermost first). */
+static int
+build_py(struct pp_session *s, size_t n)
+{
+    struct pp_native *nt = s->nat;
+    bool every = s->layout.frames == PP_FRAMES_OBJECTS; /* one activation per frame */
+    bool pending = false;
+    size_t i;
+    int err;
+
+    nt->npy = 0;
+    for (i = n; i-- > 0;) {
+        const struct pp_pyframe_raw *r = &s->raw[i];
+        uint32_t id;
+        bool skip, start;
+        if (r->flags & PP_RAWF_SHIM) {
+            if (pending) /* an activation with no frame of its own */
+                nt->mp[nt->npy++] = (struct pp_merge_py){UINT32_MAX, true};
+            pending = true;
+            continue;
+        }
+        start = every || pending || (r->flags & PP_RAWF_ENTRY);
+        if ((err = pp_session_frame_id(s, r, &id, &skip)))
+            return err;
+        if (skip) {
+            if (start)
+                nt->mp[nt->npy++] = (struct pp_merge_py){UINT32_MAX, true};
+            pending = false;
+            continue;
+        }
+        nt->mp[nt->npy++] = (struct pp_merge_py){id, start};
+        pending = false;
+    }
+    if (pending)
+        nt->mp[nt->npy++] = (struct pp_merge_py){UINT32_MAX, true};
+    return 0;
+}
+
+static int
+walk_py(struct pp_session *s, const struct pp_pythread *t)
+{
+    size_t n;
+    bool truncated;
+    int err = pp_pyframe_walk(&s->walker, t, s->raw, PP_MAX_DEPTH - 2, &n, &truncated);
+    if (!err)
+        err = pp_pyframe_validate(&s->walker, &s->codes, s->raw, n);
+    if (!err)
+        err = build_py(s, n);
+    return err;
+}
+
+/* Reads the Python stack of tid now (into nt->mp). */
+static void
+capture_py(struct pp_session *s, int tid)
+{
+    struct pp_native *nt = s->nat;
+    struct pp_pythread *t;
+    int err, attempt;
+
+    nt->npy = 0;
+    nt->py_found = false;
+    nt->py_err = 0;
+    pp_mem_cache_reset(s->mem);
+    err = pp_pyframe_threads(&s->walker, &s->threads);
+    if (err) {
+        nt->py_err = err;
+        return;
+    }
+    if (s->layout.o.tstate_native_thread_id < 0)
+        pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks);
+    t = find_pythread(s, tid);
+    if (!t)
+        return;
+    nt->py_found = true;
+    err = walk_py(s, t);
+    for (attempt = 1; err && pp_err_class(err) != PP_FATAL && attempt < PP_READ_ATTEMPTS;
+         attempt++) {
+        s->st.retries++;
+        if (pp_pyframe_reread(&s->walker, t) == 0)
+            err = walk_py(s, t);
+    }
+    nt->py_err = err;
+}
+
+static void
+capture_py_cb(void *arg)
+{
+    struct { struct pp_session *s; int tid; } *a = arg;
+    capture_py(a->s, a->tid);
+}
+
+/* ==== one sample: unwind, symbolize, merge, count ==== */
+
+static int
+process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stack, size_t len,
+        uint64_t now)
+{
+    struct pp_native *nt = s->nat;
+    struct pp_unwind_input in = {tid, regs, stack, len};
+    struct pp_merge_in mi;
+    size_t n = 0, i, depth;
+    unsigned status = 0;
+    uint64_t t0 = pp_now_ns(), t1;
+    uint32_t stack_id, idx;
+    struct pp_pythread *t;
+    int err, r;
+
+    if (nt->py_err) {
+        pp_session_count_error(s, nt->py_err);
+        return pp_err_class(nt->py_err) == PP_FATAL ? nt->py_err : 0;
+    }
+    err = pp_unwind(nt->unw, &in, nt->uf, PP_UNWIND_MAX, &n, &status);
+    if ((status & PP_US_NOMODULE) && t0 - nt->last_maps_ns > REFRESH_MAPS_NS) {
+        /* a library mapped since the last look (dlopen): re-read the maps */
+        nt->last_maps_ns = t0;
+        nt->unw->ops->refresh(nt->unw);
+        pp_sym_refresh(nt->sym);
+        err = pp_unwind(nt->unw, &in, nt->uf, PP_UNWIND_MAX, &n, &status);
+    }
+    t1 = pp_now_ns();
+    nt->unwind_ns += t1 - t0;
+    if (err || n == 0) {
+        nt->unwind_failed++;
+        n = 0;
+        status |= PP_US_TRUNCATED;
+    }
+    for (i = 0; i < n; i++) { /* root first */
+        const struct symentry *e;
+        if ((err = sym_entry(s, nt->uf[n - 1 - i].pc, &e)))
+            return err;
+        nt->mn[i].flags = e->flags;
+        nt->mn[i].nids = e->n;
+        nt->off[i] = e->off; /* the pool may grow: pointers after the loop */
+    }
+    for (i = 0; i < n; i++)
+        nt->mn[i].ids = (const uint32_t *)nt->pool.data + nt->off[i];
+    memset(&mi, 0, sizeof mi);
+    mi.native = nt->mn;
+    mi.nnative = n;
+    mi.native_truncated = (status & PP_US_TRUNCATED) != 0;
+    mi.py = nt->mp;
+    mi.npy = nt->npy;
+    mi.no_internals = s->opts.no_internals;
+    mi.mismatch_marker = nt->mismatch_marker;
+    mi.truncated_marker = n ? nt->truncated_marker : nt->unwind_failed_marker;
+    r = pp_merge(&mi, nt->merged, PP_MAX_DEPTH + PP_UNWIND_MAX * 4, &depth);
+    switch (r) {
+    case PP_MERGE_OK: nt->merged_ok++; break;
+    case PP_MERGE_NOPY: nt->nopy++; break;
+    case PP_MERGE_MISMATCH: nt->mismatches++; break;
+    default: nt->truncated++; break;
+    }
+    if (depth == 0) {
+        s->st.empty++;
+        return 0;
+    }
+    t = find_pythread(s, tid);
+    if ((err = pp_agg_stack(&s->agg, nt->merged, depth, &stack_id)) ||
+        (err = pp_session_thread_idx(s, nt->py_found ? t : NULL, tid, now, &idx)) ||
+        (err = pp_agg_add(&s->agg, stack_id, idx, now - s->start_ns)))
+        return err;
+    s->st.samples++;
+    if (!s->first_sample_ns)
+        s->first_sample_ns = pp_now_ns();
+    nt->samples++;
+    nt->process_ns += pp_now_ns() - t0;
+    return 0;
+}
+
+/* ==== setup and permissions ==== */
+
+static bool
+denied_by_test(const char *what)
+{
+    /* PYPROF_DENY=perf,ptrace makes the sampler act as if the kernel had
+     * refused: for the tests of the fall-back path. */
+    const char *d = getenv("PYPROF_DENY");
+    return d && strstr(d, what);
+}
+
+static long
+read_sysctl(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long v = -99;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = -99;
+        fclose(f);
+    }
+    return v;
+}
+
+static int
+open_perf_all(struct pp_session *s, int *why)
+{
+    struct pp_native *nt = s->nat;
+    size_t i;
+    int err, opened = 0;
+
+    *why = 0;
+    if (denied_by_test("perf")) {
+        *why = EACCES;
+        return PP_EPERM;
+    }
+    if ((err = pp_perf_init(&nt->perf, s->opts.rate_hz,
+                            s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT)))
+        return err;
+    nt->perf_open = true;
+    pp_proc_tasks_refresh(s->pid, &s->tasks);
+    for (i = 0; i < s->tasks.n; i++) {
+        err = pp_perf_add(&nt->perf, s->tasks.v[i].tid, why);
+        if (err == PP_EPERM && opened == 0)
+            return err;
+        if (!err)
+            opened++;
+    }
+    return opened ? 0 : PP_EGONE;
+}
+
+static int
+seize(struct pp_session *s, int tid, int *why)
+{
+    struct pp_native *nt = s->nat;
+    uint64_t v;
+    int err;
+    if (pp_hmap_get(&nt->seized, (uint64_t)tid, &v))
+        return 0;
+    if (denied_by_test("ptrace")) {
+        *why = EPERM;
+        return PP_EPERM;
+    }
+    if ((err = pp_pstop_seize(tid, why)))
+        return err;
+    pp_vec_append(&nt->seized_list, &tid);
+    return pp_hmap_put(&nt->seized, (uint64_t)tid, 1);
+}
+
+static void
+say_perf_denied(int why)
+{
+    long paranoid = read_sysctl("/proc/sys/kernel/perf_event_paranoid");
+    fprintf(stderr,
+            "pyprof: perf events on this process are not permitted (%s; "
+            "kernel.perf_event_paranoid = %ld): falling back to --blocking, which stops each "
+            "thread for a few microseconds per sample. For the no-stop mode, profile a process "
+            "of your own user with kernel.perf_event_paranoid <= 2, or grant CAP_PERFMON.\n",
+            strerror(why ? why : EACCES), paranoid);
+}
+
+static void
+say_ptrace_denied(int why)
+{
+    long yama = read_sysctl("/proc/sys/kernel/yama/ptrace_scope");
+    char ys[64] = "";
+    if (yama != -99)
+        snprintf(ys, sizeof ys, "; kernel.yama.ptrace_scope = %ld", yama);
+    fprintf(stderr,
+            "pyprof: ptrace of this process is not permitted (%s%s): sampling Python frames "
+            "only, without native frames. Native mode needs CAP_SYS_PTRACE or "
+            "kernel.yama.ptrace_scope = 0 (or perf events, see above).\n",
+            strerror(why ? why : EPERM), ys);
+}
+
+static int
+intern_marker(struct pp_session *s, const char *name, uint32_t *id)
+{
+    return intern_frame(s, PP_FRAME_MARKER, name, "", id);
+}
+
+int
+pp_native_start(struct pp_session *s)
+{
+    struct pp_native *nt;
+    char why[512] = "";
+    int err, e = 0;
+
+    if (!s->opts.native)
+        return 0;
+    if (!s->opts.debuginfod)
+        unsetenv("DEBUGINFOD_URLS"); /* an unanswering server costs seconds per module */
+    nt = calloc(1, sizeof *nt);
+    if (!nt)
+        return PP_ENOMEM;
+    s->nat = nt;
+    pp_hmap_init(&nt->seized);
+    pp_vec_init(&nt->seized_list, sizeof(int));
+    pp_vec_init(&nt->syms, sizeof(struct symentry));
+    pp_hmap_init(&nt->sym_ids);
+    pp_vec_init(&nt->pool, sizeof(uint32_t));
+    nt->uf = calloc(PP_UNWIND_MAX, sizeof *nt->uf);
+    nt->mn = calloc(PP_UNWIND_MAX, sizeof *nt->mn);
+    nt->off = calloc(PP_UNWIND_MAX, sizeof *nt->off);
+    nt->mp = calloc(PP_MAX_DEPTH, sizeof *nt->mp);
+    nt->merged = calloc(PP_MAX_DEPTH + PP_UNWIND_MAX * 4, sizeof *nt->merged);
+    nt->lat_us = calloc(LAT_KEEP, sizeof *nt->lat_us);
+    nt->stop_ns = calloc(LAT_KEEP, sizeof *nt->stop_ns);
+    if (!nt->uf || !nt->mn || !nt->off || !nt->mp || !nt->merged || !nt->lat_us || !nt->stop_ns)
+        return PP_ENOMEM;
+    if ((err = intern_marker(s, "<merge mismatch>", &nt->mismatch_marker)) ||
+        (err = intern_marker(s, "<native stack truncated>", &nt->truncated_marker)) ||
+        (err = intern_marker(s, "<native unwind failed>", &nt->unwind_failed_marker)))
+        return err;
+
+    if (s->opts.unwinder == PP_UNWINDER_LIBUNWIND)
+        err = pp_unwind_libunwind_new(s->pid, NULL, s->mem, &nt->unw, why, sizeof why);
+    else
+        err = pp_unwind_libdw_new(s->pid, NULL, s->mem, &nt->unw, why, sizeof why);
+    if (!err)
+        err = pp_sym_new(s->pid, s->opts.debug_dirs, !s->opts.no_inlines, &nt->sym, why,
+                         sizeof why);
+    if (err) {
+        fprintf(stderr, "pyprof: native frames unavailable: %s. Sampling Python frames only.\n",
+                why[0] ? why : pp_strerror(err));
+        pp_native_free(s);
+        return 0;
+    }
+
+    nt->mode = s->opts.native_mode == PP_NATIVE_BLOCKING ? PP_NATIVE_BLOCKING : PP_NATIVE_PERF;
+    if (nt->mode == PP_NATIVE_PERF) {
+        err = open_perf_all(s, &e);
+        if (err == PP_EPERM) {
+            say_perf_denied(e);
+            pp_perf_free(&nt->perf);
+            nt->perf_open = false;
+            nt->mode = PP_NATIVE_BLOCKING;
+        } else if (err) {
+            return err == PP_EGONE ? PP_ENOPROC : err;
+        }
+    }
+    if (nt->mode == PP_NATIVE_BLOCKING) {
+        err = seize(s, s->pid, &e);
+        if (err == PP_EPERM) {
+            say_ptrace_denied(e);
+            pp_native_free(s);
+            return 0;
+        }
+        if (err)
+            return err == PP_EGONE ? PP_ENOPROC : err;
+        nt->stackbuf = malloc(s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT);
+        if (!nt->stackbuf)
+            return PP_ENOMEM;
+    }
+    pp_log_info("native mode: %s, unwinder %s", nt->mode == PP_NATIVE_PERF ? "perf" : "blocking",
+                nt->unw->ops->name);
+    return 0;
+}
+
+/* ==== the loops ==== */
+
+static void
+add_new_tasks(struct pp_session *s)
+{
+    struct pp_native *nt = s->nat;
+    size_t i;
+    int why;
+    if (pp_proc_tasks_refresh(s->pid, &s->tasks) != 0)
+        return;
+    for (i = 0; i < s->tasks.n; i++) {
+        int tid = s->tasks.v[i].tid;
+        if (nt->mode == PP_NATIVE_PERF && !pp_perf_has(&nt->perf, tid))
+            pp_perf_add(&nt->perf, tid, &why);
+    }
+}
+
+static void
+flush_if_asked(struct pp_session *s)
+{
+    int err;
+    if (!pp_flush_requested)
+        return;
+    pp_flush_requested = 0;
+    s->end_ns = pp_now_ns();
+    if ((err = pp_session_write(s)))
+        pp_log_warn("snapshot not written: %s", pp_strerror(err));
+    else
+        pp_log_info("snapshot written");
+}
+
+static int
+run_perf(struct pp_session *s, uint64_t end)
+{
+    struct pp_native *nt = s->nat;
+    struct pp_perf_sample smp;
+    int err = 0;
+
+    nt->last_tasks_ns = pp_now_ns();
+    while (!pp_stop_requested) {
+        uint64_t now;
+        bool gone;
+        pp_perf_wait(&nt->perf, 50);
+        flush_if_asked(s);
+        while (!pp_stop_requested && pp_perf_next(&nt->perf, &smp) == 1) {
+            uint64_t lat;
+            if (!smp.have_regs || smp.stack_len == 0) {
+                nt->no_user++; /* the thread was exiting */
+                continue;
+            }
+            s->st.ticks++;
+            now = pp_now_ns();
+            lat = now > smp.time_ns ? (now - smp.time_ns) / 1000 : 0;
+            if (nt->nlat < LAT_KEEP)
+                nt->lat_us[nt->nlat++] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+            if (lat > STALE_US) {
+                /* read this late, the Python stack says little about the
+                 * moment of the sample (a backlog: attach, a busy machine) */
+                nt->stale++;
+                s->st.errors_transient++;
+                continue;
+            }
+            capture_py(s, smp.tid);
+            if ((err = process(s, smp.tid, smp.regs, smp.stack, smp.stack_len, smp.time_ns)))
+                return err;
+            s->st.sample_ns_total += pp_now_ns() - now;
+            if (pp_now_ns() >= end)
+                break;
+        }
+        now = pp_now_ns();
+        if (now >= end)
+            break;
+        gone = pp_session_child_gone(s);
+        if (gone || nt->perf.threads.len == 0) {
+            /* drain what the kernel still holds, then stop */
+            while (pp_perf_next(&nt->perf, &smp) == 1)
+                ;
+            if (gone || pp_session_child_gone(s)) {
+                s->target_gone = true;
+                break;
+            }
+        }
+        if (now - nt->last_tasks_ns > REFRESH_TASKS_NS) {
+            nt->last_tasks_ns = now;
+            add_new_tasks(s);
+        }
+    }
+    return err;
+}
+
+static double
+exp_interval(double mean)
+{
+    double u = (random() + 1.0) / ((double)RAND_MAX + 2.0);
+    double v = -log(u) * mean;
+    return v > 10 * mean ? 10 * mean : v;
+}
+
+static int
+sample_blocking(struct pp_session *s, int tid, uint64_t now)
+{
+    struct pp_native *nt = s->nat;
+    struct pp_pstop_sample smp;
+    struct { struct pp_session *s; int tid; } arg = {s, tid};
+    int why, err;
+
+    if ((err = seize(s, tid, &why))) {
+        if (err == PP_EPERM)
+            nt->perm_skipped++;
+        return 0;
+    }
+    memset(&smp, 0, sizeof smp);
+    smp.stack = nt->stackbuf;
+    smp.stack_cap = s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT;
+    err = pp_pstop_sample(s->pid, tid, &smp, capture_py_cb, &arg);
+    if (smp.stopped_ns && nt->nstop < LAT_KEEP)
+        nt->stop_ns[nt->nstop++] = smp.stopped_ns > UINT32_MAX ? UINT32_MAX
+                                                                : (uint32_t)smp.stopped_ns;
+    if (err) {
+        if (err != PP_EFAULT) /* not a group-stop */
+            pp_session_count_error(s, err);
+        return 0;
+    }
+    return process(s, tid, smp.regs, smp.stack, smp.stack_len, now);
+}
+
+static int
+blocking_tick(struct pp_session *s, bool force_all)
+{
+    uint64_t t0 = pp_now_ns();
+    size_t i;
+    int err;
+
+    s->st.ticks++;
+    if (t0 - s->nat->last_tasks_ns > REFRESH_TASKS_NS) {
+        s->nat->last_tasks_ns = t0;
+        if (pp_proc_tasks_refresh(s->pid, &s->tasks) == PP_EGONE)
+            return PP_EGONE;
+    }
+    for (i = 0; i < s->tasks.n; i++) {
+        struct pp_task *task = &s->tasks.v[i];
+        if (!force_all && !s->opts.idle &&
+            !pp_proc_state_is_running(pp_proc_task_state(s->pid, task))) {
+            s->st.idle_skipped++;
+            continue;
+        }
+        if ((err = sample_blocking(s, task->tid, pp_now_ns())))
+            return err;
+    }
+    s->st.sample_ns_total += pp_now_ns() - t0;
+    return 0;
+}
+
+static int
+run_blocking(struct pp_session *s, uint64_t end)
+{
+    double mean = 1e9 / s->opts.rate_hz;
+    uint64_t deadline = pp_now_ns();
+    int err = 0;
+
+    srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
+    while (!pp_stop_requested) {
+        struct timespec ts;
+        uint64_t now;
+        deadline += (uint64_t)exp_interval(mean);
+        if (deadline >= end)
+            break;
+        ts.tv_sec = (time_t)(deadline / 1000000000ULL);
+        ts.tv_nsec = (long)(deadline % 1000000000ULL);
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+               !pp_stop_requested && !pp_flush_requested)
+            ;
+        if (pp_stop_requested)
+            break;
+        flush_if_asked(s);
+        now = pp_now_ns();
+        if (now >= end)
+            break;
+        if (now > deadline + (uint64_t)mean) {
+            s->st.late_ticks++;
+            if (now > deadline + 1000000000ULL)
+                deadline = now;
+        }
+        err = blocking_tick(s, false);
+        if (err == PP_EGONE || pp_session_child_gone(s)) {
+            err = 0;
+            s->target_gone = true;
+            break;
+        }
+        if (err)
+            break;
+    }
+    return err;
+}
+
+static void
+detach_all(struct pp_session *s)
+{
+    struct pp_native *nt = s->nat;
+    size_t i;
+    for (i = 0; i < nt->seized_list.len; i++)
+        pp_pstop_detach(*(int *)pp_vec_at(&nt->seized_list, i));
+    nt->seized_list.len = 0;
+    pp_hmap_clear(&nt->seized);
+}
+
+int
+pp_native_run(struct pp_session *s)
+{
+    uint64_t end = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
+                                          : UINT64_MAX;
+    int err;
+    s->nat->last_tasks_ns = pp_now_ns();
+    if (s->nat->mode == PP_NATIVE_PERF)
+        err = run_perf(s, end);
+    else
+        err = run_blocking(s, end);
+    detach_all(s);
+    s->end_ns = pp_now_ns();
+    return err;
+}
+
+int
+pp_native_dump(struct pp_session *s)
+{
+    int err;
+    pp_proc_tasks_refresh(s->pid, &s->tasks);
+    if (!s->nat->stackbuf) {
+        s->nat->stackbuf = malloc(s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT);
+        if (!s->nat->stackbuf)
+            return PP_ENOMEM;
+    }
+    s->nat->mode = PP_NATIVE_BLOCKING;
+    err = blocking_tick(s, true);
+    detach_all(s);
+    return err;
+}
+
+/* ==== output ==== */
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint32_t
+quantile(uint32_t *v, size_t n, double q)
+{
+    if (!n)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_u32);
+    return v[(size_t)(q * (double)(n - 1))];
+}
+
+static void
+note_missing(const char *path, void *arg)
+{
+    struct pp_out_info *info = arg;
+    static int k;
+    char key[32];
+    (void)key;
+    if (k++ < 8)
+        pp_out_meta(info, "nodebug", "%s", path);
+}
+
+void
+pp_native_out_info(struct pp_session *s, struct pp_out_info *info)
+{
+    struct pp_native *nt = s->nat;
+    if (!nt)
+        return;
+    pp_out_meta(info, "native_mode", "%s", nt->mode == PP_NATIVE_PERF ? "perf" : "blocking");
+    pp_out_meta(info, "unwinder", "%s", nt->unw->ops->name);
+    pp_out_stat(info, "native_samples", nt->samples);
+    pp_out_stat(info, "merge_ok", nt->merged_ok);
+    pp_out_stat(info, "merge_failures", nt->mismatches);
+    pp_out_stat(info, "native_truncated", nt->truncated);
+    pp_out_stat(info, "native_only", nt->nopy);
+    pp_out_stat(info, "unwind_failed", nt->unwind_failed);
+    pp_out_stat(info, "unwind_ns_total", nt->unwind_ns);
+    pp_out_stat(info, "native_ns_total", nt->process_ns);
+    pp_out_stat(info, "unwind_live_reads", nt->unw->live_reads);
+    if (nt->mode == PP_NATIVE_PERF) {
+        pp_out_stat(info, "lost", nt->perf_open ? nt->perf.lost : 0);
+        pp_out_stat(info, "stale_dropped", nt->stale);
+        pp_out_stat(info, "py_delay_us_p50", quantile(nt->lat_us, nt->nlat, 0.5));
+        pp_out_stat(info, "py_delay_us_p99", quantile(nt->lat_us, nt->nlat, 0.99));
+    } else {
+        pp_out_stat(info, "stop_ns_p50", quantile(nt->stop_ns, nt->nstop, 0.5));
+        pp_out_stat(info, "stop_ns_p99", quantile(nt->stop_ns, nt->nstop, 0.99));
+    }
+    pp_sym_missing_debug(nt->sym, note_missing, info);
+}
+
+void
+pp_native_summary(struct pp_session *s, char *buf, size_t len)
+{
+    struct pp_native *nt = s->nat;
+    double rate;
+    if (!nt) {
+        if (len)
+            buf[0] = '\0';
+        return;
+    }
+    rate = nt->samples ? 100.0 * (double)nt->mismatches / (double)nt->samples : 0.0;
+    if (nt->mode == PP_NATIVE_BLOCKING)
+        snprintf(buf, len, ", native (blocking, %s): %llu merge failures (%.2f%%), %llu truncated, stop median %.1f us",
+                 nt->unw->ops->name, (unsigned long long)nt->mismatches, rate,
+                 (unsigned long long)nt->truncated,
+                 quantile(nt->stop_ns, nt->nstop, 0.5) / 1000.0);
+    else
+        snprintf(buf, len, ", native (perf, %s): %llu merge failures (%.2f%%), %llu truncated, %llu lost",
+                 nt->unw->ops->name, (unsigned long long)nt->mismatches, rate,
+                 (unsigned long long)nt->truncated,
+                 (unsigned long long)(nt->perf_open ? nt->perf.lost : 0));
+}
+
+void
+pp_native_free(struct pp_session *s)
+{
+    struct pp_native *nt = s->nat;
+    if (!nt)
+        return;
+    if (nt->seized_list.len)
+        detach_all(s);
+    if (nt->perf_open)
+        pp_perf_free(&nt->perf);
+    pp_unwinder_free(nt->unw);
+    pp_sym_free(nt->sym);
+    pp_hmap_free(&nt->seized);
+    pp_vec_free(&nt->seized_list);
+    pp_vec_free(&nt->syms);
+    pp_hmap_free(&nt->sym_ids);
+    pp_vec_free(&nt->pool);
+    free(nt->uf);
+    free(nt->mn);
+    free(nt->off);
+    free(nt->mp);
+    free(nt->merged);
+    free(nt->lat_us);
+    free(nt->stop_ns);
+    free(nt->stackbuf);
+    free(nt);
+    s->nat = NULL;
+}

@@ -1,0 +1,358 @@
+/*
+ * perf.c -- per-thread perf_event_open sampling (see perf.h).
+ *
+ * Ring-buffer protocol (perf_event_open(2)): data_head is read with
+ * acquire semantics, records are parsed from data_tail to data_head
+ * (offsets grow forever; a record, even its header, may wrap), and
+ * data_tail is stored with release semantics once a record is consumed,
+ * so the kernel never overwrites unread data (it emits PERF_RECORD_LOST).
+ */
+#include "perf.h"
+
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+
+/* perf's x86-64 register numbers (asm/perf_regs.h) in the order the
+ * kernel writes them (ascending bit), and their DWARF numbers. */
+enum {
+    PR_AX = 0, PR_BX, PR_CX, PR_DX, PR_SI, PR_DI, PR_BP, PR_SP, PR_IP, PR_FLAGS,
+    PR_R8 = 16, PR_R15 = 23
+};
+static const int dwarf_of_bit[24] = {
+    [PR_AX] = 0, [PR_BX] = 3, [PR_CX] = 2, [PR_DX] = 1, [PR_SI] = 4, [PR_DI] = 5,
+    [PR_BP] = 6, [PR_SP] = 7, [PR_IP] = 16, [9] = -1, [10] = -1, [11] = -1, [12] = -1,
+    [13] = -1, [14] = -1, [15] = -1, [16] = 8, [17] = 9, [18] = 10, [19] = 11, [20] = 12,
+    [21] = 13, [22] = 14, [23] = 15,
+};
+#define REGS_MASK (((1ull << 9) - 1) | (0xffull << 16)) /* AX..IP, R8..R15 */
+
+static int
+sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group, unsigned long fl)
+{
+    return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group, fl);
+}
+
+int
+pp_perf_init(struct pp_perf *p, double rate_hz, uint32_t stack_size)
+{
+    memset(p, 0, sizeof *p);
+    if (rate_hz <= 0)
+        return PP_EUSAGE;
+    p->period_ns = (uint64_t)(1e9 / rate_hz);
+    if (p->period_ns < 10000)
+        p->period_ns = 10000; /* 100 kHz: the kernel's own cap here */
+    stack_size &= ~7u;
+    if (stack_size > PP_PERF_STACK_MAX)
+        stack_size = PP_PERF_STACK_MAX;
+    p->stack_size = stack_size;
+    /* room for a few samples between two drains */
+    p->data_pages = 8;
+    while (p->data_pages * 4096 < 8 * (size_t)(stack_size + 512))
+        p->data_pages *= 2;
+    p->rec_cap = 1u << 17;
+    p->rec = malloc(p->rec_cap);
+    if (!p->rec)
+        return PP_ENOMEM;
+    pp_vec_init(&p->threads, sizeof(struct pp_perf_thread));
+    return 0;
+}
+
+bool
+pp_perf_has(const struct pp_perf *p, int tid)
+{
+    size_t i;
+    for (i = 0; i < p->threads.len; i++)
+        if (((const struct pp_perf_thread *)pp_vec_at(&p->threads, i))->tid == tid)
+            return true;
+    return false;
+}
+
+int
+pp_perf_add(struct pp_perf *p, int tid, int *why)
+{
+    struct perf_event_attr attr;
+    struct pp_perf_thread t;
+    size_t pages = p->data_pages;
+    int fd, err;
+
+    if (why)
+        *why = 0;
+    if (pp_perf_has(p, tid))
+        return 0;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_TASK_CLOCK;
+    attr.sample_period = p->period_ns;
+    attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+                       PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+    attr.sample_regs_user = REGS_MASK;
+    attr.sample_stack_user = p->stack_size;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    attr.use_clockid = 1;
+    attr.clockid = CLOCK_MONOTONIC;
+    attr.wakeup_events = 1; /* read each sample at once: the Python side is read then */
+    fd = sys_perf_event_open(&attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) {
+        err = errno;
+        if (why)
+            *why = err;
+        if (err == ESRCH)
+            return PP_EGONE;
+        if (err == EACCES || err == EPERM)
+            return PP_EPERM;
+        return PP_EIO;
+    }
+    memset(&t, 0, sizeof t);
+    t.tid = tid;
+    t.fd = fd;
+    for (;;) { /* unprivileged users have a small mlock budget: shrink */
+        void *m = mmap(NULL, (pages + 1) * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m != MAP_FAILED) {
+            t.base = m;
+            t.data_size = pages * 4096;
+            break;
+        }
+        err = errno;
+        if (pages <= 2 || (err != EPERM && err != ENOMEM)) {
+            close(fd);
+            if (why)
+                *why = err;
+            return err == EPERM ? PP_EPERM : PP_ENOMEM;
+        }
+        pages /= 2;
+    }
+    if ((err = pp_vec_append(&p->threads, &t))) {
+        munmap(t.base, t.data_size + 4096);
+        close(fd);
+        return err;
+    }
+    p->opened++;
+    return 0;
+}
+
+static void
+close_thread(struct pp_perf *p, size_t i)
+{
+    struct pp_perf_thread *t = pp_vec_at(&p->threads, i);
+    munmap(t->base, t->data_size + 4096);
+    close(t->fd);
+    memmove(t, t + 1, (p->threads.len - i - 1) * sizeof *t);
+    p->threads.len--;
+    p->closed++;
+    if (p->next > i)
+        p->next--;
+}
+
+void
+pp_perf_remove(struct pp_perf *p, int tid)
+{
+    size_t i;
+    for (i = 0; i < p->threads.len; i++)
+        if (((struct pp_perf_thread *)pp_vec_at(&p->threads, i))->tid == tid) {
+            close_thread(p, i);
+            return;
+        }
+}
+
+static uint64_t
+ring_head(const struct pp_perf_thread *t)
+{
+    const struct perf_event_mmap_page *pc = (const void *)t->base;
+    return __atomic_load_n(&pc->data_head, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t
+ring_tail(const struct pp_perf_thread *t)
+{
+    const struct perf_event_mmap_page *pc = (const void *)t->base;
+    return pc->data_tail;
+}
+
+static void
+ring_set_tail(struct pp_perf_thread *t, uint64_t tail)
+{
+    struct perf_event_mmap_page *pc = (void *)t->base;
+    __atomic_store_n(&pc->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+static void
+ring_copy(const struct pp_perf_thread *t, uint64_t off, void *dst, size_t n)
+{
+    const uint8_t *data = t->base + 4096;
+    size_t pos = (size_t)(off % t->data_size);
+    size_t first = t->data_size - pos < n ? t->data_size - pos : n;
+    memcpy(dst, data + pos, first);
+    memcpy((uint8_t *)dst + first, data, n - first);
+}
+
+int
+pp_perf_wait(struct pp_perf *p, int timeout_ms)
+{
+    struct pollfd fds[256];
+    size_t n = p->threads.len < 256 ? p->threads.len : 256, i;
+    int r;
+
+    for (i = 0; i < n; i++) {
+        struct pp_perf_thread *t = pp_vec_at(&p->threads, i);
+        if (ring_head(t) != ring_tail(t))
+            return 1; /* data already waiting */
+        fds[i].fd = t->fd;
+        fds[i].events = POLLIN;
+        fds[i].revents = 0;
+    }
+    if (n == 0) {
+        struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        return 0;
+    }
+    r = poll(fds, n, timeout_ms);
+    if (r < 0)
+        return errno == EINTR ? 0 : PP_EIO;
+    for (i = n; i-- > 0;) {
+        struct pp_perf_thread *t = pp_vec_at(&p->threads, i);
+        if (fds[i].revents & (POLLHUP | POLLERR)) {
+            t->hup = true;
+            if (ring_head(t) == ring_tail(t))
+                close_thread(p, i);
+        }
+    }
+    return r > 0;
+}
+
+/* Parses one PERF_RECORD_SAMPLE body (after the header). */
+static int
+parse_sample(struct pp_perf *p, const uint8_t *b, size_t len, struct pp_perf_sample *out)
+{
+    size_t off = 0, bit, k = 0;
+    uint64_t abi, size, dyn;
+    (void)p;
+
+#define TAKE(dst, n)                                                                      \
+    do {                                                                                  \
+        if (off + (n) > len)                                                              \
+            return PP_EBADDATA;                                                           \
+        memcpy((dst), b + off, (n));                                                      \
+        off += (n);                                                                       \
+    } while (0)
+    uint64_t ip;
+    uint32_t pt[2];
+    TAKE(&ip, 8);
+    TAKE(pt, 8);
+    out->pid = (int)pt[0];
+    out->tid = (int)pt[1];
+    TAKE(&out->time_ns, 8);
+    TAKE(&abi, 8);
+    memset(out->regs, 0, sizeof out->regs);
+    out->have_regs = abi != PERF_SAMPLE_REGS_ABI_NONE;
+    if (out->have_regs) {
+        for (bit = 0; bit < 24; bit++) {
+            uint64_t v;
+            if (!(REGS_MASK & (1ull << bit)))
+                continue;
+            TAKE(&v, 8);
+            if (dwarf_of_bit[bit] >= 0)
+                out->regs[dwarf_of_bit[bit]] = v;
+            k++;
+        }
+    }
+    TAKE(&size, 8);
+    out->stack = NULL;
+    out->stack_len = 0;
+    if (size) {
+        if (off + size + 8 > len)
+            return PP_EBADDATA;
+        out->stack = b + off;
+        off += size;
+        TAKE(&dyn, 8);
+        out->stack_len = dyn <= size ? dyn : size;
+    }
+#undef TAKE
+    return 0;
+}
+
+int
+pp_perf_next(struct pp_perf *p, struct pp_perf_sample *out)
+{
+    size_t scanned;
+
+    for (scanned = 0; scanned < p->threads.len; scanned++) {
+        struct pp_perf_thread *t;
+        uint64_t head, tail;
+        if (p->next >= p->threads.len)
+            p->next = 0;
+        t = pp_vec_at(&p->threads, p->next);
+        head = ring_head(t);
+        tail = ring_tail(t);
+        while (tail != head) {
+            struct perf_event_header h;
+            if (head - tail < sizeof h || head - tail > t->data_size) {
+                ring_set_tail(t, head); /* cannot happen; resynchronise */
+                break;
+            }
+            ring_copy(t, tail, &h, sizeof h);
+            if (h.size < sizeof h || h.size > head - tail) {
+                ring_set_tail(t, head);
+                break;
+            }
+            if (h.size > p->rec_cap) { /* cannot happen: 16-bit size */
+                tail += h.size;
+                ring_set_tail(t, tail);
+                continue;
+            }
+            ring_copy(t, tail, p->rec, h.size);
+            tail += h.size;
+            ring_set_tail(t, tail); /* copied out: the kernel may reuse it */
+            p->records++;
+            switch (h.type) {
+            case PERF_RECORD_SAMPLE:
+                if (parse_sample(p, p->rec + sizeof h, h.size - sizeof h, out) == 0) {
+                    p->next++; /* round robin: the next call starts with the next thread */
+                    return 1;
+                }
+                break;
+            case PERF_RECORD_LOST: {
+                uint64_t lost[2];
+                if (h.size >= sizeof h + 16) {
+                    memcpy(lost, p->rec + sizeof h, 16);
+                    p->lost += lost[1];
+                }
+                break;
+            }
+            case PERF_RECORD_THROTTLE:
+                p->throttled++;
+                break;
+            default:
+                break;
+            }
+        }
+        if (t->hup) {
+            close_thread(p, p->next);
+            continue;
+        }
+        p->next++;
+    }
+    return 0;
+}
+
+void
+pp_perf_free(struct pp_perf *p)
+{
+    while (p->threads.len)
+        close_thread(p, p->threads.len - 1);
+    pp_vec_free(&p->threads);
+    free(p->rec);
+    p->rec = NULL;
+}

@@ -1,0 +1,73 @@
+/*
+ * perf.h -- per-thread perf_event_open sampling of another process
+ * (layer L1).
+ *
+ * One task-clock event per target thread (cpu = -1), each with its own
+ * small ring buffer, asking the kernel for the user registers and a copy
+ * of the user stack at every sample.  The target is never stopped: the
+ * kernel takes the sample in the thread's own context and we read the
+ * ring buffers afterwards.  New threads are added by the caller (it
+ * rescans /proc/PID/task); threads that exit are noticed (POLLHUP/ESRCH)
+ * and closed.
+ *
+ * Registers come out in DWARF numbering (rax 0, rdx 1, rcx 2, rbx 3,
+ * rsi 4, rdi 5, rbp 6, rsp 7, r8-r15 8-15, rip 16), ready for an unwinder.
+ */
+#ifndef PP_PERF_H
+#define PP_PERF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define PP_NREGS 17
+#define PP_PERF_STACK_DEFAULT (32u << 10)
+#define PP_PERF_STACK_MAX 65528u
+
+struct pp_perf_sample {
+    int pid, tid;
+    uint64_t time_ns; /* CLOCK_MONOTONIC */
+    uint64_t regs[PP_NREGS];
+    bool have_regs;         /* false: no user context (exiting thread) */
+    const uint8_t *stack;   /* copy of [regs[7], regs[7] + stack_len) */
+    size_t stack_len;       /* dyn_size: what the kernel could copy */
+};
+
+struct pp_perf_thread {
+    int tid;
+    int fd;
+    uint8_t *base;   /* mmap: control page + data */
+    size_t data_size;
+    bool hup;
+};
+
+struct pp_perf {
+    uint64_t period_ns;
+    uint32_t stack_size;
+    size_t data_pages;          /* per thread, a power of two */
+    struct pp_vec threads;      /* struct pp_perf_thread */
+    size_t next;                /* round-robin position for pp_perf_next */
+    uint8_t *rec;               /* a record copied out of a ring (wraps) */
+    size_t rec_cap;
+    /* statistics */
+    uint64_t lost, throttled, records, opened, closed;
+};
+
+int pp_perf_init(struct pp_perf *p, double rate_hz, uint32_t stack_size);
+/* Opens tid's event.  PP_EPERM when the kernel refuses (perf_event_paranoid,
+ * capabilities), PP_EGONE when the thread is gone; *why (may be NULL) gets
+ * the errno. */
+int pp_perf_add(struct pp_perf *p, int tid, int *why);
+bool pp_perf_has(const struct pp_perf *p, int tid);
+void pp_perf_remove(struct pp_perf *p, int tid);
+/* Waits up to timeout_ms for data.  Closes threads whose event hung up
+ * and whose buffer is empty. */
+int pp_perf_wait(struct pp_perf *p, int timeout_ms);
+/* Next sample of any thread (1), or 0 when every buffer is empty.  The
+ * sample's stack points into p and is valid until the next call. */
+int pp_perf_next(struct pp_perf *p, struct pp_perf_sample *out);
+void pp_perf_free(struct pp_perf *p);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * pstop.c -- brief per-thread ptrace stops (see pstop.h).
+ */
+#define _GNU_SOURCE
+#include "pstop.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include "err.h"
+#include "util.h"
+
+int
+pp_pstop_seize(int tid, int *why)
+{
+    if (ptrace(PTRACE_SEIZE, tid, 0, 0) == 0)
+        return 0;
+    if (why)
+        *why = errno;
+    if (errno == ESRCH)
+        return PP_EGONE;
+    return PP_EPERM;
+}
+
+/* Waits until tid is in our interrupt's stop.  0: stopped (resume it);
+ * PP_EGONE: it exited; PP_EFAULT: in a group-stop (left listening). */
+static int
+wait_stop(int tid)
+{
+    int st, tries;
+    for (tries = 0; tries < 16; tries++) {
+        pid_t r = waitpid(tid, &st, __WALL);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return PP_EGONE;
+        }
+        if (WIFEXITED(st) || WIFSIGNALED(st))
+            return PP_EGONE;
+        if (!WIFSTOPPED(st))
+            continue;
+        if ((st >> 16) == PTRACE_EVENT_STOP) {
+            int sig = WSTOPSIG(st);
+            if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+                /* a group-stop: keep it, as if we were not there */
+                ptrace(PTRACE_LISTEN, tid, 0, 0);
+                return PP_EFAULT;
+            }
+            return 0;
+        }
+        if ((st >> 16) != 0) { /* another ptrace event: resume and wait on */
+            ptrace(PTRACE_CONT, tid, 0, 0);
+            continue;
+        }
+        /* a signal-delivery stop: deliver it; our interrupt is still pending */
+        ptrace(PTRACE_CONT, tid, 0, (void *)(long)WSTOPSIG(st));
+    }
+    return PP_EGONE;
+}
+
+void
+pp_pstop_detach(int tid)
+{
+    if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0 && wait_stop(tid) == 0)
+        ptrace(PTRACE_DETACH, tid, 0, 0);
+    else
+        ptrace(PTRACE_DETACH, tid, 0, 0);
+}
+
+int
+pp_pstop_sample(int pid, int tid, struct pp_pstop_sample *smp, void (*cb)(void *arg), void *arg)
+{
+    struct user_regs_struct r;
+    struct iovec iov = {&r, sizeof r}, local, remote;
+    uint64_t t0 = pp_now_ns();
+    ssize_t got;
+    int err;
+
+    smp->stack_len = 0;
+    smp->stopped_ns = 0;
+    if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0)
+        return errno == ESRCH ? PP_EGONE : PP_EIO;
+    if ((err = wait_stop(tid)))
+        return err;
+    err = 0;
+    if (ptrace(PTRACE_GETREGSET, tid, (void *)(long)NT_PRSTATUS, &iov) != 0) {
+        err = PP_EGONE;
+    } else {
+        uint64_t *g = smp->regs;
+        g[0] = r.rax; g[1] = r.rdx; g[2] = r.rcx; g[3] = r.rbx;
+        g[4] = r.rsi; g[5] = r.rdi; g[6] = r.rbp; g[7] = r.rsp;
+        g[8] = r.r8; g[9] = r.r9; g[10] = r.r10; g[11] = r.r11;
+        g[12] = r.r12; g[13] = r.r13; g[14] = r.r14; g[15] = r.r15;
+        g[16] = r.rip;
+        local.iov_base = smp->stack;
+        local.iov_len = smp->stack_cap;
+        remote.iov_base = (void *)(uintptr_t)r.rsp;
+        remote.iov_len = smp->stack_cap;
+        /* a partial read stops at the stack's end: that is the copy */
+        got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        smp->stack_len = got > 0 ? (size_t)got : 0;
+        if (cb)
+            cb(arg);
+    }
+    /* the one resume of this stop */
+    ptrace(PTRACE_CONT, tid, 0, 0);
+    smp->stopped_ns = pp_now_ns() - t0;
+    return err;
+}

@@ -1,0 +1,37 @@
+/*
+ * pstop.h -- brief per-thread ptrace stops (layer L1): the consistent
+ * native sampling mode (--blocking) and one-shot dumps.
+ *
+ * Threads are attached with PTRACE_SEIZE (no SIGSTOP, no options: never
+ * PTRACE_O_EXITKILL on a process we did not start).  A sample is
+ * PTRACE_INTERRUPT, a wait for the stop, the registers, one
+ * process_vm_readv of the stack, the caller's callback (the Python
+ * frames are read while the thread stands still), PTRACE_CONT.  Every
+ * path after a successful interrupt ends in a resume; the resume is in
+ * one place.  Group-stops (SIGSTOP from someone else) are left alone with
+ * PTRACE_LISTEN, signals are re-injected.  If the profiler dies, the
+ * kernel detaches and resumes the threads.
+ */
+#ifndef PP_PSTOP_H
+#define PP_PSTOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* PP_EPERM (Yama, capabilities, another tracer), PP_EGONE. *why: errno. */
+int pp_pstop_seize(int tid, int *why);
+/* Interrupts, waits and detaches (the thread keeps running). */
+void pp_pstop_detach(int tid);
+
+struct pp_pstop_sample {
+    uint64_t regs[17];  /* DWARF numbering */
+    uint8_t *stack;     /* caller's buffer */
+    size_t stack_cap, stack_len;
+    uint64_t stopped_ns; /* from the interrupt to the resume */
+};
+
+/* cb (may be NULL) runs while the thread is stopped. */
+int pp_pstop_sample(int pid, int tid, struct pp_pstop_sample *smp, void (*cb)(void *arg),
+                    void *arg);
+
+#endif

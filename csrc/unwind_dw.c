@@ -1,0 +1,301 @@
+/*
+ * unwind_dw.c -- the libdw unwinder backend (see unwind.h).
+ *
+ * One Dwfl per target address space, built once from /proc/PID/maps
+ * (dwfl_linux_proc_report: modules are only recorded, files are opened on
+ * first use) and attached once with our own thread callbacks: the only
+ * thread is the sampled one, its registers are the sample's, its memory
+ * is the sample's stack copy.  libdwfl caches each module's ELF and CFI;
+ * a refresh re-reports the maps inside begin/end, which keeps unchanged
+ * modules and their caches and drops unmapped ones.
+ */
+#include "unwind.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dw.h"
+#include "err.h"
+#include "log.h"
+#include "proc.h"
+
+#if PP_HAVE_LIBDW
+
+struct dwu {
+    struct pp_unwinder base;
+    Dwfl *dwfl;
+    Dwfl_Callbacks cbs;
+    char *debuginfo_path;
+    bool attached;
+    /* the sample being unwound */
+    const struct pp_unwind_input *cur;
+    struct pp_unwind_frame *out;
+    size_t max, n;
+    unsigned status;
+    uint64_t last_sp;
+};
+
+/* find_elf gets no argument of ours: the pid of the Dwfl being used is
+ * set here before every call into libdwfl that may open files. */
+static __thread int pp_dwu_pid;
+
+/* Opens a module's file as the target sees it (its mount namespace). */
+static int
+find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+         char **file_name, Elf **elfp)
+{
+    char path[4096];
+    int fd;
+
+    if (modname && modname[0] == '/') {
+        pp_proc_root_path(pp_dwu_pid, modname, path, sizeof path);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            *file_name = strdup(path);
+            *elfp = NULL;
+            return fd;
+        }
+    }
+    /* [vdso] and deleted files: libdwfl reads them from /proc/PID/mem */
+    return pp_dw.dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name, elfp);
+}
+
+static pid_t
+next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+    struct dwu *u = arg;
+    (void)dwfl;
+    if (*thread_argp != NULL || !u->cur)
+        return 0;
+    *thread_argp = u;
+    return u->cur->tid;
+}
+
+static bool
+get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+    struct dwu *u = arg;
+    (void)dwfl;
+    if (!u->cur || tid != u->cur->tid)
+        return false;
+    *thread_argp = u;
+    return true;
+}
+
+static bool
+memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+    struct dwu *u = arg;
+    const struct pp_unwind_input *in = u->cur;
+    uint64_t sp;
+    (void)dwfl;
+
+    if (!in)
+        return false;
+    sp = in->regs[7];
+    if (addr >= sp && addr - sp + 8 <= in->stack_len) {
+        memcpy(result, in->stack + (addr - sp), 8);
+        return true;
+    }
+    if (!u->base.allow_live || !u->base.mem)
+        return false;
+    u->base.live_reads++;
+    u->status |= PP_US_LIVE;
+    if (pp_mem_read_cached(u->base.mem, addr, result, 8) != 0) {
+        u->base.failed_reads++;
+        return false;
+    }
+    return true;
+}
+
+static bool
+set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+    struct dwu *u = arg;
+    Dwarf_Word regs[16];
+    int i;
+
+    for (i = 0; i < 16; i++)
+        regs[i] = u->cur->regs[i];
+    if (!pp_dw.dwfl_thread_state_registers(thread, 0, 16, regs))
+        return false;
+    pp_dw.dwfl_thread_state_register_pc(thread, u->cur->regs[16]);
+    return true;
+}
+
+static const Dwfl_Thread_Callbacks thread_cbs = {
+    .next_thread = next_thread,
+    .get_thread = get_thread,
+    .memory_read = memory_read,
+    .set_initial_registers = set_initial_registers,
+};
+
+static int
+frame_cb(Dwfl_Frame *state, void *arg)
+{
+    struct dwu *u = arg;
+    Dwarf_Addr pc;
+    Dwarf_Word sp;
+    bool act = false;
+
+    if (!pp_dw.dwfl_frame_pc(state, &pc, &act)) {
+        u->status |= PP_US_TRUNCATED;
+        return DWARF_CB_ABORT;
+    }
+    if (!act && pc > 0)
+        pc--; /* a return address: look up the call instruction */
+    if (pc == 0) { /* outermost frame with a zeroed return address */
+        return DWARF_CB_ABORT;
+    }
+    if (u->n > 0 && !pp_dw.dwfl_addrmodule(u->dwfl, pc)) {
+        u->status |= PP_US_NOMODULE | PP_US_TRUNCATED;
+        return DWARF_CB_ABORT;
+    }
+    if (pp_dw.dwfl_frame_reg(state, 7, &sp) == 0) {
+        if (u->n > 0 && sp <= u->last_sp) { /* no progress: a loop or junk */
+            u->status |= PP_US_TRUNCATED;
+            return DWARF_CB_ABORT;
+        }
+        u->last_sp = sp;
+    }
+    if (u->n >= u->max) {
+        u->status |= PP_US_DEPTH;
+        return DWARF_CB_ABORT;
+    }
+    u->out[u->n].pc = pc;
+    u->out[u->n].flags = act ? PP_UF_ACTIVATION : 0;
+    u->n++;
+    return DWARF_CB_OK;
+}
+
+static int
+dwu_refresh(struct pp_unwinder *base)
+{
+    struct dwu *u = (struct dwu *)base;
+    int r;
+
+    pp_dwu_pid = base->pid;
+    pp_dw.dwfl_report_begin(u->dwfl);
+    r = pp_dw.dwfl_linux_proc_report(u->dwfl, base->pid);
+    if (pp_dw.dwfl_report_end(u->dwfl, NULL, NULL) != 0 || r != 0)
+        return r > 0 ? PP_EGONE : PP_EIO;
+    base->refreshes++;
+    return 0;
+}
+
+static int
+dwu_unwind(struct pp_unwinder *base, const struct pp_unwind_input *in,
+           struct pp_unwind_frame *out, size_t max, size_t *n, unsigned *status)
+{
+    struct dwu *u = (struct dwu *)base;
+    int r;
+
+    *n = 0;
+    *status = 0;
+    if (!u->attached) {
+        pp_dwu_pid = base->pid;
+        if (!pp_dw.dwfl_attach_state(u->dwfl, NULL, base->pid, &thread_cbs, u)) {
+            pp_log_debug("dwfl_attach_state: %s", pp_dw.dwfl_errmsg(-1));
+            return PP_EIO;
+        }
+        u->attached = true;
+    }
+    if (max > PP_UNWIND_MAX)
+        max = PP_UNWIND_MAX;
+    u->cur = in;
+    u->out = out;
+    u->max = max;
+    u->n = 0;
+    u->status = 0;
+    u->last_sp = 0;
+    pp_dwu_pid = base->pid;
+    r = pp_dw.dwfl_getthread_frames(u->dwfl, in->tid, frame_cb, u);
+    if (r == -1 && !(u->status & (PP_US_DEPTH | PP_US_TRUNCATED)))
+        u->status |= PP_US_TRUNCATED; /* CFI missing or a read failed */
+    u->cur = NULL;
+    *n = u->n;
+    *status = u->status;
+    base->unwinds++;
+    base->frames += u->n;
+    return u->n ? 0 : PP_EBADDATA;
+}
+
+static void
+dwu_destroy(struct pp_unwinder *base)
+{
+    struct dwu *u = (struct dwu *)base;
+    if (u->dwfl)
+        pp_dw.dwfl_end(u->dwfl);
+    free(u);
+}
+
+static const struct pp_unwinder_ops dwu_ops = {
+    .name = "libdw",
+    .unwind = dwu_unwind,
+    .refresh = dwu_refresh,
+    .destroy = dwu_destroy,
+};
+
+static char *dwu_debuginfo_path = NULL;
+
+int
+pp_unwind_libdw_new(int pid, const char *root, struct pp_mem *mem, struct pp_unwinder **out,
+                    char *why, size_t whylen)
+{
+    struct dwu *u;
+    int err;
+    (void)root;
+
+    *out = NULL;
+    if ((err = pp_dw_load(why, whylen)))
+        return err;
+    u = calloc(1, sizeof *u);
+    if (!u)
+        return PP_ENOMEM;
+    u->base.ops = &dwu_ops;
+    u->base.pid = pid;
+    u->base.mem = mem;
+    u->base.allow_live = mem != NULL;
+    u->cbs.find_elf = find_elf;
+    u->cbs.find_debuginfo = pp_dw.dwfl_standard_find_debuginfo;
+    u->cbs.debuginfo_path = &dwu_debuginfo_path;
+    u->dwfl = pp_dw.dwfl_begin(&u->cbs);
+    if (!u->dwfl) {
+        snprintf(why, whylen, "dwfl_begin: %s", pp_dw.dwfl_errmsg(-1));
+        free(u);
+        return PP_EIO;
+    }
+    if ((err = dwu_refresh(&u->base))) {
+        snprintf(why, whylen, "cannot read the mappings of process %d", pid);
+        dwu_destroy(&u->base);
+        return err;
+    }
+    u->base.refreshes = 0;
+    *out = &u->base;
+    return 0;
+}
+
+#else /* !PP_HAVE_LIBDW */
+
+int
+pp_unwind_libdw_new(int pid, const char *root, struct pp_mem *mem, struct pp_unwinder **out,
+                    char *why, size_t whylen)
+{
+    (void)pid;
+    (void)root;
+    (void)mem;
+    *out = NULL;
+    return pp_dw_load(why, whylen);
+}
+
+#endif
+
+void
+pp_unwinder_free(struct pp_unwinder *u)
+{
+    if (u)
+        u->ops->destroy(u);
+}
