@@ -5,6 +5,7 @@
  * a collision the next hash value is probed, so equal keys always get
  * equal ids and different keys never share one.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "agg.h"
@@ -145,4 +146,74 @@ pp_agg_add(struct pp_agg *a, uint32_t stack_id, uint32_t thread_idx, uint64_t t_
             return err;
     }
     return 0;
+}
+
+static int
+add_count(struct pp_agg *a, uint32_t stack_id, uint32_t thread_idx, uint64_t n)
+{
+    uint64_t key = ((uint64_t)stack_id << 24) ^ thread_idx, v;
+    int err;
+
+    if (pp_hmap_get(&a->count_ids, key, &v)) {
+        ((struct pp_agg_count *)pp_vec_at(&a->counts, v - 1))->count += n;
+    } else {
+        struct pp_agg_count c = {stack_id, thread_idx, n};
+        if ((err = pp_vec_append(&a->counts, &c)) ||
+            (err = pp_hmap_put(&a->count_ids, key, a->counts.len)))
+            return err;
+    }
+    a->total += n;
+    return 0;
+}
+
+#define REMAP_MAX 8192
+
+int
+pp_agg_remap(const struct pp_agg *src, struct pp_agg *dst, pp_agg_expand_fn expand, void *arg)
+{
+    uint32_t *map = NULL, *buf = NULL;
+    size_t i;
+    int err = PP_ENOMEM;
+
+    dst->keep_timestamps = src->keep_timestamps;
+    map = calloc(src->stack_len.len + 1, sizeof *map);
+    buf = calloc(REMAP_MAX, sizeof *buf);
+    if (!map || !buf)
+        goto out;
+    for (i = 0; i < src->threads.len; i++) {
+        const struct pp_agg_thread *t = pp_vec_at(&src->threads, i);
+        uint32_t idx;
+        if ((err = pp_agg_thread(dst, t->tid, pp_strtab_get(src->strs, t->name_id), &idx)))
+            goto out;
+    }
+    for (i = 0; i < src->stack_len.len; i++) {
+        uint32_t len, j;
+        const uint32_t *fr = pp_agg_stack_frames(src, (uint32_t)i, &len);
+        size_t n = 0;
+        for (j = 0; j < len && n < REMAP_MAX; j++) {
+            size_t k = 0;
+            if ((err = expand(arg, dst, pp_vec_at(&src->frames, fr[j]), buf + n, REMAP_MAX - n,
+                              &k)))
+                goto out;
+            n += k;
+        }
+        if ((err = pp_agg_stack(dst, buf, n, &map[i])))
+            goto out;
+    }
+    for (i = 0; i < src->counts.len; i++) {
+        const struct pp_agg_count *c = pp_vec_at(&src->counts, i);
+        if ((err = add_count(dst, map[c->stack_id], c->thread_idx, c->count)))
+            goto out;
+    }
+    for (i = 0; i < src->samples.len; i++) {
+        struct pp_agg_sample smp = *(const struct pp_agg_sample *)pp_vec_at(&src->samples, i);
+        smp.stack_id = map[smp.stack_id];
+        if ((err = pp_vec_append(&dst->samples, &smp)))
+            goto out;
+    }
+    err = 0;
+out:
+    free(map);
+    free(buf);
+    return err;
 }

@@ -15,7 +15,14 @@
 
 #include "util.h"
 
-enum pp_frame_kind { PP_FRAME_PY, PP_FRAME_NATIVE, PP_FRAME_MARKER };
+enum pp_frame_kind {
+    PP_FRAME_PY,
+    PP_FRAME_NATIVE,
+    PP_FRAME_MARKER,
+    /* a native PC not symbolized in full yet (native.c): line holds its
+     * index; pp_agg_remap() expands it before anything is written */
+    PP_FRAME_PC,
+};
 
 struct pp_agg_frame {
     uint32_t kind;
@@ -65,6 +72,17 @@ int pp_agg_stack(struct pp_agg *a, const uint32_t *frames, size_t n, uint32_t *i
 /* Registers or renames a thread. */
 int pp_agg_thread(struct pp_agg *a, int tid, const char *name, uint32_t *idx);
 int pp_agg_add(struct pp_agg *a, uint32_t stack_id, uint32_t thread_idx, uint64_t t_ns);
+
+/*
+ * Builds dst (initialised, sharing src's string table) from src with every
+ * frame replaced by expand()'s frames (dst ids, root first; zero or more):
+ * stacks that become equal are merged, counts, timestamps and threads
+ * carried over.
+ */
+typedef int (*pp_agg_expand_fn)(void *arg, struct pp_agg *dst, const struct pp_agg_frame *f,
+                                uint32_t *out, size_t max, size_t *n);
+int pp_agg_remap(const struct pp_agg *src, struct pp_agg *dst, pp_agg_expand_fn expand,
+                 void *arg);
 
 static inline const uint32_t *
 pp_agg_stack_frames(const struct pp_agg *a, uint32_t id, uint32_t *len)

@@ -319,6 +319,17 @@ cmd_dump(int argc, char **argv)
         pp_session_free(&s);
         return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
     }
+    if (s.nat) { /* native PCs -> named frames */
+        struct pp_agg expanded;
+        if ((err = pp_native_expand(&s, &expanded))) {
+            pp_agg_free(&expanded);
+            report(err, &s, &o);
+            pp_session_free(&s);
+            return 1;
+        }
+        pp_agg_free(&s.agg);
+        s.agg = expanded;
+    }
     printf("PID %d: %s (Python %s)\n", s.pid, s.cmdline, s.rt.version_str);
     for (i = 0; i < s.agg.counts.len; i++) {
         const struct pp_agg_count *c = pp_vec_at(&s.agg.counts, i);

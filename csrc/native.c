@@ -32,10 +32,19 @@
 #define LAT_KEEP 65536
 #define STALE_US 20000 /* samples read later than this are dropped */
 
+/* A native PC seen in a sample.  Stacks hold it as one PP_FRAME_PC frame
+ * (line = index here) while sampling; only the function's symbol is
+ * looked up then (a binary search).  Inline chains need the DWARF scope
+ * walk (~0.3 ms per PC), so they are resolved when a profile is written,
+ * once per PC, and pp_agg_remap() expands the PC frames. */
 struct symentry {
     uint64_t pc;
-    uint32_t flags;
-    uint32_t off, n; /* frame ids in pool, root first */
+    uint32_t flags;     /* PP_MF_* */
+    uint32_t frame;     /* the PP_FRAME_PC frame id */
+    uint32_t name_id;   /* function name ("[unknown]"); unused for eval frames */
+    uint32_t module_id; /* module basename ("" when in no module) */
+    bool expanded;
+    uint32_t off, n;    /* expanded: string ids in names_pool, root first */
 };
 
 struct pp_native {
@@ -49,7 +58,7 @@ struct pp_native {
     /* PC -> symbolized frames */
     struct pp_vec syms;
     struct pp_hmap sym_ids;
-    struct pp_vec pool; /* uint32_t */
+    struct pp_vec names_pool; /* uint32_t string ids (struct symentry) */
     /* per sample */
     struct pp_unwind_frame *uf;
     struct pp_merge_native *mn;
@@ -89,10 +98,8 @@ sym_entry(struct pp_session *s, uint64_t pc, const struct symentry **out)
     struct pp_native *nt = s->nat;
     struct symentry e;
     struct pp_sym_info info;
-    const char *inl[MAX_INLINE];
-    size_t ninl = 0, i;
+    const char *name, *module;
     uint64_t h = pp_hash_u64(pc), v;
-    uint32_t id;
     int err;
 
     for (;; h++) {
@@ -107,7 +114,6 @@ sym_entry(struct pp_session *s, uint64_t pc, const struct symentry **out)
     }
     memset(&e, 0, sizeof e);
     e.pc = pc;
-    e.off = (uint32_t)nt->pool.len;
     err = pp_sym_lookup(nt->sym, pc, &info);
     if (err == PP_ENOMEM)
         return err;
@@ -115,26 +121,80 @@ sym_entry(struct pp_session *s, uint64_t pc, const struct symentry **out)
         e.flags |= PP_MF_EVAL;
     if (info.interp)
         e.flags |= PP_MF_INTERNAL;
-    if (!err && info.name)
-        ninl = pp_sym_inlines(nt->sym, pc, inl, MAX_INLINE);
-    if (!info.eval) { /* the eval loop itself is replaced by Python frames */
-        if ((err = intern_frame(s, PP_FRAME_NATIVE, info.name ? info.name : "[unknown]",
-                                info.module ? info.module : "", &id)) ||
-            (err = pp_vec_append(&nt->pool, &id)))
-            return err;
-    }
-    for (i = ninl; i-- > 0;) { /* outermost inline first */
-        if ((err = intern_frame(s, PP_FRAME_NATIVE, inl[i], info.module ? info.module : "",
-                                &id)) ||
-            (err = pp_vec_append(&nt->pool, &id)))
-            return err;
-    }
-    e.n = (uint32_t)(nt->pool.len - e.off);
+    name = info.name ? info.name : "[unknown]";
+    module = info.module ? info.module : "";
+    if ((err = pp_strtab_intern(&s->strs, name, strlen(name), &e.name_id)) ||
+        (err = pp_strtab_intern(&s->strs, module, strlen(module), &e.module_id)) ||
+        (err = pp_agg_frame(&s->agg, PP_FRAME_PC, e.name_id, e.module_id, (int)nt->syms.len,
+                            &e.frame)))
+        return err;
     if ((err = pp_vec_append(&nt->syms, &e)) ||
         (err = pp_hmap_put(&nt->sym_ids, h, nt->syms.len)))
         return err;
     *out = pp_vec_at(&nt->syms, nt->syms.len - 1);
     return 0;
+}
+
+/* Resolves e's inline chain (once) into names_pool. */
+static int
+expand_entry(struct pp_session *s, struct symentry *e)
+{
+    struct pp_native *nt = s->nat;
+    const char *inl[MAX_INLINE];
+    size_t ninl, i;
+    uint32_t id;
+    int err;
+
+    e->off = (uint32_t)nt->names_pool.len;
+    if (!(e->flags & PP_MF_EVAL) && (err = pp_vec_append(&nt->names_pool, &e->name_id)))
+        return err;
+    ninl = pp_sym_inlines(nt->sym, e->pc, inl, MAX_INLINE);
+    for (i = ninl; i-- > 0;) { /* outermost inline first */
+        if ((err = pp_strtab_intern(&s->strs, inl[i], strlen(inl[i]), &id)) ||
+            (err = pp_vec_append(&nt->names_pool, &id)))
+            return err;
+    }
+    e->n = (uint32_t)(nt->names_pool.len - e->off);
+    e->expanded = true;
+    return 0;
+}
+
+static int
+expand_frame(void *arg, struct pp_agg *dst, const struct pp_agg_frame *f, uint32_t *out,
+             size_t max, size_t *n)
+{
+    struct pp_session *s = arg;
+    struct pp_native *nt = s->nat;
+    struct symentry *e;
+    uint32_t i;
+    int err;
+
+    *n = 0;
+    if (f->kind != PP_FRAME_PC) {
+        if (max == 0)
+            return 0;
+        *n = 1;
+        return pp_agg_frame(dst, f->kind, f->name_id, f->file_id, f->line, out);
+    }
+    if (f->line < 0 || (size_t)f->line >= nt->syms.len)
+        return PP_EINTERNAL;
+    e = pp_vec_at(&nt->syms, (size_t)f->line);
+    if (!e->expanded && (err = expand_entry(s, e)))
+        return err;
+    for (i = 0; i < e->n && *n < max; i++) {
+        uint32_t name = *(uint32_t *)pp_vec_at(&nt->names_pool, e->off + i);
+        if ((err = pp_agg_frame(dst, PP_FRAME_NATIVE, name, e->module_id, 0, &out[*n])))
+            return err;
+        (*n)++;
+    }
+    return 0;
+}
+
+int
+pp_native_expand(struct pp_session *s, struct pp_agg *out)
+{
+    pp_agg_init(out, &s->strs);
+    return pp_agg_remap(&s->agg, out, expand_frame, s);
 }
 
 /* ==== the Python side of one thread ==== */
@@ -286,11 +346,10 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
         if ((err = sym_entry(s, nt->uf[n - 1 - i].pc, &e)))
             return err;
         nt->mn[i].flags = e->flags;
-        nt->mn[i].nids = e->n;
-        nt->off[i] = e->off; /* the pool may grow: pointers after the loop */
+        nt->mn[i].nids = 1;
+        nt->off[i] = e->frame;
+        nt->mn[i].ids = &nt->off[i];
     }
-    for (i = 0; i < n; i++)
-        nt->mn[i].ids = (const uint32_t *)nt->pool.data + nt->off[i];
     memset(&mi, 0, sizeof mi);
     mi.native = nt->mn;
     mi.nnative = n;
@@ -444,7 +503,7 @@ pp_native_start(struct pp_session *s)
     pp_vec_init(&nt->seized_list, sizeof(int));
     pp_vec_init(&nt->syms, sizeof(struct symentry));
     pp_hmap_init(&nt->sym_ids);
-    pp_vec_init(&nt->pool, sizeof(uint32_t));
+    pp_vec_init(&nt->names_pool, sizeof(uint32_t));
     nt->uf = calloc(PP_UNWIND_MAX, sizeof *nt->uf);
     nt->mn = calloc(PP_UNWIND_MAX, sizeof *nt->mn);
     nt->off = calloc(PP_UNWIND_MAX, sizeof *nt->off);
@@ -838,7 +897,7 @@ pp_native_free(struct pp_session *s)
     pp_vec_free(&nt->seized_list);
     pp_vec_free(&nt->syms);
     pp_hmap_free(&nt->sym_ids);
-    pp_vec_free(&nt->pool);
+    pp_vec_free(&nt->names_pool);
     free(nt->uf);
     free(nt->mn);
     free(nt->off);

@@ -31,6 +31,9 @@ int pp_native_start(struct pp_session *s);
 int pp_native_run(struct pp_session *s);
 /* One consistent sample of every thread (ptrace), for `dump --native`. */
 int pp_native_dump(struct pp_session *s);
+/* The profile with its native PC frames expanded (inline chains resolved,
+ * once per PC): what gets written.  out is initialised here. */
+int pp_native_expand(struct pp_session *s, struct pp_agg *out);
 void pp_native_out_info(struct pp_session *s, struct pp_out_info *info);
 /* Appends native figures to the summary line. */
 void pp_native_summary(struct pp_session *s, char *buf, size_t len);

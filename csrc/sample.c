@@ -586,6 +586,16 @@ pp_session_write(struct pp_session *s)
     pp_out_stat(&info, "first_sample_us",
                 s->first_sample_ns ? (s->first_sample_ns - s->attach_ns) / 1000 : 0);
     pp_native_out_info(s, &info);
+    if (s->nat) { /* native PCs become named frames (inline chains) now */
+        struct pp_agg expanded;
+        err = pp_native_expand(s, &expanded);
+        if (!err && s->opts.raw_path)
+            err = pp_out_write_raw(&expanded, &info, s->opts.raw_path);
+        if (!err && s->opts.collapsed_path)
+            err = pp_out_write_collapsed(&expanded, s->opts.threads, s->opts.collapsed_path);
+        pp_agg_free(&expanded);
+        return err;
+    }
     if (s->opts.raw_path)
         err = pp_out_write_raw(&s->agg, &info, s->opts.raw_path);
     if (!err && s->opts.collapsed_path)
