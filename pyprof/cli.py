@@ -17,7 +17,7 @@ import tempfile
 import time
 import traceback
 
-from . import __version__, flamegraph, raw
+from . import __version__, flamegraph, pprof, raw, speedscope
 from ._sampler import SamplerNotFoundError, find_sampler
 
 EXIT_OK = 0
@@ -26,13 +26,16 @@ EXIT_USAGE = 2
 EXIT_OUTPUT = 8
 EXIT_INTERRUPTED = 130
 
-SUBCOMMANDS = ("record", "dump", "convert", "version")
-FORMATS = ("flamegraph", "collapsed", "raw")
-EXTENSIONS = {"flamegraph": "svg", "collapsed": "txt", "raw": "raw"}
+SUBCOMMANDS = ("record", "dump", "convert", "report", "top", "version")
+FORMATS = ("flamegraph", "collapsed", "speedscope", "pprof", "raw")
+CONVERT_FORMATS = FORMATS[:-1]  # rendered from a raw file
+SAMPLER_FORMATS = ("collapsed", "raw")  # written by the sampler itself
+EXTENSIONS = {"flamegraph": "svg", "collapsed": "txt", "speedscope": "speedscope.json", "pprof": "pb.gz", "raw": "raw"}
 MAX_RATE = 100000
 # The record options that take a value (``python -m pyprof`` needs them to
 # find where the options end and the script begins).
-RECORD_VALUE_OPTIONS = frozenset(["--pid", "-o", "--output", "--format", "-F", "--rate", "-d", "--duration"])
+RECORD_VALUE_OPTIONS = frozenset(["--pid", "-o", "--output", "--format", "-F", "--rate", "-d", "--duration",
+                                  "--unwinder", "--stack-size", "--debug-dir"])
 
 
 class UsageError(Exception):
@@ -76,21 +79,30 @@ def build_parser():
     record.add_argument("-d", "--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     record.add_argument("--threads", action="store_true", help="add a root frame per thread")
     record.add_argument("--idle", action="store_true", help="also sample threads that are not on CPU")
-    record.add_argument("--timestamps", action="store_true", help="record each sample's time in the raw file")
+    record.add_argument("--timeline", "--timestamps", dest="timestamps", action="store_true",
+                        help="record each sample's time (raw file; speedscope in time order)")
+    add_native_arguments(record)
     record.add_argument("-v", "--verbose", action="store_true", help="verbose sampler output, tracebacks")
     record.set_defaults(func=cmd_record)
 
     dump = commands.add_parser("dump", allow_abbrev=False, help="print the current stack of each thread")
     dump.add_argument("--pid", type=int, required=True, help="the process to inspect")
+    dump.add_argument("--native", action="store_true",
+                      help="native frames too (stops each thread for a few microseconds)")
     dump.set_defaults(func=cmd_dump)
 
     convert = commands.add_parser("convert", allow_abbrev=False, help="render a raw profile in another format")
     convert.add_argument("rawfile", metavar="RAWFILE", help="a file written by 'pyprof record --format raw'")
-    convert.add_argument("--format", choices=FORMATS[:2], default="flamegraph", help="(default: flamegraph)")
-    convert.add_argument("-o", "--output", metavar="FILE", help="output file (default: RAWFILE with .svg/.txt)")
+    convert.add_argument("--format", choices=CONVERT_FORMATS, default="flamegraph", help="(default: flamegraph)")
+    convert.add_argument("-o", "--output", metavar="FILE",
+                         help="output file (default: RAWFILE with .svg, .txt, .speedscope.json or .pb.gz)")
     convert.add_argument("--threads", action="store_true", help="add a root frame per thread")
     convert.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
     convert.set_defaults(func=cmd_convert)
+
+    from . import report as _report, top as _top  # here: they import this module
+    _report.add_parser(commands)
+    _top.add_parser(commands)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=cmd_version)
@@ -146,6 +158,45 @@ def default_output_name(args, now=None):
     return "pyprof-%s-%s.%s" % (target, stamp, EXTENSIONS[args.format])
 
 
+def add_native_arguments(parser):
+    """Options of native (mixed-mode) sampling, shared by ``record`` and ``top``."""
+    group = parser.add_argument_group("native frames (docs/native.md)")
+    group.add_argument("--native", action="store_true",
+                       help="C/C++ frames too, merged with the Python frames")
+    mode = group.add_mutually_exclusive_group()
+    mode.add_argument("--nonblocking", dest="blocking", action="store_false",
+                      help="never stop the target: perf events (the default)")
+    mode.add_argument("--blocking", dest="blocking", action="store_true",
+                      help="stop each thread briefly per sample (ptrace): consistent stacks")
+    group.add_argument("--unwinder", choices=("libdw", "libunwind"), help="native unwinder (default: libdw)")
+    group.add_argument("--no-internals", action="store_true",
+                       help="fold away the interpreter's own C functions")
+    group.add_argument("--stack-size", type=int, metavar="BYTES",
+                       help="user stack copied per sample (default 32768, at most 65528)")
+    group.add_argument("--debug-dir", metavar="DIR", help="extra directory of separate debug info")
+    group.add_argument("--debuginfod", action="store_true",
+                       help="let libdw ask debuginfod servers (DEBUGINFOD_URLS) for debug info")
+    group.add_argument("--no-inlines", action="store_true", help="do not expand inlined functions")
+    parser.set_defaults(blocking=False)
+
+
+def native_sampler_argv(args):
+    """Sampler options for the native arguments of *args*."""
+    if not getattr(args, "native", False):
+        return []
+    argv = ["--native"]
+    if args.blocking:
+        argv.append("--blocking")
+    if args.unwinder:
+        argv += ["--unwinder", args.unwinder]
+    if args.stack_size is not None:
+        argv += ["--stack-size", str(args.stack_size)]
+    if args.debug_dir:
+        argv += ["--debug-dir", args.debug_dir]
+    flags = (args.no_internals, "--no-internals"), (args.debuginfod, "--debuginfod"), (args.no_inlines, "--no-inlines")
+    return argv + [option for given, option in flags if given]
+
+
 def sampler_record_argv(sampler, args, raw_path, output):
     """Return the sampler command line for ``record`` with *args*."""
     argv = [sampler, "record"]
@@ -160,6 +211,7 @@ def sampler_record_argv(sampler, args, raw_path, output):
         argv += ["--duration", repr(args.duration)]
     flags = (args.threads, "--threads"), (args.idle, "--idle"), (args.timestamps, "--timestamps"), (args.verbose, "-v")
     argv += [option for given, option in flags if given]
+    argv += native_sampler_argv(args)
     if args.command:
         argv += ["--"] + args.command
     return argv
@@ -235,11 +287,15 @@ def check_output_path(path):
 
 
 def write_atomic(path, text):
-    """Write *text* to *path* (UTF-8) through a temporary file and a rename."""
+    """Write *text* (str, written as UTF-8, or bytes) to *path* through a temporary file and a rename."""
     tmp = "%s.tmp.%d" % (path, os.getpid())
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        if isinstance(text, bytes):
+            with open(tmp, "wb") as f:
+                f.write(text)
+        else:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
         os.replace(tmp, path)
     except BaseException as e:
         try:
@@ -262,9 +318,13 @@ def read_profile(path):
 
 
 def render(profile, fmt, threads):
-    """Return the text of *profile* in format *fmt* (flamegraph or collapsed)."""
+    """Return *profile* in format *fmt* (one of CONVERT_FORMATS): str, or bytes for pprof."""
     if fmt == "collapsed":
         return "".join(line + "\n" for line in raw.collapsed_lines(profile, threads))
+    if fmt == "speedscope":
+        return speedscope.render_profile(profile, threads=threads)
+    if fmt == "pprof":
+        return pprof.render_profile(profile, threads=threads)
     return flamegraph.render_profile(profile, threads=threads)
 
 
@@ -308,7 +368,7 @@ def cmd_record(args):
         raw_path = output if args.format == "raw" else os.path.join(tmpdir, "profile.raw")
         def snapshot():
             # SIGUSR1: render what the sampler wrote so far, keep recording
-            if args.format == "flamegraph":
+            if args.format not in SAMPLER_FORMATS:
                 try:
                     write_atomic(output, render(raw.read_raw(raw_path), args.format, args.threads))
                 except (OSError, raw.RawFormatError, PyprofError) as e:
@@ -322,7 +382,7 @@ def cmd_record(args):
             raise PyprofError("the sampler was killed by signal %d" % -status, hint="please report this bug")
         if status != 0:
             return status  # the sampler has printed the error
-        written = args.format != "flamegraph"  # the sampler wrote raw and collapsed itself
+        written = args.format in SAMPLER_FORMATS  # the sampler wrote raw and collapsed itself
         try:
             profile = raw.read_raw(raw_path)
             if not written:
@@ -343,7 +403,7 @@ def cmd_dump(args):
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execv(sampler, [sampler, "dump", "--pid", str(args.pid)])
+        os.execv(sampler, [sampler, "dump", "--pid", str(args.pid)] + (["--native"] if args.native else []))
     except OSError as e:
         raise PyprofError("cannot run the sampler %s: %s" % (sampler, e.strerror or e))
 

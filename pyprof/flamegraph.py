@@ -1,13 +1,20 @@
 """Self-contained interactive SVG flame graphs.
 
 The SVG needs nothing but a browser: click a frame to zoom into it, "Reset
-Zoom" to go back, "Search" (or Ctrl-F) to highlight frames matching a regular
-expression.  The layout follows flamegraph.pl: the root ("all") at the bottom,
-callees above their callers, siblings sorted by name; ``icicle=True`` turns it
-upside down.
+Zoom" to go back; type a regular expression in the search box (Ctrl-F goes
+there, Escape clears it) to highlight the frames it matches and see the share
+of samples under them.  The layout follows flamegraph.pl: the root ("all") at
+the bottom, callees above their callers, siblings sorted by name;
+``icicle=True`` turns it upside down.
+
+Frames are coloured by kind, as the legend says: Python code in warm colours,
+native code in aqua, the interpreter's own native code (libpython, or a
+static ``python3.X`` executable) in blue, the kernel in grey, markers (what
+could not be read) in green and thread/process roots in lavender.
 """
 
 import json
+import os
 import re
 import zlib
 
@@ -18,10 +25,12 @@ FRAME_HEIGHT = 16
 FONT_SIZE = 12
 CHAR_WIDTH = FONT_SIZE * 0.59
 X_PAD = 10
-HEADER_HEIGHT = 64
+HEADER_HEIGHT = 80
 FOOTER_HEIGHT = 32
 MIN_FRACTION = 0.001  # frames narrower than 0.1 % of the total are left out
 TITLE_CHARS = 110
+LEGEND_Y = 64
+SEARCH_WIDTH = 240
 HIGHLIGHT = "rgb(230,0,230)"
 
 # Characters that XML 1.0 forbids even when escaped.
@@ -29,6 +38,20 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 _PY_FRAME = re.compile(r" \([^()]*:\d+\)$")
 _NATIVE_FRAME = re.compile(r" \([^()]*\)$")
 _ROOT_FRAME = re.compile(r"(thread|process) \d+( |$)")
+_MODULE = re.compile(r" \(([^()]*)\)$")
+_INTERPRETER_MODULE = re.compile(r"(lib)?python\d")
+KERNEL_MODULE = "[kernel]"
+
+# The legend: (kind, label), in the order shown.
+LEGEND = (
+    ("py", "Python"),
+    ("native", "native"),
+    ("interp", "interpreter"),
+    ("kernel", "kernel"),
+    ("marker", "marker"),
+    ("thread", "thread/process"),
+)
+LEGEND_ITEM_WIDTH = 112
 
 
 def xml_escape(text, quote=False):
@@ -52,21 +75,55 @@ def frame_kind(text):
     return "py"
 
 
+def native_kind(module):
+    """Return the kind to colour a native frame of *module* with.
+
+    ``kernel`` for ``[kernel]``, ``interp`` for the interpreter itself
+    (``libpython3.11.so.1.0``, a static ``python3.11`` executable), else
+    ``native``.
+    """
+    if module == KERNEL_MODULE:
+        return "kernel"
+    if _INTERPRETER_MODULE.match(os.path.basename(module)):
+        return "interp"
+    return "native"
+
+
+def display_kind(text, kind):
+    """Return the colour kind of a frame: its *kind*, native frames refined by module."""
+    if kind != "native":
+        return kind
+    match = _MODULE.search(text)
+    return native_kind(match.group(1)) if match else kind
+
+
+def _palette(kind, v1, v2, v3):
+    """Return the (r, g, b) of a frame of *kind*; v1..v3 in [0, 1] pick the shade."""
+    if kind == "py":  # warm: red through orange to yellow
+        return (205 + 50 * v3, 230 * v1, 55 * v2)
+    if kind == "native":  # aqua
+        return (50 + 60 * v1, 165 + 55 * v1, 190 + 55 * v2)
+    if kind == "interp":  # blue: the interpreter's own C code
+        return (70 + 40 * v1, 110 + 40 * v1, 225 + 30 * v2)
+    if kind == "kernel":  # grey
+        return (150 + 40 * v1, 150 + 40 * v1, 150 + 40 * v1)
+    if kind in ("thread", "process"):  # lavender
+        return (160 + 40 * v1, 150 + 40 * v1, 230 + 25 * v2)
+    if kind == "marker":  # green: something could not be read
+        return (110 + 40 * v1, 190 + 30 * v1, 110 + 40 * v1)
+    return (225, 225, 225)  # the "all" root
+
+
 def frame_color(text, kind):
-    """Return the fill colour of a frame: same text, same colour."""
+    """Return the fill colour of a frame of *kind*: same text, same colour."""
     h = zlib.crc32(text.encode("utf-8", "replace"))
     v1, v2, v3 = (h & 0xFF) / 255.0, ((h >> 8) & 0xFF) / 255.0, ((h >> 16) & 0xFF) / 255.0
-    if kind == "py":  # warm: red through orange to yellow
-        rgb = (205 + 50 * v3, 230 * v1, 55 * v2)
-    elif kind == "native":  # aqua
-        rgb = (50 + 60 * v1, 165 + 55 * v1, 190 + 55 * v2)
-    elif kind in ("thread", "process"):  # lavender
-        rgb = (160 + 40 * v1, 150 + 40 * v1, 230 + 25 * v2)
-    elif kind == "marker":  # green: something could not be read
-        rgb = (110 + 40 * v1, 190 + 30 * v1, 110 + 40 * v1)
-    else:  # the "all" root
-        rgb = (200, 200, 200)
-    return "rgb(%d,%d,%d)" % rgb
+    return "rgb(%d,%d,%d)" % _palette(kind, v1, v2, v3)
+
+
+def kind_color(kind):
+    """Return the colour that stands for *kind* in the legend."""
+    return "rgb(%d,%d,%d)" % _palette(kind, 0.5, 0.5, 0.5)
 
 
 def fit_label(name, width):
@@ -97,7 +154,7 @@ def _build_tree(stacks):
         for text, kind in frames:
             child = node.children.get(text)
             if child is None:
-                child = node.children[text] = _Node(text, kind)
+                child = node.children[text] = _Node(text, display_kind(text, kind))
             child.count += count
             node = child
     return root
@@ -162,7 +219,9 @@ def render(stacks, title="", subtitle="", icicle=False):
 
     *stacks* is an iterable of ``(frames, count)`` where *frames* is a
     root-first sequence of ``(text, kind)`` pairs; kind is one of ``py``,
-    ``native``, ``marker``, ``thread``, ``process``.
+    ``native``, ``marker``, ``thread``, ``process``.  Native frames are
+    coloured by their module (the ``(module)`` at the end of the text): see
+    :func:`native_kind`.
     """
     root = _build_tree(stacks)
     if root.count:
@@ -172,7 +231,9 @@ def render(stacks, title="", subtitle="", icicle=False):
         elements = ['<text x="%d" y="%d" id="empty">No samples</text>' % (X_PAD, HEADER_HEIGHT + FONT_SIZE)]
         frames_height = FRAME_HEIGHT
     height = HEADER_HEIGHT + frames_height + FOOTER_HEIGHT
-    config = json.dumps({"icicle": icicle, "xpad": X_PAD, "charWidth": CHAR_WIDTH, "highlight": HIGHLIGHT})
+    config = json.dumps(
+        {"icicle": icicle, "xpad": X_PAD, "charWidth": CHAR_WIDTH, "highlight": HIGHLIGHT, "total": root.count}
+    )
     return _TEMPLATE % {
         "width": IMAGE_WIDTH,
         "height": height,
@@ -181,11 +242,27 @@ def render(stacks, title="", subtitle="", icicle=False):
         "script": "var CONFIG = %s;\n%s" % (config, _SCRIPT),
         "center": IMAGE_WIDTH // 2,
         "right": IMAGE_WIDTH - X_PAD,
+        "search_x": IMAGE_WIDTH - X_PAD - SEARCH_WIDTH,
+        "search_width": SEARCH_WIDTH,
+        "legend": _legend_svg(),
         "title": xml_escape(_shorten(title, TITLE_CHARS)),
         "subtitle": xml_escape(_shorten(subtitle, TITLE_CHARS + 30)),
         "bottom": height - FOOTER_HEIGHT / 2 + 4,
         "frames": "\n".join(elements),
     }
+
+
+def _legend_svg():
+    """Return the legend: a colour swatch and a label per frame kind, centred."""
+    left = (IMAGE_WIDTH - LEGEND_ITEM_WIDTH * len(LEGEND)) // 2
+    items = []
+    for i, (kind, label) in enumerate(LEGEND):
+        x = left + i * LEGEND_ITEM_WIDTH
+        items.append(
+            '<g class="legend-item" data-kind="%s"><rect x="%d" y="%d" width="12" height="12" fill="%s" rx="2" ry="2"/>'
+            '<text x="%d" y="%d">%s</text></g>' % (kind, x, LEGEND_Y - 10, kind_color(kind), x + 16, LEGEND_Y, label)
+        )
+    return "\n".join(items)
 
 
 def _shorten(text, limit):
@@ -208,11 +285,14 @@ def render_profile(profile, threads=False, icicle=False):
 
 
 def profile_title(profile):
-    """Return the title line: command line, sample count and error count."""
+    """Return the title line: the command, the sample count and the error rate.
+
+    E.g. ``python3 app.py \u2014 377 samples, 3 errors (0.8%)``; also the merge
+    failure rate when the profile counts merge failures (native stacks).
+    """
     meta = profile.meta
-    errors = profile.stat("errors_transient") + profile.stat("errors_baddata")
     command = meta.get("cmdline") or "PID %s" % meta.get("pid", "?")
-    counts = " \u2014 %d samples, %d errors" % (profile.stat("samples"), errors)
+    counts = " \u2014 " + raw.stats_text(profile)
     return _shorten(command, TITLE_CHARS - len(counts)) + counts
 
 
@@ -251,8 +331,14 @@ xmlns="http://www.w3.org/2000/svg" onload="init(evt)">
 <rect x="0" y="0" width="100%%" height="100%%" fill="url(#background)"/>
 <text id="title" x="%(center)d" y="24">%(title)s</text>
 <text id="subtitle" x="%(center)d" y="42">%(subtitle)s</text>
-<text id="unzoom" class="button hide" x="%(xpad)d" y="58">Reset Zoom</text>
-<text id="search" class="button" x="%(right)d" y="58">Search</text>
+<text id="unzoom" class="button hide" x="%(xpad)d" y="64">Reset Zoom</text>
+<g id="legend">
+%(legend)s
+</g>
+<foreignObject x="%(search_x)d" y="49" width="%(search_width)d" height="22">
+<input xmlns="http://www.w3.org/1999/xhtml" id="search" type="text" spellcheck="false" \
+placeholder="Search (regular expression, Ctrl-F)" title="Highlight the frames matching a regular expression"/>
+</foreignObject>
 <text id="details" x="%(xpad)d" y="%(bottom).1f"> </text>
 <text id="matched" x="%(right)d" y="%(bottom).1f"> </text>
 <g id="frames">
@@ -265,7 +351,10 @@ _STYLE = """\
 text { font-family: Verdana, "DejaVu Sans", sans-serif; font-size: 12px; fill: #000; }
 #title { text-anchor: middle; font-size: 17px; }
 #subtitle { text-anchor: middle; fill: #555; }
-#search, #matched { text-anchor: end; }
+#matched { text-anchor: end; }
+#search { box-sizing: border-box; width: 100%; height: 20px; font: 12px Verdana, "DejaVu Sans", sans-serif;
+          border: 1px solid #999; border-radius: 3px; padding: 1px 4px; background: #fff; }
+#search.invalid { border-color: #d00; background: #fee; }
 .button { cursor: pointer; fill: #00c; }
 .button:hover { text-decoration: underline; }
 .hide { display: none; }
@@ -277,14 +366,14 @@ text { font-family: Verdana, "DejaVu Sans", sans-serif; font-size: 12px; fill: #
 
 _SCRIPT = r"""
 "use strict";
-var frames = [], totalWidth, details, unzoomButton, searchButton, matched, currentSearch = null;
+var frames = [], totalWidth, details, unzoomButton, searchBox, matched, currentSearch = null;
 
 function init(evt) {
     var svg = document.documentElement;
     totalWidth = parseFloat(svg.getAttribute("width")) - 2 * CONFIG.xpad;
     details = document.getElementById("details");
     unzoomButton = document.getElementById("unzoom");
-    searchButton = document.getElementById("search");
+    searchBox = document.getElementById("search");
     matched = document.getElementById("matched");
     var groups = document.getElementById("frames").getElementsByTagName("g");
     for (var i = 0; i < groups.length; i++) {
@@ -301,15 +390,22 @@ function init(evt) {
         g.addEventListener("mouseout", function () { details.textContent = " "; });
     }
     unzoomButton.addEventListener("click", unzoom);
-    searchButton.addEventListener("click", function () {
-        if (currentSearch === null) searchPrompt(); else resetSearch();
+    searchBox.addEventListener("input", function () { search(searchBox.value); });
+    searchBox.addEventListener("keydown", function (e) {
+        if (e.key === "Escape") { searchBox.value = ""; resetSearch(); searchBox.blur(); }
     });
     window.addEventListener("keydown", function (e) {
         if ((e.ctrlKey || e.metaKey) && (e.key === "f" || e.keyCode === 70)) {
             e.preventDefault();
-            searchPrompt();
-        } else if (e.key === "Escape") {
-            resetSearch();
+            searchBox.focus();
+            searchBox.select();
+        } else if (e.key === "Escape" && document.activeElement !== searchBox) {
+            if (!unzoomButton.classList.contains("hide")) {
+                unzoom();
+            } else {
+                searchBox.value = "";
+                resetSearch();
+            }
         }
     });
 }
@@ -355,19 +451,19 @@ function unzoom() {
     for (var i = 0; i < frames.length; i++) place(frames[i], frames[i].x, frames[i].w, "");
 }
 
-function searchPrompt() {
-    var term = window.prompt("Search for (regular expression):", currentSearch || "");
-    if (term) search(term);
-}
-
+// Highlight the frames whose name matches the regular expression *term* and
+// show the share of all samples under them (nested matches counted once).
 function search(term) {
+    if (!term) { resetSearch(); return; }
     var re;
     try {
         re = new RegExp(term);
     } catch (err) {
-        window.alert("Invalid regular expression: " + err.message);
+        searchBox.classList.add("invalid");
+        matched.textContent = "Invalid regular expression";
         return;
     }
+    searchBox.classList.remove("invalid");
     var ranges = [];
     for (var i = 0; i < frames.length; i++) {
         var f = frames[i], hit = re.test(f.name);
@@ -380,16 +476,18 @@ function search(term) {
         var start = Math.max(ranges[j][0], end);
         if (ranges[j][1] > start) { covered += ranges[j][1] - start; end = ranges[j][1]; }
     }
+    var share = totalWidth > 0 ? covered / totalWidth : 0;
     currentSearch = term;
-    searchButton.textContent = "Reset Search";
-    matched.textContent = "Matched: " + (100 * covered / totalWidth).toFixed(1) + "%";
+    matched.textContent = "Matched: " + (100 * share).toFixed(1) + "% of samples (" +
+        Math.round(share * CONFIG.total) + " of " + CONFIG.total + ")";
+    return share;
 }
 
 function resetSearch() {
-    if (currentSearch === null) return;
+    searchBox.classList.remove("invalid");
+    if (currentSearch === null) { matched.textContent = " "; return; }
     for (var i = 0; i < frames.length; i++) frames[i].rect.setAttribute("fill", frames[i].fill);
     currentSearch = null;
-    searchButton.textContent = "Search";
     matched.textContent = " ";
 }
 """

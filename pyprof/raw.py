@@ -10,6 +10,7 @@ import re
 
 MAGIC = "pyprof-raw"
 VERSION = "1"
+DEFAULT_RATE_HZ = 100  # the sampler's default --rate
 
 Frame = collections.namedtuple("Frame", "kind name file line")
 Frame.__doc__ = "One frame: kind ('py', 'native', 'marker'), name, file and line."
@@ -217,3 +218,43 @@ def collapsed_lines(profile, threads=False):
             totals[";".join(text for text, _ in frames)] += count
     for stack in sorted(totals):
         yield "%s %d" % (stack, totals[stack])
+
+
+def error_rate(profile):
+    """Return the fraction of thread samples lost to errors (transient and bad data)."""
+    errors = profile.stat("errors_transient") + profile.stat("errors_baddata")
+    attempts = profile.stat("samples") + errors
+    return errors / attempts if attempts else 0.0
+
+
+def merge_failure_rate(profile):
+    """Return ``merge_failures / samples``, or None when the file has no such counter."""
+    if "merge_failures" not in profile.stats:
+        return None
+    samples = profile.stat("samples")
+    return profile.stat("merge_failures") / samples if samples else 0.0
+
+
+def stats_text(profile):
+    """Return a one-line summary of the sampling statistics.
+
+    E.g. ``377 samples, 3 errors (0.8%), 2 merge failures (0.5%)``; the merge
+    failures only when the file counts them (native stacks).
+    """
+    errors = profile.stat("errors_transient") + profile.stat("errors_baddata")
+    text = "%d samples, %d errors (%.1f%%)" % (profile.stat("samples"), errors, 100 * error_rate(profile))
+    merge_rate = merge_failure_rate(profile)
+    if merge_rate is not None:
+        text += ", %d merge failures (%.1f%%)" % (profile.stat("merge_failures"), 100 * merge_rate)
+    return text
+
+
+def sampling_period_ns(profile):
+    """Return the sampling period in nanoseconds, from the ``rate_hz`` metadata."""
+    try:
+        rate = float(profile.meta.get("rate_hz", DEFAULT_RATE_HZ))
+    except ValueError:
+        rate = DEFAULT_RATE_HZ
+    if not rate > 0 or rate == float("inf"):
+        rate = DEFAULT_RATE_HZ
+    return int(round(1e9 / rate))

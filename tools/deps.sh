@@ -10,6 +10,13 @@ command -v make >/dev/null 2>&1 || need_apt="$need_apt make"
 [ -x /usr/bin/python3 ] || need_apt="$need_apt python3"
 command -v runuser >/dev/null 2>&1 || need_apt="$need_apt util-linux"
 command -v unshare >/dev/null 2>&1 || need_apt="$need_apt util-linux"
+command -v tmux >/dev/null 2>&1 || need_apt="$need_apt tmux"   # drives the report/top TUI tests
+# native mode: headers to build the dlopen()ed backends; the tests need both libraries
+for pkg in libdw-dev libelf-dev libunwind-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt="$need_apt $pkg"
+done
+command -v go >/dev/null 2>&1 || need_apt="$need_apt golang-go"   # go tool pprof reads the pprof output
+command -v chromium >/dev/null 2>&1 || need_apt="$need_apt chromium"   # runs the SVG flame graph's script
 if [ "$WHAT" = fuzz ]; then
     command -v clang >/dev/null 2>&1 || need_apt="$need_apt clang"
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||

@@ -1,6 +1,8 @@
 """Tests of the pyprof CLI: usage errors, exit codes, record orchestration
 (with a fake sampler), convert, and ``python -m pyprof`` argument splitting."""
 
+import gzip
+import json
 import os
 import re
 import signal
@@ -237,6 +239,39 @@ def test_convert_flamegraph(raw_file, tmp_path):
     out = str(tmp_path / "graph.svg")
     assert cli.main(["convert", raw_file(), "-o", out]) == 0
     ET.parse(out)
+
+
+def test_convert_speedscope_default_name(capsys, raw_file, tmp_path):
+    assert cli.main(["convert", raw_file(), "--format", "speedscope"]) == 0
+    out = tmp_path / "profile.speedscope.json"
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["$schema"] == "https://www.speedscope.app/file-format-schema.json"
+    assert [p["name"] for p in doc["profiles"]] == ["thread 1234 (MainThread)", "thread 1240 (w\u00f6rker 1)"]
+    assert error_lines(capsys) == [SUMMARY % out]
+
+
+def test_convert_pprof_default_name(capsys, raw_file, tmp_path):
+    assert cli.main(["convert", raw_file(), "--format", "pprof", "--threads"]) == 0
+    out = tmp_path / "profile.pb.gz"
+    data = gzip.decompress(out.read_bytes())
+    assert b"thread 1240 (w\xc3\xb6rker 1)" in data and b"main" in data
+    assert error_lines(capsys) == [SUMMARY % out]
+
+
+def test_convert_cannot_write_raw(capsys, raw_file):
+    assert cli.main(["convert", raw_file(), "--format", "raw"]) == cli.EXIT_USAGE
+    assert "invalid choice: 'raw'" in error_lines(capsys)[0]
+
+
+@pytest.mark.parametrize("fmt, magic", [("speedscope", b"{"), ("pprof", b"\x1f\x8b")])
+def test_record_renders_speedscope_and_pprof(capsys, fake_sampler, tmp_path, fmt, magic):
+    out = tmp_path / ("out." + cli.EXTENSIONS[fmt])
+    assert cli.main(["record", "--pid", "42", "--format", fmt, "--timeline", "-o", str(out)]) == 0
+    log = fake_sampler()
+    assert "--collapsed" not in log
+    assert "--timestamps" in log  # --timeline is the sampler's --timestamps
+    assert out.read_bytes().startswith(magic)
+    assert error_lines(capsys) == [SUMMARY % out]
 
 
 def test_convert_missing_file(capsys, tmp_path):

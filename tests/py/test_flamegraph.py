@@ -61,20 +61,112 @@ def test_invalid_xml_characters_are_replaced():
 def test_title_has_command_samples_and_errors(profile):
     root = parse(flamegraph.render_profile(profile))
     title = root.find(SVG + "text[@id='title']").text
-    assert title == "python3 app.py --name=<x&y> \u2014 10 samples, 3 errors"
+    # error rate: 3 errors of 10 samples + 3 errors
+    assert title == "python3 app.py --name=<x&y> \u2014 10 samples, 3 errors (23.1%)"
     subtitle = root.find(SVG + "text[@id='subtitle']").text
     assert "PID 1234" in subtitle and "Python 3.11.7" in subtitle and "2.0 s" in subtitle
+
+
+def test_title_has_merge_failure_rate_when_counted(sample_records):
+    records = list(sample_records)
+    records.insert(records.index("S\tsamples\t10"), "S\tmerge_failures\t2")
+    profile = raw.parse_raw(line + "\n" for line in records)
+    title = parse(flamegraph.render_profile(profile)).find(SVG + "text[@id='title']").text
+    assert title.endswith("\u2014 10 samples, 3 errors (23.1%), 2 merge failures (20.0%)")
+
+
+def test_long_command_is_shortened_but_counts_are_kept():
+    profile = raw.parse_raw(["pyprof-raw\t1\n", "M\tcmdline\t%s\n" % ("x" * 300), "S\tsamples\t5\n", "E\n"])
+    title = flamegraph.profile_title(profile)
+    assert len(title) <= flamegraph.TITLE_CHARS
+    assert title.endswith("... \u2014 5 samples, 0 errors (0.0%)")
 
 
 def test_interactive_parts_are_present(profile):
     svg = flamegraph.render_profile(profile)
     root = parse(svg)
     assert root.find(SVG + "text[@id='unzoom']").text == "Reset Zoom"
-    assert root.find(SVG + "text[@id='search']").text == "Search"
+    box = root.find(".//{http://www.w3.org/1999/xhtml}input[@id='search']")
+    assert box is not None and "Ctrl-F" in box.get("placeholder")
+    assert root.find(SVG + "text[@id='matched']") is not None
     script = root.find(SVG + "script").text
-    for needle in ("function zoom(", "function search(", "Matched: ", "ctrlKey", "window.prompt"):
+    for needle in ("function zoom(", "function unzoom(", "function search(", "% of samples", "ctrlKey",
+                   "searchBox.focus()", '"total": 10'):
         assert needle in script
+    assert "window.prompt" not in script
     assert root.get("onload") == "init(evt)"
+
+
+def test_legend_names_every_kind_with_its_colour(profile):
+    legend = parse(flamegraph.render_profile(profile)).find(SVG + "g[@id='legend']")
+    items = {g.get("data-kind"): (g.find(SVG + "text").text, g.find(SVG + "rect").get("fill")) for g in legend}
+    assert [kind for kind, _ in flamegraph.LEGEND] == list(items)
+    assert {label for label, _ in items.values()} == {
+        "Python", "native", "interpreter", "kernel", "marker", "thread/process"}
+    assert len({fill for _, fill in items.values()}) == len(items)
+    for kind, (_, fill) in items.items():
+        assert fill == flamegraph.kind_color(kind)
+
+
+def hue_family(color):
+    """Classify an ``rgb(r,g,b)`` colour as warm, aqua, blue, grey, green or lavender."""
+    r, g, b = (int(v) for v in color[4:-1].split(","))
+    if r >= 200 and b <= 60:
+        return "warm"
+    if max(r, g, b) - min(r, g, b) <= 10:
+        return "grey"
+    if g > r + 50 and g > b + 50:
+        return "green"
+    if b >= 225 and r >= 155:
+        return "lavender"
+    if b >= 225 and g < 155:
+        return "blue"
+    if b >= 190 and g >= 165 and r <= 110:
+        return "aqua"
+    return "other"
+
+
+@pytest.mark.parametrize(
+    "text, kind, family",
+    [
+        ("work (app.py:10)", "py", "warm"),
+        ("<module> (python3.11.py:1)", "py", "warm"),  # a Python file, whatever its name
+        ("deflate (libz.so.1)", "native", "aqua"),
+        ("_PyEval_EvalFrameDefault (libpython3.11.so.1.0)", "native", "blue"),
+        ("PyObject_Call (python3.12)", "native", "blue"),
+        ("PyObject_Call (/usr/bin/python3.11)", "native", "blue"),
+        ("pythonic_helper (libpythonic.so)", "native", "aqua"),
+        ("do_syscall_64 ([kernel])", "native", "grey"),
+        ("<truncated>", "marker", "green"),
+        ("thread 7 (Main)", "thread", "lavender"),
+        ("process 9 (python3 a.py)", "process", "lavender"),
+    ],
+)
+def test_frames_are_coloured_by_kind(text, kind, family):
+    svg = flamegraph.render([([(text, kind)], 1)])
+    fills = {g.find(SVG + "title").text: g.find(SVG + "rect").get("fill")
+             for g in parse(svg).find(SVG + "g[@id='frames']")}
+    fill = fills["%s (1 samples, 100.00%%)" % text]
+    assert hue_family(fill) == family, fill
+    # the legend's colour for that kind is in the same family
+    legend_kind = flamegraph.display_kind(text, kind)
+    assert hue_family(flamegraph.kind_color("thread" if legend_kind == "process" else legend_kind)) == family
+
+
+@pytest.mark.parametrize(
+    "module, kind",
+    [
+        ("libpython3.11.so.1.0", "interp"),
+        ("python3.8", "interp"),
+        ("/opt/py/lib/libpython3.13.so", "interp"),
+        ("[kernel]", "kernel"),
+        ("libc.so.6", "native"),
+        ("python", "native"),  # no version digit: not recognisably the interpreter
+        ("mypython3.so", "native"),
+    ],
+)
+def test_native_kind(module, kind):
+    assert flamegraph.native_kind(module) == kind
 
 
 def test_thread_roots(profile):
