@@ -129,6 +129,7 @@ enum {
     OPT_DEBUG_DIR,
     OPT_DEBUGINFOD,
     OPT_NO_INLINES,
+    OPT_NO_STATUS,
 };
 
 static const struct option long_opts[] = {
@@ -151,6 +152,7 @@ static const struct option long_opts[] = {
     {"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
     {"debuginfod", no_argument, NULL, OPT_DEBUGINFOD},
     {"no-inlines", no_argument, NULL, OPT_NO_INLINES},
+    {"no-status", no_argument, NULL, OPT_NO_STATUS},
     {NULL, 0, NULL, 0},
 };
 
@@ -163,6 +165,7 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
     memset(o, 0, sizeof(*o));
     o->rate_hz = 100;
     o->summary = true;
+    o->status = true;
     optind = 2;
     while ((c = getopt_long(argc, argv, "+p:F:d:tiv", long_opts, NULL)) != -1) {
         switch (c) {
@@ -246,6 +249,9 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
         case OPT_NO_INLINES:
             o->no_inlines = true;
             break;
+        case OPT_NO_STATUS:
+            o->status = false;
+            break;
         default:
             usage_error("unknown option");
             return PP_EUSAGE;
@@ -275,6 +281,9 @@ cmd_record(int argc, char **argv)
         return 2;
     }
     install_signals();
+    /* a terminal gets a status line; --no-status (the Python CLI's top)
+     * or a pipe does not */
+    o.status = o.status && isatty(2);
     err = pp_session_start(&s, &o);
     if (err) {
         report(err, &s, &o);

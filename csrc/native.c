@@ -632,6 +632,7 @@ run_perf(struct pp_session *s, uint64_t end)
                 break;
         }
         now = pp_now_ns();
+        pp_session_status(s, now);
         if (now >= end)
             break;
         gone = pp_session_child_gone(s);
@@ -746,6 +747,7 @@ run_blocking(struct pp_session *s, uint64_t end)
                 deadline = now;
         }
         err = blocking_tick(s, false);
+        pp_session_status(s, pp_now_ns());
         if (err == PP_EGONE || pp_session_child_gone(s)) {
             err = 0;
             s->target_gone = true;
@@ -781,6 +783,7 @@ pp_native_run(struct pp_session *s)
         err = run_blocking(s, end);
     detach_all(s);
     s->end_ns = pp_now_ns();
+    pp_session_status_clear(s);
     return err;
 }
 

@@ -184,6 +184,7 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     if ((err = pp_native_start(s)))
         return err;
     s->start_ns = pp_now_ns();
+    s->status_ns = s->start_ns;
     pp_log_info("sampling PID %d (Python %s, runtime at 0x%llx in %s)", s->pid,
                 s->rt.version_str, (unsigned long long)s->rt.runtime_addr, s->rt.path);
     return 0;
@@ -522,6 +523,7 @@ pp_session_run(struct pp_session *s)
                 deadline = now; /* far behind (suspended?): don't burst */
         }
         err = pp_session_tick(s, false);
+        pp_session_status(s, pp_now_ns());
         if (err == PP_EGONE || pp_session_child_gone(s)) {
             err = 0;
             s->target_gone = true;
@@ -531,7 +533,34 @@ pp_session_run(struct pp_session *s)
             break;
     }
     s->end_ns = pp_now_ns();
+    pp_session_status_clear(s);
     return err;
+}
+
+/* ==== status line ==== */
+
+void
+pp_session_status(struct pp_session *s, uint64_t now)
+{
+    if (!s->opts.status || now - s->status_ns < 1000000000ULL)
+        return;
+    s->status_ns = now;
+    s->status_shown = true;
+    fprintf(stderr, "\rpyprof: %llu samples, %llu errors, %.0f s (Ctrl-C to stop)\033[K",
+            (unsigned long long)s->st.samples,
+            (unsigned long long)(s->st.errors_transient + s->st.errors_baddata),
+            (now - s->start_ns) / 1e9);
+    fflush(stderr);
+}
+
+void
+pp_session_status_clear(struct pp_session *s)
+{
+    if (s->status_shown) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        s->status_shown = false;
+    }
 }
 
 /* ==== output ==== */

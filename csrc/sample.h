@@ -27,6 +27,7 @@ struct pp_session_opts {
     double rate_hz;
     double duration_s; /* <= 0: until stopped */
     bool threads, idle, timestamps, summary;
+    bool status; /* a status line on stderr (a terminal) once a second */
     const char *raw_path, *collapsed_path;
     /* --native (native.c) */
     bool native, no_internals, debuginfod, no_inlines;
@@ -77,6 +78,8 @@ struct pp_session {
     double start_unix;
     uint64_t start_ns, end_ns;
     uint64_t attach_ns;       /* when pp_session_start began */
+    uint64_t status_ns;       /* last status line */
+    bool status_shown;
     uint64_t first_sample_ns; /* when the first sample was counted; 0: none yet */
     uint32_t truncated_frame; /* marker frame id */
     struct pp_native *nat;    /* native mode state (native.c), or NULL */
@@ -98,6 +101,11 @@ int pp_session_write(struct pp_session *s);
 void pp_session_stop_target(struct pp_session *s);
 void pp_session_free(struct pp_session *s);
 void pp_session_summary(struct pp_session *s, const char *path);
+
+/* Redraws the status line when a second has passed (opts.status). */
+void pp_session_status(struct pp_session *s, uint64_t now);
+/* Clears the status line before other output. */
+void pp_session_status_clear(struct pp_session *s);
 
 /* For native.c: the per-thread pieces of a Python sample. */
 #define PP_READ_ATTEMPTS 3

@@ -293,7 +293,7 @@ class Sampler:
 
 def sampler_top_argv(sampler, args, raw_path):
     """The sampler command line for ``top``."""
-    argv = [sampler, "record", "--pid", str(args.pid), "--raw", raw_path, "--no-summary"]
+    argv = [sampler, "record", "--pid", str(args.pid), "--raw", raw_path, "--no-summary", "--no-status"]
     if args.rate is not None:
         argv += ["--rate", str(args.rate)]
     if args.native:
