@@ -821,15 +821,22 @@ quantile(uint32_t *v, size_t n, double q)
     return v[(size_t)(q * (double)(n - 1))];
 }
 
+struct nodebug {
+    char text[512];
+    size_t len;
+};
+
 static void
 note_missing(const char *path, void *arg)
 {
-    struct pp_out_info *info = arg;
-    static int k;
-    char key[32];
-    (void)key;
-    if (k++ < 8)
-        pp_out_meta(info, "nodebug", "%s", path);
+    struct nodebug *nd = arg;
+    size_t n = strlen(path);
+    if (nd->len + n + 2 > sizeof nd->text)
+        return;
+    if (nd->len)
+        nd->text[nd->len++] = ':';
+    memcpy(nd->text + nd->len, path, n + 1);
+    nd->len += n;
 }
 
 void
@@ -858,7 +865,14 @@ pp_native_out_info(struct pp_session *s, struct pp_out_info *info)
         pp_out_stat(info, "stop_ns_p50", quantile(nt->stop_ns, nt->nstop, 0.5));
         pp_out_stat(info, "stop_ns_p99", quantile(nt->stop_ns, nt->nstop, 0.99));
     }
-    pp_sym_missing_debug(nt->sym, note_missing, info);
+    {
+        struct nodebug nd;
+        nd.len = 0;
+        nd.text[0] = '\0';
+        pp_sym_missing_debug(nt->sym, note_missing, &nd);
+        if (nd.len) /* ':'-separated paths of modules without DWARF */
+            pp_out_meta(info, "nodebug", "%s", nd.text);
+    }
 }
 
 void

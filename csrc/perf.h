@@ -52,7 +52,8 @@ struct pp_perf {
     uint8_t *rec;               /* a record copied out of a ring (wraps) */
     size_t rec_cap;
     /* statistics */
-    uint64_t lost, throttled, records, opened, closed;
+    uint64_t rng;               /* xorshift state of the period jitter */
+    uint64_t lost, throttled, records, opened, closed, rearmed;
 };
 
 int pp_perf_init(struct pp_perf *p, double rate_hz, uint32_t stack_size);

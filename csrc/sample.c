@@ -584,9 +584,17 @@ int
 pp_session_write(struct pp_session *s)
 {
     static struct pp_out_info info;
+    struct pp_agg expanded, *agg = &s->agg;
     char status[64];
     int err = 0;
 
+    if (s->nat) { /* native PCs become named frames (inline chains) now */
+        if ((err = pp_native_expand(s, &expanded))) {
+            pp_agg_free(&expanded);
+            return err;
+        }
+        agg = &expanded;
+    }
     memset(&info, 0, sizeof(info));
     target_status_text(s, status, sizeof(status));
     pp_out_meta(&info, "pid", "%d", s->pid);
@@ -615,20 +623,12 @@ pp_session_write(struct pp_session *s)
     pp_out_stat(&info, "first_sample_us",
                 s->first_sample_ns ? (s->first_sample_ns - s->attach_ns) / 1000 : 0);
     pp_native_out_info(s, &info);
-    if (s->nat) { /* native PCs become named frames (inline chains) now */
-        struct pp_agg expanded;
-        err = pp_native_expand(s, &expanded);
-        if (!err && s->opts.raw_path)
-            err = pp_out_write_raw(&expanded, &info, s->opts.raw_path);
-        if (!err && s->opts.collapsed_path)
-            err = pp_out_write_collapsed(&expanded, s->opts.threads, s->opts.collapsed_path);
-        pp_agg_free(&expanded);
-        return err;
-    }
     if (s->opts.raw_path)
-        err = pp_out_write_raw(&s->agg, &info, s->opts.raw_path);
+        err = pp_out_write_raw(agg, &info, s->opts.raw_path);
     if (!err && s->opts.collapsed_path)
-        err = pp_out_write_collapsed(&s->agg, s->opts.threads, s->opts.collapsed_path);
+        err = pp_out_write_collapsed(agg, s->opts.threads, s->opts.collapsed_path);
+    if (agg != &s->agg)
+        pp_agg_free(agg);
     return err;
 }
 

@@ -336,7 +336,7 @@ def summary_line(profile, path):
     if len(cmdline) > 60:
         cmdline = cmdline[:57] + "..."
     return (
-        "pyprof: %d samples, %d errors (%d transient, %d bad data), %d late ticks, %.1f s, "
+        "pyprof: %d samples, %d errors (%d transient, %d bad data), %d late ticks%s, %.1f s, "
         "PID %s (%s), target %s -> %s"
     ) % (
         profile.stat("samples"),
@@ -344,12 +344,56 @@ def summary_line(profile, path):
         transient,
         baddata,
         profile.stat("late_ticks"),
+        native_summary(profile),
         _to_float(meta.get("duration_s")),
         meta.get("pid", "?"),
         cmdline,
         meta.get("target_exit", "?"),
         path,
     )
+
+
+def native_summary(profile):
+    """The native-mode part of the summary line ('' for Python-only profiles)."""
+    mode = profile.meta.get("native_mode")
+    if not mode:
+        return ""
+    samples = profile.stat("native_samples")
+    failures = profile.stat("merge_failures")
+    text = ", native (%s, %s): %d merge failures (%.2f%%), %d truncated" % (
+        mode, profile.meta.get("unwinder", "?"), failures, 100.0 * failures / samples if samples else 0.0,
+        profile.stat("native_truncated"))
+    if mode == "blocking":
+        text += ", stop median %.1f us" % (profile.stat("stop_ns_p50") / 1000.0)
+    else:
+        text += ", %d lost" % profile.stat("lost")
+    return text
+
+
+def debug_info_notes(profile):
+    """One line per module sampled without debug info, naming the package to install."""
+    notes = []
+    for path in filter(None, profile.meta.get("nodebug", "").split(":")):
+        notes.append("pyprof: note: no debug info for %s: native names come from its symbol table only "
+                     "(no inline frames, static functions may show as [unknown]); %s"
+                     % (path, debug_package_hint(path)))
+    return notes
+
+
+def debug_package_hint(path):
+    """Which Debian package would provide debug info for *path* (best effort, never fails)."""
+    base = os.path.basename(path)
+    match = re.match(r"(?:lib)?python(\d+\.\d+)", base)
+    try:
+        out = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True, timeout=5).stdout
+        package = out.split(":", 1)[0].strip() if out else ""
+    except (OSError, subprocess.SubprocessError):
+        package = ""
+    if match and package.startswith(("python3", "libpython3")):
+        return "install python%s-dbg, or pass --debug-dir" % match.group(1)
+    if package:
+        return "install %s-dbgsym (Debian's debug archive) or pass --debug-dir" % package
+    return "build it with -g, or pass --debug-dir with its separate debug file"
 
 
 def _to_float(value):
@@ -393,6 +437,8 @@ def cmd_record(args):
                 raise
             print("pyprof: profile written to %s" % output, file=sys.stderr)
             return EXIT_OK
+    for note in debug_info_notes(profile):
+        print(note, file=sys.stderr)
     print(summary_line(profile, output), file=sys.stderr)
     return EXIT_OK
 
