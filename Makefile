@@ -26,7 +26,7 @@ OBJS := $(SRCS:csrc/%.c=$(BUILD)/obj/%.o)
 HDRS := $(wildcard csrc/*.h csrc/py/*.h)
 C_TESTS := $(wildcard tests/c/test_*.c)
 
-.PHONY: all sampler deps test check pytest demo bench fuzz lint offsets clean
+.PHONY: all sampler deps test check pytest demo bench bench-unwind fuzz lint offsets clean
 
 all: sampler
 sampler: $(BUILD)/pyprof-sampler
@@ -65,6 +65,22 @@ demo: deps sampler
 
 bench: sampler
 	$(PYTHON) tests/bench/bench.py
+
+# libdw vs libunwind on the same samples of a deep -O2 -fomit-frame-pointer
+# native stack (tests/bench/unwind_bench.c)
+bench-unwind: $(BUILD)/bench/unwind_bench $(BUILD)/bench/unwind_target
+	./$(BUILD)/bench/unwind_bench ./$(BUILD)/bench/unwind_target
+
+$(BUILD)/bench/unwind_target: tests/bench/unwind_target.c tests/bench/unwind_targetlib.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -fomit-frame-pointer -fPIC -shared -o $(BUILD)/bench/libunwtgt.so \
+	    tests/bench/unwind_targetlib.c
+	$(CC) -O2 -g -fomit-frame-pointer -o $@ tests/bench/unwind_target.c \
+	    -L$(BUILD)/bench -lunwtgt -Wl,-rpath,'$$ORIGIN'
+
+$(BUILD)/bench/unwind_bench: tests/bench/unwind_bench.c $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -iquote csrc -o $@ $^ -lm -ldl
 
 # libFuzzer targets: one per decoder of remote or file bytes.  Seeds: the
 # snapshot fixtures (walk), our own maps and binary (maps, elf).

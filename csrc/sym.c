@@ -92,7 +92,7 @@ static size_t
 clean_len(const char *name)
 {
     static const char *const sfx[] = {".lto_priv.", ".constprop.", ".isra.", ".part."};
-    size_t len = strlen(name), i;
+    size_t len = strcspn(name, "@"), i; /* symbol versions: __libc_start_main@GLIBC_2.2.5 */
     bool again = true;
     while (again) {
         again = false;

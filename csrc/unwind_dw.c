@@ -36,6 +36,7 @@ struct dwu {
     size_t max, n;
     unsigned status;
     uint64_t last_sp;
+    bool read_failed; /* libdwfl ends a walk on a failed read as if complete */
 };
 
 /* find_elf gets no argument of ours: the pid of the Dwfl being used is
@@ -100,12 +101,15 @@ memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
         memcpy(result, in->stack + (addr - sp), 8);
         return true;
     }
-    if (!u->base.allow_live || !u->base.mem)
+    if (!u->base.allow_live || !u->base.mem) {
+        u->read_failed = true;
         return false;
+    }
     u->base.live_reads++;
     u->status |= PP_US_LIVE;
     if (pp_mem_read_cached(u->base.mem, addr, result, 8) != 0) {
         u->base.failed_reads++;
+        u->read_failed = true;
         return false;
     }
     return true;
@@ -211,9 +215,10 @@ dwu_unwind(struct pp_unwinder *base, const struct pp_unwind_input *in,
     u->n = 0;
     u->status = 0;
     u->last_sp = 0;
+    u->read_failed = false;
     pp_dwu_pid = base->pid;
     r = pp_dw.dwfl_getthread_frames(u->dwfl, in->tid, frame_cb, u);
-    if (r == -1 && !(u->status & (PP_US_DEPTH | PP_US_TRUNCATED)))
+    if ((r == -1 || u->read_failed) && !(u->status & PP_US_DEPTH))
         u->status |= PP_US_TRUNCATED; /* CFI missing or a read failed */
     u->cur = NULL;
     *n = u->n;

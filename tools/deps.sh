@@ -8,6 +8,9 @@ need_apt=""
 command -v cc >/dev/null 2>&1 || need_apt="$need_apt gcc libc6-dev"
 command -v make >/dev/null 2>&1 || need_apt="$need_apt make"
 [ -x /usr/bin/python3 ] || need_apt="$need_apt python3"
+# Python.h of the system python3: tests/native/build_ext.py builds the test C extension
+[ -f "$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)/Python.h" ] ||
+    need_apt="$need_apt python3-dev"
 command -v runuser >/dev/null 2>&1 || need_apt="$need_apt util-linux"
 command -v unshare >/dev/null 2>&1 || need_apt="$need_apt util-linux"
 command -v tmux >/dev/null 2>&1 || need_apt="$need_apt tmux"   # drives the report/top TUI tests
