@@ -11,6 +11,14 @@ command -v make >/dev/null 2>&1 || need_apt="$need_apt make"
 # Python.h of the system python3: tests/native/build_ext.py builds the test C extension
 [ -f "$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)/Python.h" ] ||
     need_apt="$need_apt python3-dev"
+# debug symbols of the system python3 (static functions, inline frames in
+# --native profiles): Debian ships them in python3.X-dbg, by build-id
+if [ -x /usr/bin/python3 ] && command -v readelf >/dev/null 2>&1; then
+    bid=$(readelf -n "$(readlink -f /usr/bin/python3)" 2>/dev/null | awk '/Build ID/ {print $3}')
+    if [ -n "$bid" ] && [ ! -e "/usr/lib/debug/.build-id/$(echo "$bid" | cut -c1-2)/$(echo "$bid" | cut -c3-).debug" ]; then
+        need_apt="$need_apt python3-dbg"
+    fi
+fi
 command -v runuser >/dev/null 2>&1 || need_apt="$need_apt util-linux"
 command -v unshare >/dev/null 2>&1 || need_apt="$need_apt util-linux"
 command -v tmux >/dev/null 2>&1 || need_apt="$need_apt tmux"   # drives the report/top TUI tests
