@@ -11,6 +11,7 @@
 #include "native.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -716,6 +717,16 @@ blocking_tick(struct pp_session *s, bool force_all)
     return 0;
 }
 
+static void
+poll_stops(struct pp_session *s)
+{
+    int status;
+    if (pp_pstop_poll(s->launched ? s->pid : -1, &status) && s->launched) {
+        s->target_gone = true; /* reaped here: pp_session_child_gone() sees the flag */
+        s->target_status = status;
+    }
+}
+
 static int
 run_blocking(struct pp_session *s, uint64_t end)
 {
@@ -723,6 +734,10 @@ run_blocking(struct pp_session *s, uint64_t end)
     uint64_t deadline = pp_now_ns();
     int err = 0;
 
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old);
     srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
     while (!pp_stop_requested) {
         struct timespec ts;
@@ -730,11 +745,18 @@ run_blocking(struct pp_session *s, uint64_t end)
         deadline += (uint64_t)exp_interval(mean);
         if (deadline >= end)
             break;
-        ts.tv_sec = (time_t)(deadline / 1000000000ULL);
-        ts.tv_nsec = (long)(deadline % 1000000000ULL);
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-               !pp_stop_requested && !pp_flush_requested)
-            ;
+        /* wait for the deadline, woken by SIGCHLD: a seized thread that
+         * stops on its own between samples (a signal for it) is resumed
+         * with its signal at once, not at the next tick */
+        for (;;) {
+            uint64_t t = pp_now_ns();
+            if (t >= deadline || pp_stop_requested || pp_flush_requested)
+                break;
+            ts.tv_sec = (time_t)((deadline - t) / 1000000000ULL);
+            ts.tv_nsec = (long)((deadline - t) % 1000000000ULL);
+            if (sigtimedwait(&chld, NULL, &ts) == SIGCHLD)
+                poll_stops(s);
+        }
         if (pp_stop_requested)
             break;
         flush_if_asked(s);
@@ -747,6 +769,7 @@ run_blocking(struct pp_session *s, uint64_t end)
                 deadline = now;
         }
         err = blocking_tick(s, false);
+        poll_stops(s);
         pp_session_status(s, pp_now_ns());
         if (err == PP_EGONE || pp_session_child_gone(s)) {
             err = 0;
@@ -756,6 +779,8 @@ run_blocking(struct pp_session *s, uint64_t end)
         if (err)
             break;
     }
+    poll_stops(s);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     return err;
 }
 

@@ -64,6 +64,40 @@ wait_stop(int tid)
     return PP_EGONE;
 }
 
+int
+pp_pstop_poll(int watch, int *watch_status)
+{
+    int st, n, gone = 0;
+    pid_t r;
+
+    for (n = 0; n < 256; n++) {
+        r = waitpid(-1, &st, WNOHANG | __WALL);
+        if (r <= 0)
+            break;
+        if (WIFEXITED(st) || WIFSIGNALED(st)) {
+            if (r == watch) {
+                *watch_status = st;
+                gone = 1;
+            }
+            continue;
+        }
+        if (!WIFSTOPPED(st))
+            continue;
+        if ((st >> 16) == PTRACE_EVENT_STOP) {
+            int sig = WSTOPSIG(st);
+            if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+                ptrace(PTRACE_LISTEN, r, 0, 0); /* a group-stop: as if we were not there */
+            else
+                ptrace(PTRACE_CONT, r, 0, 0);   /* a stray interrupt stop */
+        } else if ((st >> 16) != 0) {
+            ptrace(PTRACE_CONT, r, 0, 0);
+        } else {
+            ptrace(PTRACE_CONT, r, 0, (void *)(long)WSTOPSIG(st)); /* deliver the signal */
+        }
+    }
+    return gone;
+}
+
 void
 pp_pstop_detach(int tid)
 {

@@ -30,6 +30,15 @@ struct pp_pstop_sample {
     uint64_t stopped_ns; /* from the interrupt to the resume */
 };
 
+/*
+ * Between samples a seized thread can stop on its own: a signal arrives
+ * (signal-delivery-stop: it waits for us to pass the signal on) or a
+ * group-stop begins.  Call this often (every few ms): it delivers such
+ * signals and leaves group-stops listening, so no thread waits on us.
+ * Returns 1 when `watch` (a child of ours) exited, with its status.
+ */
+int pp_pstop_poll(int watch, int *watch_status);
+
 /* cb (may be NULL) runs while the thread is stopped. */
 int pp_pstop_sample(int pid, int tid, struct pp_pstop_sample *smp, void (*cb)(void *arg),
                     void *arg);
