@@ -41,12 +41,27 @@ put_runs(struct outbuf *o, const struct pp_merge_in *in, size_t first, size_t co
     }
 }
 
+/* The native stack alone, behind the mismatch marker. */
+static void
+put_unmerged(struct outbuf *o, const struct pp_merge_in *in)
+{
+    size_t i;
+    put(o, in->mismatch_marker);
+    if (in->native_truncated)
+        put(o, in->truncated_marker);
+    for (i = 0; i < in->nnative; i++) {
+        const struct pp_merge_native *f = &in->native[i];
+        if (f->flags & PP_MF_EVAL)
+            put(o, f->self_id);
+        put_native(o, f, in->no_internals);
+    }
+}
+
 int
 pp_merge(const struct pp_merge_in *in, uint32_t *out, size_t max, size_t *n)
 {
     struct outbuf o = {out, max, 0};
     size_t evals = 0, runs = 0, i, e;
-    int result;
 
     for (i = 0; i < in->nnative; i++)
         if (in->native[i].flags & PP_MF_EVAL)
@@ -61,52 +76,37 @@ pp_merge(const struct pp_merge_in *in, uint32_t *out, size_t max, size_t *n)
         *n = o.n;
         return PP_MERGE_NOPY;
     }
-
+    if (in->native_truncated ? evals > runs : evals != runs) {
+        put_unmerged(&o, in);
+        *n = o.n;
+        return PP_MERGE_MISMATCH;
+    }
     if (!in->native_truncated) {
-        /* aligned from the root: old frames are stable, a late Python read
-         * differs at the leaf end */
-        size_t k = evals < runs ? evals : runs;
-        result = evals == runs ? PP_MERGE_OK : PP_MERGE_MISMATCH;
         for (i = 0, e = 0; i < in->nnative; i++) {
             const struct pp_merge_native *f = &in->native[i];
             if (f->flags & PP_MF_EVAL) {
-                if (e < k) {
-                    put_runs(&o, in, e, 1);
-                    put_native(&o, f, in->no_internals); /* inlined into the loop */
-                } else if (e == k)
-                    put(&o, in->mismatch_marker);
-                e++;
-                continue;
-            }
-            put_native(&o, f, in->no_internals);
-        }
-        if (runs > evals) /* Python went deeper than the native sample */
-            put(&o, in->mismatch_marker);
-        *n = o.n;
-        return result;
-    }
-
-    /* the native stack lacks its root part: align from the leaf */
-    {
-        size_t k = evals < runs ? evals : runs;
-        size_t skip_evals = evals - k; /* unmatched activations at the cut end */
-        result = evals <= runs ? PP_MERGE_TRUNCATED : PP_MERGE_MISMATCH;
-        put_runs(&o, in, 0, runs - k);
-        put(&o, in->truncated_marker);
-        for (i = 0, e = 0; i < in->nnative; i++) {
-            const struct pp_merge_native *f = &in->native[i];
-            if (f->flags & PP_MF_EVAL) {
-                if (e >= skip_evals) {
-                    put_runs(&o, in, runs - k + (e - skip_evals), 1);
-                    put_native(&o, f, in->no_internals);
-                } else if (e == 0)
-                    put(&o, in->mismatch_marker);
-                e++;
+                put_runs(&o, in, e++, 1);
+                put_native(&o, f, in->no_internals); /* inlined into the loop */
                 continue;
             }
             put_native(&o, f, in->no_internals);
         }
         *n = o.n;
-        return result;
+        return PP_MERGE_OK;
     }
+    /* the native stack lacks its root part: align from the leaf; the
+     * root-side runs had their activations in the part that is missing */
+    put_runs(&o, in, 0, runs - evals);
+    put(&o, in->truncated_marker);
+    for (i = 0, e = 0; i < in->nnative; i++) {
+        const struct pp_merge_native *f = &in->native[i];
+        if (f->flags & PP_MF_EVAL) {
+            put_runs(&o, in, runs - evals + e++, 1);
+            put_native(&o, f, in->no_internals);
+            continue;
+        }
+        put_native(&o, f, in->no_internals);
+    }
+    *n = o.n;
+    return PP_MERGE_TRUNCATED;
 }

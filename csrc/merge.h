@@ -10,9 +10,12 @@
  *   3.11      a run starts at a frame with is_entry set;
  *   3.12+     a run starts above each C-stack shim frame.
  * With as many runs as activations, activation i is replaced by run i.
- * Otherwise the merge failed: the matched part (aligned from the root, or
- * from the leaf when the native unwind was cut short) is kept, a marker
- * frame says where it fails, and the failure is counted by the caller.
+ * When the native unwind was cut short (no CFI, a stack deeper than the
+ * copy), the runs are matched from the leaf and a marker stands for the
+ * missing native part.  Otherwise the merge failed (the Python stack was
+ * read after it changed): the sample becomes "<merge mismatch>" followed
+ * by its native stack alone, eval frames included, so that a flame graph
+ * never shows a path the program did not take; the caller counts it.
  * Interpreter-internal native frames can be folded away.
  */
 #ifndef PP_MERGE_H
@@ -30,7 +33,10 @@
 struct pp_merge_native {
     uint32_t flags;
     uint32_t nids;
-    const uint32_t *ids; /* frame ids, root first */
+    const uint32_t *ids; /* frame ids, root first (an eval frame: what is
+                          * inlined into the loop at its PC) */
+    uint32_t self_id;    /* an eval frame: the loop's own frame, shown when
+                          * the sample could not be merged */
 };
 
 struct pp_merge_py {

@@ -42,6 +42,7 @@ struct symentry {
     uint64_t pc;
     uint32_t flags;     /* PP_MF_* */
     uint32_t frame;     /* the PP_FRAME_PC frame id */
+    uint32_t self_frame; /* eval frames: the loop's own (native) frame */
     uint32_t name_id;   /* function name ("[unknown]"); unused for eval frames */
     uint32_t module_id; /* module basename ("" when in no module) */
     bool expanded;
@@ -128,6 +129,9 @@ sym_entry(struct pp_session *s, uint64_t pc, const struct symentry **out)
         (err = pp_strtab_intern(&s->strs, module, strlen(module), &e.module_id)) ||
         (err = pp_agg_frame(&s->agg, PP_FRAME_PC, e.name_id, e.module_id, (int)nt->syms.len,
                             &e.frame)))
+        return err;
+    if (info.eval && (err = pp_agg_frame(&s->agg, PP_FRAME_NATIVE, e.name_id, e.module_id, 0,
+                                         &e.self_frame)))
         return err;
     if ((err = pp_vec_append(&nt->syms, &e)) ||
         (err = pp_hmap_put(&nt->sym_ids, h, nt->syms.len)))
@@ -348,6 +352,7 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
             return err;
         nt->mn[i].flags = e->flags;
         nt->mn[i].nids = 1;
+        nt->mn[i].self_id = e->self_frame;
         nt->off[i] = e->frame;
         nt->mn[i].ids = &nt->off[i];
     }

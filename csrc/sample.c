@@ -258,7 +258,7 @@ pp_session_thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid
 
     if (pp_hmap_get(&s->tid_seen, key, &v)) {
         *idx = (uint32_t)v - 1;
-        if (!(v & PYNAME_PENDING))
+        if (!(v & PYNAME_PENDING) || !t) /* no thread state this time: nothing to look up */
             return 0;
         first_tick = (v >> 32) & PYNAME_TICK_MASK;
     } else {

@@ -3,7 +3,7 @@
  * (csrc/merge.c), and the pure helpers of the symbolizer.
  *
  * Frame ids in these tests: natives are 100+, Python frames 1..99,
- * markers 900 (mismatch) and 901 (truncated).
+ * markers 900 (mismatch) and 901 (truncated), the eval loop's own frame 999.
  */
 #include <stdint.h>
 #include <string.h>
@@ -19,9 +19,9 @@
 static const uint32_t id_main[] = {100}, id_ext[] = {101}, id_helper[] = {102},
                       id_leaf[] = {103}, id_call[] = {104}, id_inl[] = {105, 106};
 
-#define NAT(ids) {0, (uint32_t)(sizeof(ids) / sizeof(ids[0])), ids}
-#define INTERNAL(ids) {PP_MF_INTERNAL, (uint32_t)(sizeof(ids) / sizeof(ids[0])), ids}
-#define EVAL {PP_MF_EVAL | PP_MF_INTERNAL, 0, NULL}
+#define NAT(ids) {0, (uint32_t)(sizeof(ids) / sizeof(ids[0])), ids, 0}
+#define INTERNAL(ids) {PP_MF_INTERNAL, (uint32_t)(sizeof(ids) / sizeof(ids[0])), ids, 0}
+#define EVAL {PP_MF_EVAL | PP_MF_INTERNAL, 0, NULL, 999}
 
 static int
 run(const struct pp_merge_native *nat, size_t nn, bool trunc, const struct pp_merge_py *py,
@@ -99,7 +99,7 @@ main(void)
     }
     { /* inline frames inside the eval loop follow its Python run */
         const struct pp_merge_native nat[] = {NAT(id_main),
-                                              {PP_MF_EVAL | PP_MF_INTERNAL, 2, id_inl},
+                                              {PP_MF_EVAL | PP_MF_INTERNAL, 2, id_inl, 999},
                                               NAT(id_leaf)};
         const struct pp_merge_py py[] = {{1, true}, {2, false}};
         const uint32_t want[] = {100, 1, 2, 105, 106, 103};
@@ -109,20 +109,24 @@ main(void)
         CHECK_EQ_INT(run(nat, LEN(nat), false, py, LEN(py), true, out, &n), PP_MERGE_OK);
         CHECK(same(out, n, want_folded, LEN(want_folded)));
     }
-    { /* more activations than runs: the Python stack was read after a return */
+    { /* more activations than runs: the Python stack was read after a
+       * return; the sample is shown unmerged, behind the marker */
         const struct pp_merge_native nat[] = {NAT(id_main), EVAL, NAT(id_ext), EVAL,
                                               NAT(id_leaf)};
         const struct pp_merge_py py[] = {{1, true}, {2, false}};
-        const uint32_t want[] = {100, 1, 2, 101, MISMATCH, 103};
+        const uint32_t want[] = {MISMATCH, 100, 999, 101, 999, 103};
         CHECK_EQ_INT(run(nat, LEN(nat), false, py, LEN(py), false, out, &n), PP_MERGE_MISMATCH);
         CHECK(same(out, n, want, LEN(want)));
     }
     { /* more runs than activations: Python went deeper after the sample */
-        const struct pp_merge_native nat[] = {NAT(id_main), EVAL, NAT(id_ext)};
+        const struct pp_merge_native nat[] = {NAT(id_main), EVAL, INTERNAL(id_call), NAT(id_ext)};
         const struct pp_merge_py py[] = {{1, true}, {2, true}};
-        const uint32_t want[] = {100, 1, 101, MISMATCH};
+        const uint32_t want[] = {MISMATCH, 100, 999, 104, 101};
+        const uint32_t want_folded[] = {MISMATCH, 100, 999, 101};
         CHECK_EQ_INT(run(nat, LEN(nat), false, py, LEN(py), false, out, &n), PP_MERGE_MISMATCH);
         CHECK(same(out, n, want, LEN(want)));
+        CHECK_EQ_INT(run(nat, LEN(nat), false, py, LEN(py), true, out, &n), PP_MERGE_MISMATCH);
+        CHECK(same(out, n, want_folded, LEN(want_folded)));
     }
     { /* native unwind cut short: aligned from the leaf */
         const struct pp_merge_native nat[] = {NAT(id_ext), EVAL, NAT(id_leaf)};
@@ -134,7 +138,7 @@ main(void)
     { /* cut short and more activations than runs */
         const struct pp_merge_native nat[] = {EVAL, NAT(id_ext), EVAL, NAT(id_leaf)};
         const struct pp_merge_py py[] = {{3, true}};
-        const uint32_t want[] = {TRUNC, MISMATCH, 101, 3, 103};
+        const uint32_t want[] = {MISMATCH, TRUNC, 999, 101, 999, 103};
         CHECK_EQ_INT(run(nat, LEN(nat), true, py, LEN(py), false, out, &n), PP_MERGE_MISMATCH);
         CHECK(same(out, n, want, LEN(want)));
     }

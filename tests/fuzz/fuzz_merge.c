@@ -2,7 +2,8 @@
  * fuzz_merge.c -- libFuzzer target for the native/Python splice (merge.c):
  * any mix of native frames (eval, internal, inline chains), Python runs and
  * truncation gives a bounded stack made only of input frame ids and the two
- * markers, and an OK result only when activations and runs are equal.
+ * markers, an OK result only when activations and runs are equal, and the
+ * eval loop's own frame (2000) only in an unmerged (mismatch) sample.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             nat[nn].flags = b & 3;
             nat[nn].nids = cnt < 3 ? cnt : 3;
             nat[nn].ids = ids[nn];
+            nat[nn].self_id = 2000;
             evals += (b & PP_MF_EVAL) != 0;
             nn++;
         } else if (!(b & 0x80) && np < MAXN) { /* a Python frame */
@@ -58,13 +60,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (i = 0; i < n; i++) {
         uint32_t id = out[i];
-        if (!(id == 9000 || id == 9001 || (id >= 1 && id <= np) ||
+        if (!(id == 9000 || id == 9001 || id == 2000 || (id >= 1 && id <= np) ||
               (id >= 1000 && id < 1000 + 4 * MAXN)))
             abort();
     }
     if (r == PP_MERGE_OK && (in.native_truncated || evals != runs))
         abort();
     if (r == PP_MERGE_NOPY && (evals || runs))
+        abort();
+    for (i = 0; i < n; i++)
+        if (out[i] == 2000 && r != PP_MERGE_MISMATCH)
+            abort();
+    if (r == PP_MERGE_MISMATCH && (n == 0 || out[0] != 9000))
         abort();
     return 0;
 }
