@@ -13,6 +13,10 @@ py-spy (default blocking mode and --nonblocking) and Austin:
      at 1 kHz, and process_vm_readv calls per sample (perf stat, syscall tracepoint).
   3. The slowdown of a fixed-work CPU workload at 1 kHz, against unprofiled
      runs interleaved in the same invocation (min and median of BENCH_ROUNDS).
+  4. Native (mixed-mode) sampling: tests/bench/native_bench.py (per-sample
+     cost on a deep mixed stack, attach to first sample, slowdown at 100 Hz and
+     1 kHz next to perf, py-spy --native and austinp, merged-stack share).
+     BENCH_NATIVE=0 skips it; `python3 tests/bench/native_bench.py` runs it alone.
 
 py-spy and austin-dist are installed from PyPI into build/bench-venv (never
 into the user's interpreter); if that fails the run says so and goes on
@@ -600,6 +604,12 @@ def main():
     floor = readv_floor(py)
     peer_rows = peer_rates(profs, py)
     configs, times, rates = slowdown(profs, py)
+    native_text = None
+    if os.environ.get("BENCH_NATIVE", "1") != "0":
+        # native_bench imports this module as `bench`: let it find this one
+        sys.modules.setdefault("bench", sys.modules[__name__])
+        import native_bench
+        native_text = native_bench.section(py, py_label, peers)
 
     sampler_ver = subprocess.run([SAMPLER, "version"], capture_output=True,
                                  text=True).stdout.strip()
@@ -628,7 +638,7 @@ def main():
         "## 3. Target slowdown at 1 kHz (fixed work, %s, elapsed timed inside the target)"
         % py_label,
         table_slowdown(configs, times, rates),
-    ]) + "\n"
+    ] + ([native_text.strip()] if native_text else [])) + "\n"
     if NOTES:
         text += "\nNotes:\n" + "".join("- %s\n" % n for n in NOTES)
     os.makedirs(BUILD, exist_ok=True)
