@@ -51,8 +51,8 @@ put_unmerged(struct outbuf *o, const struct pp_merge_in *in)
         put(o, in->truncated_marker);
     for (i = 0; i < in->nnative; i++) {
         const struct pp_merge_native *f = &in->native[i];
-        if (f->flags & PP_MF_EVAL)
-            put(o, f->self_id);
+        if ((f->flags & PP_MF_EVAL) && !in->no_internals)
+            put(o, f->self_id); /* the marker alone says Python was there */
         put_native(o, f, in->no_internals);
     }
 }
