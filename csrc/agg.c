@@ -217,3 +217,62 @@ out:
     free(buf);
     return err;
 }
+
+int
+pp_agg_append(struct pp_agg *dst, const struct pp_agg *src, uint32_t prefix)
+{
+    uint32_t *fmap = NULL, *smap = NULL, *tmap = NULL, *buf = NULL;
+    size_t i;
+    int err = PP_ENOMEM;
+
+    fmap = calloc(src->frames.len + 1, sizeof *fmap);
+    smap = calloc(src->stack_len.len + 1, sizeof *smap);
+    tmap = calloc(src->threads.len + 1, sizeof *tmap);
+    buf = calloc(REMAP_MAX + 1, sizeof *buf);
+    if (!fmap || !smap || !tmap || !buf)
+        goto out;
+    for (i = 0; i < src->frames.len; i++) { /* strings may live in another table */
+        const struct pp_agg_frame *f = pp_vec_at(&src->frames, i);
+        const char *name = pp_strtab_get(src->strs, f->name_id);
+        const char *file = pp_strtab_get(src->strs, f->file_id);
+        uint32_t n, fl;
+        if ((err = pp_strtab_intern(dst->strs, name, strlen(name), &n)) ||
+            (err = pp_strtab_intern(dst->strs, file, strlen(file), &fl)) ||
+            (err = pp_agg_frame(dst, (enum pp_frame_kind)f->kind, n, fl, f->line, &fmap[i])))
+            goto out;
+    }
+    for (i = 0; i < src->threads.len; i++) {
+        const struct pp_agg_thread *t = pp_vec_at(&src->threads, i);
+        if ((err = pp_agg_thread(dst, t->tid, pp_strtab_get(src->strs, t->name_id), &tmap[i])))
+            goto out;
+    }
+    for (i = 0; i < src->stack_len.len; i++) {
+        uint32_t len, j, n = 0;
+        const uint32_t *fr = pp_agg_stack_frames(src, (uint32_t)i, &len);
+        if (prefix != UINT32_MAX)
+            buf[n++] = prefix;
+        for (j = 0; j < len && n < REMAP_MAX; j++)
+            buf[n++] = fmap[fr[j]];
+        if ((err = pp_agg_stack(dst, buf, n, &smap[i])))
+            goto out;
+    }
+    for (i = 0; i < src->counts.len; i++) {
+        const struct pp_agg_count *c = pp_vec_at(&src->counts, i);
+        if ((err = add_count(dst, smap[c->stack_id], tmap[c->thread_idx], c->count)))
+            goto out;
+    }
+    for (i = 0; i < src->samples.len; i++) {
+        struct pp_agg_sample smp = *(const struct pp_agg_sample *)pp_vec_at(&src->samples, i);
+        smp.stack_id = smap[smp.stack_id];
+        smp.thread_idx = tmap[smp.thread_idx];
+        if ((err = pp_vec_append(&dst->samples, &smp)))
+            goto out;
+    }
+    err = 0;
+out:
+    free(fmap);
+    free(smap);
+    free(tmap);
+    free(buf);
+    return err;
+}

@@ -22,6 +22,7 @@ enum pp_frame_kind {
     /* a native PC not symbolized in full yet (native.c): line holds its
      * index; pp_agg_remap() expands it before anything is written */
     PP_FRAME_PC,
+    PP_FRAME_PROCESS, /* root of a process's stacks (--subprocesses) */
 };
 
 struct pp_agg_frame {
@@ -83,6 +84,10 @@ typedef int (*pp_agg_expand_fn)(void *arg, struct pp_agg *dst, const struct pp_a
                                 uint32_t *out, size_t max, size_t *n);
 int pp_agg_remap(const struct pp_agg *src, struct pp_agg *dst, pp_agg_expand_fn expand,
                  void *arg);
+
+/* Adds every sample of src to dst (which may have another string table),
+ * each stack under prefix (a dst frame id) unless prefix is UINT32_MAX. */
+int pp_agg_append(struct pp_agg *dst, const struct pp_agg *src, uint32_t prefix);
 
 static inline const uint32_t *
 pp_agg_stack_frames(const struct pp_agg *a, uint32_t id, uint32_t *len)

@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "multi.h"
 #include "native.h"
 #include "out.h"
 #include "perf.h"
@@ -130,6 +131,8 @@ enum {
     OPT_DEBUGINFOD,
     OPT_NO_INLINES,
     OPT_NO_STATUS,
+    OPT_SUBPROCESSES,
+    OPT_AGGREGATE,
 };
 
 static const struct option long_opts[] = {
@@ -153,6 +156,8 @@ static const struct option long_opts[] = {
     {"debuginfod", no_argument, NULL, OPT_DEBUGINFOD},
     {"no-inlines", no_argument, NULL, OPT_NO_INLINES},
     {"no-status", no_argument, NULL, OPT_NO_STATUS},
+    {"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
+    {"aggregate", no_argument, NULL, OPT_AGGREGATE},
     {NULL, 0, NULL, 0},
 };
 
@@ -252,6 +257,12 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
         case OPT_NO_STATUS:
             o->status = false;
             break;
+        case OPT_SUBPROCESSES:
+            o->subprocesses = true;
+            break;
+        case OPT_AGGREGATE:
+            o->aggregate = true;
+            break;
         default:
             usage_error("unknown option");
             return PP_EUSAGE;
@@ -260,6 +271,37 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
     if (optind < argc)
         o->argv = &argv[optind];
     return 0;
+}
+
+/* record --subprocesses: the root and every Python descendant. */
+static int
+record_tree(struct pp_session_opts *o)
+{
+    struct pp_multi *m;
+    struct pp_session dummy;
+    int err;
+
+    if (o->native && o->native_mode == PP_NATIVE_BLOCKING) {
+        usage_error("--subprocesses works with the default native mode, not --blocking (yet)");
+        return 2;
+    }
+    memset(&dummy, 0, sizeof(dummy));
+    err = pp_multi_start(&m, o);
+    if (err) {
+        report(err, &dummy, o);
+        pp_multi_stop_target(m);
+        pp_multi_free(m);
+        return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
+    }
+    err = pp_multi_run(m);
+    if (err && err != PP_EGONE)
+        pp_log_warn("sampling stopped early: %s", pp_strerror(err));
+    pp_multi_stop_target(m);
+    err = pp_multi_write(m);
+    if (err)
+        report(err, &dummy, o);
+    pp_multi_free(m);
+    return pp_err_exit_code(err);
 }
 
 static int
@@ -284,6 +326,12 @@ cmd_record(int argc, char **argv)
     /* a terminal gets a status line; --no-status (the Python CLI's top)
      * or a pipe does not */
     o.status = o.status && isatty(2);
+    if (o.aggregate && !o.subprocesses) {
+        usage_error("--aggregate merges the processes of --subprocesses: give both");
+        return 2;
+    }
+    if (o.subprocesses)
+        return record_tree(&o);
     err = pp_session_start(&s, &o);
     if (err) {
         report(err, &s, &o);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -602,62 +603,96 @@ flush_if_asked(struct pp_session *s)
         pp_log_info("snapshot written");
 }
 
+/* Processes every sample the kernel holds for s (perf mode). */
+int
+pp_native_drain(struct pp_session *s, uint64_t end)
+{
+    struct pp_native *nt = s->nat;
+    struct pp_perf_sample smp;
+    int err;
+
+    while (!pp_stop_requested && pp_perf_next(&nt->perf, &smp) == 1) {
+        uint64_t lat, now;
+        if (!smp.have_regs || smp.stack_len == 0) {
+            nt->no_user++; /* the thread was exiting */
+            continue;
+        }
+        s->st.ticks++;
+        now = pp_now_ns();
+        lat = now > smp.time_ns ? (now - smp.time_ns) / 1000 : 0;
+        if (nt->nlat < LAT_KEEP)
+            nt->lat_us[nt->nlat++] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+        if (lat > STALE_US) {
+            /* read this late, the Python stack says little about the
+             * moment of the sample (a backlog: attach, a busy machine) */
+            nt->stale++;
+            s->st.errors_transient++;
+            continue;
+        }
+        capture_py(s, smp.tid);
+        if ((err = process(s, smp.tid, smp.regs, smp.stack, smp.stack_len, smp.time_ns)))
+            return err;
+        s->st.sample_ns_total += pp_now_ns() - now;
+        if (pp_now_ns() >= end)
+            break;
+    }
+    return 0;
+}
+
+size_t
+pp_native_pollfds(struct pp_session *s, struct pollfd *fds, size_t max, bool *ready)
+{
+    return pp_perf_pollfds(&s->nat->perf, fds, max, ready);
+}
+
+void
+pp_native_after_poll(struct pp_session *s, const struct pollfd *fds, size_t n)
+{
+    pp_perf_after_poll(&s->nat->perf, fds, n);
+}
+
+/* New threads (every 100 ms); PP_EGONE once the process is gone and its
+ * samples are drained. */
+int
+pp_native_maintain(struct pp_session *s, uint64_t now)
+{
+    struct pp_native *nt = s->nat;
+    struct pp_perf_sample smp;
+    bool gone = pp_session_child_gone(s);
+
+    if (gone || nt->perf.threads.len == 0) {
+        /* drain what the kernel still holds, then stop */
+        while (pp_perf_next(&nt->perf, &smp) == 1)
+            ;
+        if (gone || pp_session_child_gone(s)) {
+            s->target_gone = true;
+            return PP_EGONE;
+        }
+    }
+    if (now - nt->last_tasks_ns > REFRESH_TASKS_NS) {
+        nt->last_tasks_ns = now;
+        add_new_tasks(s);
+    }
+    return 0;
+}
+
 static int
 run_perf(struct pp_session *s, uint64_t end)
 {
     struct pp_native *nt = s->nat;
-    struct pp_perf_sample smp;
     int err = 0;
 
     nt->last_tasks_ns = pp_now_ns();
     while (!pp_stop_requested) {
         uint64_t now;
-        bool gone;
         pp_perf_wait(&nt->perf, 50);
         flush_if_asked(s);
-        while (!pp_stop_requested && pp_perf_next(&nt->perf, &smp) == 1) {
-            uint64_t lat;
-            if (!smp.have_regs || smp.stack_len == 0) {
-                nt->no_user++; /* the thread was exiting */
-                continue;
-            }
-            s->st.ticks++;
-            now = pp_now_ns();
-            lat = now > smp.time_ns ? (now - smp.time_ns) / 1000 : 0;
-            if (nt->nlat < LAT_KEEP)
-                nt->lat_us[nt->nlat++] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
-            if (lat > STALE_US) {
-                /* read this late, the Python stack says little about the
-                 * moment of the sample (a backlog: attach, a busy machine) */
-                nt->stale++;
-                s->st.errors_transient++;
-                continue;
-            }
-            capture_py(s, smp.tid);
-            if ((err = process(s, smp.tid, smp.regs, smp.stack, smp.stack_len, smp.time_ns)))
-                return err;
-            s->st.sample_ns_total += pp_now_ns() - now;
-            if (pp_now_ns() >= end)
-                break;
-        }
+        if ((err = pp_native_drain(s, end)))
+            return err;
         now = pp_now_ns();
         pp_session_status(s, now);
-        if (now >= end)
+        if (now >= end || pp_native_maintain(s, now) == PP_EGONE)
             break;
-        gone = pp_session_child_gone(s);
-        if (gone || nt->perf.threads.len == 0) {
-            /* drain what the kernel still holds, then stop */
-            while (pp_perf_next(&nt->perf, &smp) == 1)
-                ;
-            if (gone || pp_session_child_gone(s)) {
-                s->target_gone = true;
-                break;
-            }
-        }
-        if (now - nt->last_tasks_ns > REFRESH_TASKS_NS) {
-            nt->last_tasks_ns = now;
-            add_new_tasks(s);
-        }
     }
     return err;
 }
@@ -856,6 +891,12 @@ pp_native_dump(struct pp_session *s)
     err = blocking_tick(s, true);
     detach_all(s);
     return err;
+}
+
+bool
+pp_native_is_perf(const struct pp_session *s)
+{
+    return s->nat && s->nat->mode == PP_NATIVE_PERF;
 }
 
 /* ==== output ==== */

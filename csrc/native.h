@@ -29,6 +29,17 @@ enum pp_native_mode { PP_NATIVE_AUTO, PP_NATIVE_PERF, PP_NATIVE_BLOCKING };
 int pp_native_start(struct pp_session *s);
 /* The sampling loop of native mode. */
 int pp_native_run(struct pp_session *s);
+/* Perf mode, for a loop over several processes (multi.c): the fds to
+ * poll (*ready: data is already waiting), what poll said, the samples,
+ * new threads (PP_EGONE when the process is gone). */
+struct pollfd;
+size_t pp_native_pollfds(struct pp_session *s, struct pollfd *fds, size_t max, bool *ready);
+void pp_native_after_poll(struct pp_session *s, const struct pollfd *fds, size_t n);
+int pp_native_drain(struct pp_session *s, uint64_t end);
+int pp_native_maintain(struct pp_session *s, uint64_t now);
+/* True when s samples natively in perf mode. */
+bool pp_native_is_perf(const struct pp_session *s);
+
 /* One consistent sample of every thread (ptrace), for `dump --native`. */
 int pp_native_dump(struct pp_session *s);
 /* The profile with its native PC frames expanded (inline chains resolved,

@@ -102,6 +102,8 @@ kind_name(uint32_t kind)
         return "py";
     case PP_FRAME_NATIVE:
         return "native";
+    case PP_FRAME_PROCESS:
+        return "process";
     default:
         return "marker";
     }
@@ -183,7 +185,7 @@ pp_out_frame_text(const struct pp_agg *a, uint32_t frame_id, char *buf, size_t l
 
     if (fr->kind == PP_FRAME_PY)
         snprintf(buf, len, "%s (%s:%d)", name, pp_strtab_get(a->strs, fr->file_id), fr->line);
-    else if (fr->kind == PP_FRAME_NATIVE)
+    else if (fr->kind == PP_FRAME_NATIVE && *pp_strtab_get(a->strs, fr->file_id))
         snprintf(buf, len, "%s (%s)", name, pp_strtab_get(a->strs, fr->file_id));
     else
         snprintf(buf, len, "%s", name);
@@ -218,18 +220,27 @@ pp_out_write_collapsed(const struct pp_agg *a, bool threads, const char *path)
         uint32_t stack = threads ? (uint32_t)(key >> 24) : (uint32_t)key, n, j;
         const uint32_t *fr = pp_agg_stack_frames(a, stack, &n);
         pp_hmap_get(&merged, key, &count);
-        if (threads) {
-            const struct pp_agg_thread *t = pp_vec_at(&a->threads, key & 0xffffff);
-            snprintf(text, sizeof(text), "thread %d (%s)", t->tid,
-                     pp_strtab_get(a->strs, t->name_id));
-            sanitize(text);
-            fputs(text, af.f);
-        }
-        for (j = 0; j < n; j++) {
-            if (threads || j)
+        for (j = 0; j <= n; j++) {
+            /* the thread root goes first, or under a process root */
+            bool proc_first = n && ((const struct pp_agg_frame *)pp_vec_at(&a->frames, fr[0]))
+                                           ->kind == PP_FRAME_PROCESS;
+            if (threads && j == (proc_first ? 1u : 0u)) {
+                const struct pp_agg_thread *t = pp_vec_at(&a->threads, key & 0xffffff);
+                snprintf(text, sizeof(text), "thread %d (%s)", t->tid,
+                         pp_strtab_get(a->strs, t->name_id));
+                sanitize(text);
+                if (j)
+                    fputc(';', af.f);
+                fputs(text, af.f);
+                if (j < n)
+                    fputc(';', af.f);
+            } else if (j && j < n) {
                 fputc(';', af.f);
-            pp_out_frame_text(a, fr[j], text, sizeof(text));
-            fputs(text, af.f);
+            }
+            if (j < n) {
+                pp_out_frame_text(a, fr[j], text, sizeof(text));
+                fputs(text, af.f);
+            }
         }
         fprintf(af.f, " %llu\n", (unsigned long long)count);
     }

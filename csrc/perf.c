@@ -234,6 +234,39 @@ pp_perf_wait(struct pp_perf *p, int timeout_ms)
     return r > 0;
 }
 
+size_t
+pp_perf_pollfds(struct pp_perf *p, struct pollfd *fds, size_t max, bool *ready)
+{
+    size_t i, n = p->threads.len < max ? p->threads.len : max;
+    for (i = 0; i < n; i++) {
+        struct pp_perf_thread *t = pp_vec_at(&p->threads, i);
+        if (ring_head(t) != ring_tail(t))
+            *ready = true;
+        fds[i].fd = t->fd;
+        fds[i].events = POLLIN;
+        fds[i].revents = 0;
+    }
+    return n;
+}
+
+void
+pp_perf_after_poll(struct pp_perf *p, const struct pollfd *fds, size_t n)
+{
+    size_t i;
+    if (n > p->threads.len)
+        n = p->threads.len;
+    for (i = n; i-- > 0;) {
+        struct pp_perf_thread *t = pp_vec_at(&p->threads, i);
+        if (t->fd != fds[i].fd)
+            continue;
+        if (fds[i].revents & (POLLHUP | POLLERR)) {
+            t->hup = true;
+            if (ring_head(t) == ring_tail(t))
+                close_thread(p, i);
+        }
+    }
+}
+
 /* Parses one PERF_RECORD_SAMPLE body (after the header). */
 static int
 parse_sample(struct pp_perf *p, const uint8_t *b, size_t len, struct pp_perf_sample *out)

@@ -66,6 +66,11 @@ void pp_perf_remove(struct pp_perf *p, int tid);
 /* Waits up to timeout_ms for data.  Closes threads whose event hung up
  * and whose buffer is empty. */
 int pp_perf_wait(struct pp_perf *p, int timeout_ms);
+/* For a poll() over several perf sets: fills fds (at most max) and sets
+ * *ready when a buffer already holds data; then hand poll's answer back. */
+struct pollfd;
+size_t pp_perf_pollfds(struct pp_perf *p, struct pollfd *fds, size_t max, bool *ready);
+void pp_perf_after_poll(struct pp_perf *p, const struct pollfd *fds, size_t n);
 /* Next sample of any thread (1), or 0 when every buffer is empty.  The
  * sample's stack points into p and is valid until the next call. */
 int pp_perf_next(struct pp_perf *p, struct pp_perf_sample *out);

@@ -297,3 +297,29 @@ pp_proc_spawn(char *const argv[], pid_t *child)
     *child = pid;
     return 0;
 }
+
+unsigned long long
+pp_proc_exec_id(int pid)
+{
+    char path[64];
+    unsigned long long v[2 * 64], id = 0;
+    ssize_t n;
+    size_t i;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, v, sizeof(v));
+    close(fd);
+    for (i = 0; n > 0 && i + 1 < (size_t)n / sizeof(v[0]); i += 2) {
+        if (v[i] == 25) { /* AT_RANDOM */
+            id = v[i + 1];
+            break;
+        }
+        if (v[i] == 0)
+            break;
+    }
+    return id;
+}

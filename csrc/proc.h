@@ -47,6 +47,10 @@ int pp_proc_cmdline(int pid, char *buf, size_t len);
 /* "/proc/PID/root" + path when that is readable, else path itself. */
 void pp_proc_root_path(int pid, const char *path, char *buf, size_t len);
 
+/* A value that changes when the process execs: the address of its
+ * AT_RANDOM bytes (on the new stack, randomised at every exec).  0 on error. */
+unsigned long long pp_proc_exec_id(int pid);
+
 /* fork + exec argv; the child is in our process group.  Exec failure is
  * reported through a close-on-exec pipe as PP_ELAUNCH. */
 int pp_proc_spawn(char *const argv[], pid_t *child);

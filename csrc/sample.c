@@ -55,8 +55,16 @@ bool
 pp_session_child_gone(struct pp_session *s)
 {
     int status;
-    if (!s->launched)
-        return kill(s->pid, 0) != 0 && errno == ESRCH;
+    if (!s->launched) {
+        size_t i;
+        if (kill(s->pid, 0) != 0 && errno == ESRCH)
+            return true;
+        /* a zombie (its parent has not waited for it yet) is gone too */
+        for (i = 0; i < s->tasks.n; i++)
+            if (s->tasks.v[i].tid == s->pid)
+                return pp_proc_task_state(s->pid, &s->tasks.v[i]) == 'Z';
+        return false;
+    }
     if (s->target_gone)
         return true;
     if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
@@ -581,54 +589,74 @@ target_status_text(struct pp_session *s, char *buf, size_t len)
 }
 
 int
+pp_session_out_agg(struct pp_session *s, struct pp_agg *tmp, const struct pp_agg **out)
+{
+    int err;
+    *out = &s->agg;
+    if (!s->nat)
+        return 0;
+    /* native PCs become named frames (inline chains) now */
+    if ((err = pp_native_expand(s, tmp))) {
+        pp_agg_free(tmp);
+        return err;
+    }
+    *out = tmp;
+    return 0;
+}
+
+void
+pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
+{
+    char status[64];
+
+    memset(info, 0, sizeof(*info));
+    target_status_text(s, status, sizeof(status));
+    pp_out_meta(info, "pid", "%d", s->pid);
+    pp_out_meta(info, "cmdline", "%s", s->cmdline);
+    pp_out_meta(info, "python_version", "%s", s->rt.version_str);
+    pp_out_meta(info, "mode", "%s", s->nat ? "native" : "python");
+    pp_out_meta(info, "rate_hz", "%g", s->opts.rate_hz);
+    pp_out_meta(info, "start_unix", "%.6f", s->start_unix);
+    pp_out_meta(info, "duration_s", "%.3f", (s->end_ns - s->start_ns) / 1e9);
+    pp_out_meta(info, "target_exit", "%s", status);
+    pp_out_meta(info, "threads_flag", "%d", s->opts.threads);
+    pp_out_meta(info, "idle_flag", "%d", s->opts.idle);
+    pp_out_stat(info, "samples", s->st.samples);
+    pp_out_stat(info, "ticks", s->st.ticks);
+    pp_out_stat(info, "late_ticks", s->st.late_ticks);
+    pp_out_stat(info, "idle_skipped", s->st.idle_skipped);
+    pp_out_stat(info, "empty", s->st.empty);
+    pp_out_stat(info, "errors_transient", s->st.errors_transient);
+    pp_out_stat(info, "errors_baddata", s->st.errors_baddata);
+    pp_out_stat(info, "truncated", s->st.truncated);
+    pp_out_stat(info, "retries", s->st.retries);
+    pp_out_stat(info, "threads_seen", s->agg.threads.len);
+    pp_out_stat(info, "sample_ns_total", s->st.sample_ns_total);
+    pp_out_stat(info, "mem_reads", s->mem ? s->mem->reads : 0);
+    pp_out_stat(info, "code_cache_misses", s->codes.misses);
+    pp_out_stat(info, "first_sample_us",
+                s->first_sample_ns ? (s->first_sample_ns - s->attach_ns) / 1000 : 0);
+    pp_native_out_info(s, info);
+}
+
+int
 pp_session_write(struct pp_session *s)
 {
     static struct pp_out_info info;
-    struct pp_agg expanded, *agg = &s->agg;
-    char status[64];
-    int err = 0;
+    struct pp_agg expanded;
+    const struct pp_agg *agg;
+    int err;
 
-    if (s->nat) { /* native PCs become named frames (inline chains) now */
-        if ((err = pp_native_expand(s, &expanded))) {
-            pp_agg_free(&expanded);
-            return err;
-        }
-        agg = &expanded;
-    }
-    memset(&info, 0, sizeof(info));
-    target_status_text(s, status, sizeof(status));
-    pp_out_meta(&info, "pid", "%d", s->pid);
-    pp_out_meta(&info, "cmdline", "%s", s->cmdline);
-    pp_out_meta(&info, "python_version", "%s", s->rt.version_str);
-    pp_out_meta(&info, "mode", "%s", s->nat ? "native" : "python");
-    pp_out_meta(&info, "rate_hz", "%g", s->opts.rate_hz);
-    pp_out_meta(&info, "start_unix", "%.6f", s->start_unix);
-    pp_out_meta(&info, "duration_s", "%.3f", (s->end_ns - s->start_ns) / 1e9);
-    pp_out_meta(&info, "target_exit", "%s", status);
-    pp_out_meta(&info, "threads_flag", "%d", s->opts.threads);
-    pp_out_meta(&info, "idle_flag", "%d", s->opts.idle);
-    pp_out_stat(&info, "samples", s->st.samples);
-    pp_out_stat(&info, "ticks", s->st.ticks);
-    pp_out_stat(&info, "late_ticks", s->st.late_ticks);
-    pp_out_stat(&info, "idle_skipped", s->st.idle_skipped);
-    pp_out_stat(&info, "empty", s->st.empty);
-    pp_out_stat(&info, "errors_transient", s->st.errors_transient);
-    pp_out_stat(&info, "errors_baddata", s->st.errors_baddata);
-    pp_out_stat(&info, "truncated", s->st.truncated);
-    pp_out_stat(&info, "retries", s->st.retries);
-    pp_out_stat(&info, "threads_seen", s->agg.threads.len);
-    pp_out_stat(&info, "sample_ns_total", s->st.sample_ns_total);
-    pp_out_stat(&info, "mem_reads", s->mem ? s->mem->reads : 0);
-    pp_out_stat(&info, "code_cache_misses", s->codes.misses);
-    pp_out_stat(&info, "first_sample_us",
-                s->first_sample_ns ? (s->first_sample_ns - s->attach_ns) / 1000 : 0);
-    pp_native_out_info(s, &info);
+    /* the expansion first: it finds the modules without debug info */
+    if ((err = pp_session_out_agg(s, &expanded, &agg)))
+        return err;
+    pp_session_out_info(s, &info);
     if (s->opts.raw_path)
         err = pp_out_write_raw(agg, &info, s->opts.raw_path);
     if (!err && s->opts.collapsed_path)
         err = pp_out_write_collapsed(agg, s->opts.threads, s->opts.collapsed_path);
     if (agg != &s->agg)
-        pp_agg_free(agg);
+        pp_agg_free(&expanded);
     return err;
 }
 

@@ -31,6 +31,7 @@ struct pp_session_opts {
     const char *raw_path, *collapsed_path;
     /* --native (native.c) */
     bool native, no_internals, debuginfod, no_inlines;
+    bool subprocesses, aggregate; /* multi.c */
     int native_mode;   /* enum pp_native_mode */
     int unwinder;      /* enum pp_unwinder_kind */
     unsigned stack_size;
@@ -96,6 +97,12 @@ int pp_session_run(struct pp_session *s);
 /* One tick over all threads; with force_all, idle threads too. */
 int pp_session_tick(struct pp_session *s, bool force_all);
 int pp_session_write(struct pp_session *s);
+/* The profile to write: s->agg, or tmp with native PCs expanded (free tmp
+ * when *out == tmp).  Then the metadata and statistics (after: the
+ * expansion notes modules without debug info). */
+int pp_session_out_agg(struct pp_session *s, struct pp_agg *tmp, const struct pp_agg **out);
+struct pp_out_info;
+void pp_session_out_info(struct pp_session *s, struct pp_out_info *info);
 /* A launched child still running is sent the stop signal (SIGTERM by
  * default) and waited for (SIGKILL after 5 s); its status is recorded. */
 void pp_session_stop_target(struct pp_session *s);

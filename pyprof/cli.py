@@ -79,6 +79,11 @@ def build_parser():
     record.add_argument("-d", "--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     record.add_argument("--threads", action="store_true", help="add a root frame per thread")
     record.add_argument("--idle", action="store_true", help="also sample threads that are not on CPU")
+    record.add_argument("--subprocesses", action="store_true",
+                        help="follow every descendant Python process too, present and future "
+                        "(a 'process PID (cmdline)' root each)")
+    record.add_argument("--aggregate", action="store_true",
+                        help="with --subprocesses: merge the processes (no process roots)")
     record.add_argument("--timeline", "--timestamps", dest="timestamps", action="store_true",
                         help="record each sample's time (raw file; speedscope in time order)")
     add_native_arguments(record)
@@ -146,6 +151,10 @@ def validate_record_args(args):
         raise UsageError("--rate must be between 1 and %d Hz, not %d" % (MAX_RATE, args.rate))
     if args.duration is not None and not (args.duration > 0 and math.isfinite(args.duration)):
         raise UsageError("--duration must be a positive number of seconds, not %s" % args.duration)
+    if args.aggregate and not args.subprocesses:
+        raise UsageError("--aggregate merges the processes of --subprocesses: give both")
+    if args.subprocesses and getattr(args, "native", False) and args.blocking:
+        raise UsageError("--subprocesses works with the default native mode, not --blocking (yet)")
 
 
 def default_output_name(args, now=None):
@@ -209,7 +218,8 @@ def sampler_record_argv(sampler, args, raw_path, output):
         argv += ["--rate", str(args.rate)]
     if args.duration is not None:
         argv += ["--duration", repr(args.duration)]
-    flags = (args.threads, "--threads"), (args.idle, "--idle"), (args.timestamps, "--timestamps"), (args.verbose, "-v")
+    flags = ((args.threads, "--threads"), (args.idle, "--idle"), (args.timestamps, "--timestamps"),
+             (args.verbose, "-v"), (args.subprocesses, "--subprocesses"), (args.aggregate, "--aggregate"))
     argv += [option for given, option in flags if given]
     argv += native_sampler_argv(args)
     if args.command:
@@ -344,13 +354,20 @@ def summary_line(profile, path):
         transient,
         baddata,
         profile.stat("late_ticks"),
-        native_summary(profile),
+        native_summary(profile) + processes_summary(profile),
         _to_float(meta.get("duration_s")),
         meta.get("pid", "?"),
         cmdline,
         meta.get("target_exit", "?"),
         path,
     )
+
+
+def processes_summary(profile):
+    """The --subprocesses part of the summary line ('' without it)."""
+    if profile.meta.get("subprocesses_flag") != "1":
+        return ""
+    return ", %d processes followed (%d seen)" % (profile.stat("processes_python"), profile.stat("processes_seen"))
 
 
 def native_summary(profile):

@@ -13,7 +13,7 @@ VERSION = "1"
 DEFAULT_RATE_HZ = 100  # the sampler's default --rate
 
 Frame = collections.namedtuple("Frame", "kind name file line")
-Frame.__doc__ = "One frame: kind ('py', 'native', 'marker'), name, file and line."
+Frame.__doc__ = "One frame: kind ('py', 'native', 'marker', 'process'), name, file and line."
 
 _UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n"}
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
@@ -74,7 +74,7 @@ def frame_text(frame):
     """Return the collapsed-format text of *frame* (docs/format.md)."""
     if frame.kind == "py":
         text = "%s (%s:%d)" % (frame.name, frame.file, frame.line)
-    elif frame.kind == "marker" or not frame.file:
+    elif frame.kind in ("marker", "process") or not frame.file:
         text = frame.name
     else:
         text = "%s (%s)" % (frame.name, frame.file)
@@ -203,7 +203,13 @@ def iter_stacks(profile, threads=False):
     stacks = [tuple(texts[f] for f in stack) for stack in profile.stacks]
     for stack_id, thread_idx, count in profile.counts:
         frames = stacks[stack_id]
-        yield (roots[thread_idx] + frames if threads else frames), count
+        if threads:
+            # the thread root goes under the process root (--subprocesses)
+            if frames and frames[0][1] == "process":
+                frames = frames[:1] + roots[thread_idx] + frames[1:]
+            else:
+                frames = roots[thread_idx] + frames
+        yield frames, count
 
 
 def collapsed_lines(profile, threads=False):

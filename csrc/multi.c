@@ -1,0 +1,635 @@
+/*
+ * multi.c -- one profile of a process tree (--subprocesses) (layer L5).
+ *
+ * The root (attached, or launched) and every descendant process are found
+ * by walking /proc/PID/task/TID/children every 100 ms, so a Gunicorn
+ * worker respawned by its master is sampled within about that.  Each
+ * Python process gets a session of its own (sample.c: layout, caches,
+ * perf events); processes that are not Python (yet: a fork that is about
+ * to exec) are retried for a while, then left alone.  When a process
+ * exits, its samples are folded into the tree's profile under a
+ * "process PID (cmdline)" root and its session is freed.  The output is
+ * the folded profile plus the live sessions', each under its process
+ * root (or, with --aggregate, without them).
+ */
+#define _GNU_SOURCE
+#include "multi.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "native.h"
+#include "out.h"
+
+#define SCAN_NS (100ULL * 1000000ULL)          /* look for new processes */
+#define NOT_PYTHON_AFTER_NS (3000ULL * 1000000ULL) /* give up on a non-Python child */
+#define MAX_PROCS 4096
+#define MAX_POLL 4096
+
+struct mproc {
+    int pid;
+    uint64_t first_seen_ns;
+    struct pp_session *s; /* NULL: not attached (yet) */
+    bool done;            /* exited and folded, or not Python */
+    unsigned long long exec_id; /* pp_proc_exec_id() when attached */
+    bool seen;            /* in the last scan */
+};
+
+struct pp_multi {
+    struct pp_session_opts opts;
+    int root;
+    bool launched, root_reaped;
+    int root_status;
+    struct pp_strtab strs;
+    struct pp_agg folded;        /* exited processes, with their roots */
+    struct pp_out_info *folded_info;
+    bool have_folded;
+    struct pp_vec procs;         /* struct mproc */
+    uint64_t start_ns, end_ns, last_scan_ns, status_ns;
+    double start_unix;
+    char cmdline[1024];
+    uint64_t processes_seen, processes_python;
+    bool status_shown;
+};
+
+/* ==== statistics of several sessions ==== */
+
+static bool
+is_quantile(const char *key)
+{
+    return strstr(key, "_p50") || strstr(key, "_p99");
+}
+
+/* dst += src: counters add up, quantiles take the larger, metadata stays. */
+static void
+info_add(struct pp_out_info *dst, const struct pp_out_info *src)
+{
+    size_t i, j;
+    for (i = 0; i < src->nstats; i++) {
+        for (j = 0; j < dst->nstats; j++)
+            if (strcmp(dst->stat_key[j], src->stat_key[i]) == 0)
+                break;
+        if (j == dst->nstats) {
+            pp_out_stat(dst, src->stat_key[i], src->stat_val[i]);
+        } else if (strcmp(src->stat_key[i], "first_sample_us") == 0) {
+            if (!dst->stat_val[j] || (src->stat_val[i] && src->stat_val[i] < dst->stat_val[j]))
+                dst->stat_val[j] = src->stat_val[i];
+        } else if (is_quantile(src->stat_key[i])) {
+            if (src->stat_val[i] > dst->stat_val[j])
+                dst->stat_val[j] = src->stat_val[i];
+        } else {
+            dst->stat_val[j] += src->stat_val[i];
+        }
+    }
+    for (i = 0; i < src->nmeta; i++) {
+        for (j = 0; j < dst->nmeta; j++)
+            if (strcmp(dst->meta_key[j], src->meta_key[i]) == 0)
+                break;
+        if (j == dst->nmeta)
+            pp_out_meta(dst, src->meta_key[i], "%s", src->meta_val[i]);
+    }
+}
+
+static uint64_t
+info_stat(const struct pp_out_info *info, const char *key)
+{
+    size_t i;
+    for (i = 0; i < info->nstats; i++)
+        if (strcmp(info->stat_key[i], key) == 0)
+            return info->stat_val[i];
+    return 0;
+}
+
+/* ==== the process tree ==== */
+
+static struct mproc *
+find_proc(struct pp_multi *m, int pid)
+{
+    size_t i;
+    for (i = 0; i < m->procs.len; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        if (p->pid == pid)
+            return p;
+    }
+    return NULL;
+}
+
+/* Appends the children of pid (all its threads' children) to out. */
+static void
+children_of(int pid, struct pp_vec *out)
+{
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", pid);
+    d = opendir(path);
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL && out->len < MAX_PROCS) {
+        char cpath[320];
+        FILE *f;
+        int child;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", pid, e->d_name);
+        f = fopen(cpath, "r");
+        if (!f)
+            continue;
+        while (fscanf(f, "%d", &child) == 1 && out->len < MAX_PROCS)
+            pp_vec_append(out, &child);
+        fclose(f);
+    }
+    closedir(d);
+}
+
+static int
+fold(struct pp_multi *m, struct mproc *p)
+{
+    struct pp_agg expanded;
+    const struct pp_agg *agg;
+    struct pp_out_info *info;
+    uint32_t root = UINT32_MAX;
+    char name[1200];
+    int err;
+
+    p->done = true;
+    if (!p->s)
+        return 0;
+    p->s->end_ns = pp_now_ns();
+    info = calloc(1, sizeof(*info));
+    if (!info)
+        return PP_ENOMEM;
+    err = pp_session_out_agg(p->s, &expanded, &agg);
+    if (!err) {
+        pp_session_out_info(p->s, info);
+        if (!m->opts.aggregate) {
+            uint32_t n, f;
+            snprintf(name, sizeof(name), "process %d (%s)", p->pid, p->s->cmdline);
+            if ((err = pp_strtab_intern(&m->strs, name, strlen(name), &n)) ||
+                (err = pp_strtab_intern(&m->strs, "", 0, &f)) ||
+                (err = pp_agg_frame(&m->folded, PP_FRAME_PROCESS, n, f, 0, &root)))
+                goto out;
+        }
+        err = pp_agg_append(&m->folded, agg, root);
+        if (agg != &p->s->agg)
+            pp_agg_free(&expanded);
+        if (!err) {
+            info_add(m->folded_info, info);
+            m->have_folded = true;
+        }
+    }
+out:
+    free(info);
+    pp_session_free(p->s);
+    free(p->s);
+    p->s = NULL;
+    return err;
+}
+
+static void
+try_attach(struct pp_multi *m, struct mproc *p, uint64_t now)
+{
+    struct pp_session_opts o = m->opts;
+    struct pp_session *s;
+    int err;
+
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return;
+    o.pid = p->pid;
+    o.argv = NULL;
+    o.raw_path = o.collapsed_path = NULL;
+    o.status = false;
+    o.summary = false;
+    p->exec_id = pp_proc_exec_id(p->pid);
+    err = pp_session_start(s, &o);
+    if (!err) {
+        p->s = s;
+        m->processes_python++;
+        pp_log_info("following PID %d (%s)", p->pid, s->cmdline);
+        return;
+    }
+    pp_session_free(s);
+    free(s);
+    /* a fork about to exec, an interpreter still starting: try again for a
+     * while; a process that is gone, refused or another program: leave it */
+    if (err == PP_ENOPROC || err == PP_EPERM || err == PP_EKTHREAD ||
+        now - p->first_seen_ns > NOT_PYTHON_AFTER_NS) {
+        if (err == PP_EPERM)
+            pp_log_warn("PID %d: permission denied; not followed", p->pid);
+        p->done = true;
+    }
+}
+
+/* Finds new descendants, attaches to the Python ones. */
+static void
+scan(struct pp_multi *m, uint64_t now)
+{
+    struct pp_vec todo;
+    size_t i;
+
+    pp_vec_init(&todo, sizeof(int));
+    pp_vec_append(&todo, &m->root);
+    for (i = 0; i < todo.len && i < MAX_PROCS; i++) { /* breadth first */
+        int pid = *(int *)pp_vec_at(&todo, i);
+        struct mproc *p = find_proc(m, pid);
+        if (!p && m->procs.len < MAX_PROCS) {
+            struct mproc np;
+            memset(&np, 0, sizeof(np));
+            np.pid = pid;
+            np.first_seen_ns = now;
+            if (pp_vec_append(&m->procs, &np) == 0) {
+                p = pp_vec_at(&m->procs, m->procs.len - 1);
+                m->processes_seen++;
+            }
+        }
+        children_of(pid, &todo);
+    }
+    pp_vec_free(&todo);
+    for (i = 0; i < m->procs.len; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        if (p->s && pp_proc_exec_id(p->pid) != p->exec_id) {
+            /* it exec'ed (a fork that runs another program): the session
+             * describes the old address space; start over */
+            p->s->target_gone = true;
+            fold(m, p);
+            p->done = false;
+            p->first_seen_ns = now;
+        }
+        if (!p->done && !p->s)
+            try_attach(m, p, now);
+    }
+}
+
+static bool
+root_gone(struct pp_multi *m)
+{
+    if (m->launched) {
+        if (!m->root_reaped && waitpid(m->root, &m->root_status, WNOHANG) == m->root)
+            m->root_reaped = true;
+        return m->root_reaped;
+    }
+    return kill(m->root, 0) != 0 && errno == ESRCH;
+}
+
+static size_t
+live(struct pp_multi *m)
+{
+    size_t i, n = 0;
+    for (i = 0; i < m->procs.len; i++)
+        n += ((struct mproc *)pp_vec_at(&m->procs, i))->s != NULL;
+    return n;
+}
+
+/* ==== output ==== */
+
+int
+pp_multi_write(struct pp_multi *m)
+{
+    static struct pp_out_info info, one;
+    struct pp_agg out;
+    char status[64];
+    size_t i;
+    int err = 0;
+
+    pp_agg_init(&out, &m->strs);
+    memset(&info, 0, sizeof(info));
+    if (m->root_reaped && WIFEXITED(m->root_status))
+        snprintf(status, sizeof(status), "exit %d", WEXITSTATUS(m->root_status));
+    else if (m->root_reaped && WIFSIGNALED(m->root_status))
+        snprintf(status, sizeof(status), "signal %d", WTERMSIG(m->root_status));
+    else
+        snprintf(status, sizeof(status), "%s", root_gone(m) ? "exited" : "running");
+    pp_out_meta(&info, "pid", "%d", m->root);
+    pp_out_meta(&info, "cmdline", "%s", m->cmdline);
+    pp_out_meta(&info, "start_unix", "%.6f", m->start_unix);
+    pp_out_meta(&info, "duration_s", "%.3f",
+                ((m->end_ns ? m->end_ns : pp_now_ns()) - m->start_ns) / 1e9);
+    pp_out_meta(&info, "target_exit", "%s", status);
+    pp_out_meta(&info, "subprocesses_flag", "1");
+    pp_out_meta(&info, "aggregate_flag", "%d", m->opts.aggregate);
+    pp_out_stat(&info, "processes_seen", m->processes_seen);
+    pp_out_stat(&info, "processes_python", m->processes_python);
+    if (m->have_folded)
+        info_add(&info, m->folded_info);
+    err = pp_agg_append(&out, &m->folded, UINT32_MAX);
+    for (i = 0; i < m->procs.len && !err; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        struct pp_agg expanded;
+        const struct pp_agg *agg;
+        uint32_t root = UINT32_MAX;
+        if (!p->s)
+            continue;
+        p->s->end_ns = pp_now_ns();
+        if ((err = pp_session_out_agg(p->s, &expanded, &agg)))
+            break;
+        pp_session_out_info(p->s, &one);
+        info_add(&info, &one);
+        if (!m->opts.aggregate) {
+            char name[1200];
+            uint32_t n, f;
+            snprintf(name, sizeof(name), "process %d (%s)", p->pid, p->s->cmdline);
+            if ((err = pp_strtab_intern(&m->strs, name, strlen(name), &n)) ||
+                (err = pp_strtab_intern(&m->strs, "", 0, &f)) ||
+                (err = pp_agg_frame(&out, PP_FRAME_PROCESS, n, f, 0, &root))) {
+                if (agg != &p->s->agg)
+                    pp_agg_free(&expanded);
+                break;
+            }
+        }
+        err = pp_agg_append(&out, agg, root);
+        if (agg != &p->s->agg)
+            pp_agg_free(&expanded);
+    }
+    if (!err && m->opts.raw_path)
+        err = pp_out_write_raw(&out, &info, m->opts.raw_path);
+    if (!err && m->opts.collapsed_path)
+        err = pp_out_write_collapsed(&out, m->opts.threads, m->opts.collapsed_path);
+    if (!err && m->opts.summary)
+        fprintf(stderr,
+                "pyprof: %llu samples, %llu errors, %llu processes followed (%llu seen), "
+                "%.1f s, PID %d (%.80s), target %s -> %s\n",
+                (unsigned long long)info_stat(&info, "samples"),
+                (unsigned long long)(info_stat(&info, "errors_transient") +
+                                     info_stat(&info, "errors_baddata")),
+                (unsigned long long)m->processes_python, (unsigned long long)m->processes_seen,
+                ((m->end_ns ? m->end_ns : pp_now_ns()) - m->start_ns) / 1e9, m->root,
+                m->cmdline, status, m->opts.collapsed_path ? m->opts.collapsed_path
+                                                           : m->opts.raw_path);
+    pp_agg_free(&out);
+    return err;
+}
+
+/* ==== the loop ==== */
+
+static void
+status_line(struct pp_multi *m, uint64_t now)
+{
+    size_t i;
+    uint64_t samples = 0;
+    if (!m->opts.status || now - m->status_ns < 1000000000ULL)
+        return;
+    m->status_ns = now;
+    for (i = 0; i < m->procs.len; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        if (p->s)
+            samples += p->s->st.samples;
+    }
+    fprintf(stderr, "\rpyprof: %zu processes, %llu samples (live ones), %.0f s (Ctrl-C to stop)\033[K",
+            live(m), (unsigned long long)samples, (now - m->start_ns) / 1e9);
+    fflush(stderr);
+    m->status_shown = true;
+}
+
+static void
+flush_if_asked(struct pp_multi *m)
+{
+    int err;
+    if (!pp_flush_requested)
+        return;
+    pp_flush_requested = 0;
+    if ((err = pp_multi_write(m)))
+        pp_log_warn("snapshot not written: %s", pp_strerror(err));
+}
+
+/* After a tick or a drain: fold the processes that are gone. */
+static int
+reap(struct pp_multi *m)
+{
+    size_t i;
+    int err;
+    for (i = 0; i < m->procs.len; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        if (p->s && (p->s->target_gone || pp_session_child_gone(p->s)))
+            if ((err = fold(m, p)))
+                return err;
+    }
+    return 0;
+}
+
+static double
+exp_interval(double mean)
+{
+    double u = (random() + 1.0) / ((double)RAND_MAX + 2.0);
+    double v = -log(u) * mean;
+    return v > 10 * mean ? 10 * mean : v;
+}
+
+static int
+run_ticks(struct pp_multi *m, uint64_t end)
+{
+    double mean = 1e9 / m->opts.rate_hz;
+    uint64_t deadline = pp_now_ns();
+    size_t i;
+    int err = 0;
+
+    srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
+    while (!pp_stop_requested) {
+        uint64_t now = pp_now_ns();
+        struct timespec ts;
+        deadline += (uint64_t)exp_interval(mean);
+        if (deadline >= end)
+            break;
+        if (deadline > now) {
+            ts.tv_sec = (time_t)(deadline / 1000000000ULL);
+            ts.tv_nsec = (long)(deadline % 1000000000ULL);
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+                   !pp_stop_requested && !pp_flush_requested)
+                ;
+        } else if (now > deadline + 1000000000ULL) {
+            deadline = now;
+        }
+        if (pp_stop_requested)
+            break;
+        flush_if_asked(m);
+        now = pp_now_ns();
+        if (now - m->last_scan_ns > SCAN_NS) {
+            m->last_scan_ns = now;
+            scan(m, now);
+        }
+        for (i = 0; i < m->procs.len; i++) {
+            struct mproc *p = pp_vec_at(&m->procs, i);
+            if (!p->s)
+                continue;
+            err = pp_session_tick(p->s, false);
+            if (err == PP_EGONE) {
+                p->s->target_gone = true;
+                err = 0;
+            }
+            if (err)
+                return err;
+        }
+        if ((err = reap(m)))
+            return err;
+        status_line(m, pp_now_ns());
+        if (root_gone(m) && live(m) == 0)
+            break;
+    }
+    return err;
+}
+
+static int
+run_perf(struct pp_multi *m, uint64_t end)
+{
+    struct pollfd *fds = calloc(MAX_POLL, sizeof(*fds));
+    size_t *first = calloc(MAX_PROCS + 1, sizeof(*first));
+    size_t i;
+    int err = 0;
+
+    if (!fds || !first) {
+        free(fds);
+        free(first);
+        return PP_ENOMEM;
+    }
+    while (!pp_stop_requested) {
+        uint64_t now = pp_now_ns();
+        size_t n = 0;
+        bool ready = false;
+        if (now >= end)
+            break;
+        if (now - m->last_scan_ns > SCAN_NS) {
+            m->last_scan_ns = now;
+            scan(m, now);
+        }
+        for (i = 0; i < m->procs.len && i < MAX_PROCS; i++) {
+            struct mproc *p = pp_vec_at(&m->procs, i);
+            first[i] = n;
+            if (p->s && pp_native_is_perf(p->s))
+                n += pp_native_pollfds(p->s, fds + n, MAX_POLL - n, &ready);
+        }
+        first[i] = n;
+        if (!ready && poll(fds, n, 20) < 0 && errno != EINTR) {
+            err = PP_EIO;
+            break;
+        }
+        flush_if_asked(m);
+        for (i = 0; i < m->procs.len && i < MAX_PROCS; i++) {
+            struct mproc *p = pp_vec_at(&m->procs, i);
+            if (!p->s)
+                continue;
+            if (!pp_native_is_perf(p->s)) { /* fell back to Python-only */
+                if (pp_session_tick(p->s, false) == PP_EGONE)
+                    p->s->target_gone = true;
+                continue;
+            }
+            pp_native_after_poll(p->s, fds + first[i], first[i + 1] - first[i]);
+            if ((err = pp_native_drain(p->s, end)))
+                goto out;
+            if (pp_native_maintain(p->s, pp_now_ns()) == PP_EGONE)
+                p->s->target_gone = true;
+        }
+        if ((err = reap(m)))
+            break;
+        status_line(m, pp_now_ns());
+        if (root_gone(m) && live(m) == 0)
+            break;
+    }
+out:
+    free(fds);
+    free(first);
+    return err;
+}
+
+int
+pp_multi_start(struct pp_multi **out, const struct pp_session_opts *opts)
+{
+    struct pp_multi *m = calloc(1, sizeof(*m));
+    struct timeval tv;
+    int err;
+
+    *out = m;
+    if (!m)
+        return PP_ENOMEM;
+    m->opts = *opts;
+    pp_strtab_init(&m->strs);
+    pp_agg_init(&m->folded, &m->strs);
+    m->folded.keep_timestamps = opts->timestamps;
+    pp_vec_init(&m->procs, sizeof(struct mproc));
+    m->folded_info = calloc(1, sizeof(*m->folded_info));
+    if (!m->folded_info)
+        return PP_ENOMEM;
+    if (opts->argv) {
+        if ((err = pp_proc_spawn(opts->argv, &m->root)))
+            return err;
+        m->launched = true;
+    } else {
+        if ((err = pp_proc_check(opts->pid)))
+            return err;
+        m->root = opts->pid;
+    }
+    gettimeofday(&tv, NULL);
+    m->start_unix = (double)tv.tv_sec + tv.tv_usec / 1e6;
+    m->start_ns = m->status_ns = pp_now_ns();
+    pp_proc_cmdline(m->root, m->cmdline, sizeof(m->cmdline));
+    scan(m, m->start_ns);
+    m->last_scan_ns = m->start_ns;
+    return 0;
+}
+
+int
+pp_multi_run(struct pp_multi *m)
+{
+    uint64_t end = m->opts.duration_s > 0
+                       ? m->start_ns + (uint64_t)(m->opts.duration_s * 1e9)
+                       : UINT64_MAX;
+    int err = m->opts.native && m->opts.native_mode != PP_NATIVE_BLOCKING ? run_perf(m, end)
+                                                                          : run_ticks(m, end);
+    m->end_ns = pp_now_ns();
+    if (m->status_shown) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+    return err;
+}
+
+void
+pp_multi_stop_target(struct pp_multi *m)
+{
+    uint64_t t0;
+    if (!m->launched || root_gone(m))
+        return;
+    kill(m->root, pp_stop_signal ? pp_stop_signal : SIGTERM);
+    t0 = pp_now_ns();
+    while (!root_gone(m)) {
+        if (pp_now_ns() - t0 > 5000000000ULL) {
+            kill(m->root, SIGKILL);
+            if (waitpid(m->root, &m->root_status, 0) == m->root)
+                m->root_reaped = true;
+            break;
+        }
+        usleep(2000);
+    }
+}
+
+void
+pp_multi_free(struct pp_multi *m)
+{
+    size_t i;
+    if (!m)
+        return;
+    for (i = 0; i < m->procs.len; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        if (p->s) {
+            pp_session_free(p->s);
+            free(p->s);
+        }
+    }
+    pp_vec_free(&m->procs);
+    pp_agg_free(&m->folded);
+    pp_strtab_free(&m->strs);
+    free(m->folded_info);
+    free(m);
+}
