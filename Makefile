@@ -5,7 +5,7 @@
 #   make test       deps + C unit tests (ASan/UBSan) + Python and end-to-end tests
 #                   + a 10 s run of each fuzz target
 #   make check      C unit tests under ASan+UBSan
-#   make demo       profile a bundled workload and write a flame graph
+#   make demo       profile a Flask app under Gunicorn, write a flame graph + report
 #   make bench      benchmarks (not part of the tests); see docs/performance.md
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 20)
 #   make lint       layer check of csrc/ includes
@@ -59,9 +59,10 @@ test: deps sampler check
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 	@$(MAKE) --no-print-directory pytest
 
+# a Flask app under Gunicorn (2 workers), loaded by ab, profiled through the
+# master's PID: pyprof-demo.svg, pyprof-demo-report.txt (examples/gunicorn_demo.py)
 demo: deps sampler
-	$(PYTHON) -m pyprof record -F 500 -d 5 -o pyprof-demo.svg -- $(PYTHON) examples/demo.py 6
-	@echo "flame graph: $(CURDIR)/pyprof-demo.svg (open it in a browser)"
+	$(PYTHON) examples/gunicorn_demo.py
 
 bench: sampler
 	$(PYTHON) tests/bench/bench.py

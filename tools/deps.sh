@@ -28,6 +28,10 @@ for pkg in libdw-dev libelf-dev libunwind-dev; do
 done
 command -v go >/dev/null 2>&1 || need_apt="$need_apt golang-go"   # go tool pprof reads the pprof output
 command -v chromium >/dev/null 2>&1 || need_apt="$need_apt chromium"   # runs the SVG flame graph's script
+# make demo and tests/e2e/test_gunicorn.py: a Flask app under Debian's Gunicorn, loaded by ab
+[ -x /usr/bin/gunicorn ] || need_apt="$need_apt gunicorn"
+/usr/bin/python3 -c 'import flask' >/dev/null 2>&1 || need_apt="$need_apt python3-flask"
+command -v ab >/dev/null 2>&1 || need_apt="$need_apt apache2-utils"
 if [ "$WHAT" = fuzz ]; then
     command -v clang >/dev/null 2>&1 || need_apt="$need_apt clang"
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
@@ -38,6 +42,19 @@ if [ -n "$need_apt" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_apt
+fi
+# tests/e2e/test_gunicorn.py: gunicorn + Flask from PyPI for pyenv's 3.12, in a venv under build/
+# (the test creates it too when it is missing)
+if [ "$WHAT" = test ]; then
+    py312=$(ls -d "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.12.*/bin/python3.12 \
+        2>/dev/null | sort -V | tail -1)
+    venv=build/gunicorn-venv-3.12
+    if [ -n "$py312" ] && ! "$venv/bin/python" -c 'import flask, gunicorn' >/dev/null 2>&1; then
+        echo "deps: installing gunicorn and flask from PyPI into $venv (test-only, for $py312)"
+        { "$py312" -m venv --clear "$venv" && "$venv/bin/python" -m pip install -q \
+            --disable-pip-version-check gunicorn flask; } ||
+            echo "deps: could not install gunicorn/flask into $venv: test_gunicorn[py3.12] will fail"
+    fi
 fi
 if [ "$WHAT" = test ] && ! "$PY" -c 'import pytest' >/dev/null 2>&1; then
     echo "deps: installing pytest for $PY (test-only)"

@@ -17,6 +17,10 @@ py-spy (default blocking mode and --nonblocking) and Austin:
      cost on a deep mixed stack, attach to first sample, slowdown at 100 Hz and
      1 kHz next to perf, py-spy --native and austinp, merged-stack share).
      BENCH_NATIVE=0 skips it; `python3 tests/bench/native_bench.py` runs it alone.
+  5. Gunicorn + Flask (examples/gunicorn_app) under `ab -c 4`: requests per second
+     unprofiled and with `pyprof record --pid MASTER --subprocesses` (100 Hz, 1 kHz,
+     --native 1 kHz), interleaved rounds, ~1.5 min: tests/bench/gunicorn_bench.py.
+     BENCH_GUNICORN=0 skips it; `python3 tests/bench/gunicorn_bench.py` runs it alone.
 
 py-spy and austin-dist are installed from PyPI into build/bench-venv (never
 into the user's interpreter); if that fails the run says so and goes on
@@ -610,6 +614,10 @@ def main():
         sys.modules.setdefault("bench", sys.modules[__name__])
         import native_bench
         native_text = native_bench.section(py, py_label, peers)
+    gunicorn_text = None
+    if os.environ.get("BENCH_GUNICORN", "1") != "0":
+        import gunicorn_bench     # requests/s of Gunicorn+Flask with and without pyprof
+        gunicorn_text = gunicorn_bench.section(SAMPLER)
 
     sampler_ver = subprocess.run([SAMPLER, "version"], capture_output=True,
                                  text=True).stdout.strip()
@@ -638,7 +646,8 @@ def main():
         "## 3. Target slowdown at 1 kHz (fixed work, %s, elapsed timed inside the target)"
         % py_label,
         table_slowdown(configs, times, rates),
-    ] + ([native_text.strip()] if native_text else [])) + "\n"
+    ] + ([native_text.strip()] if native_text else [])
+      + ([gunicorn_text.strip()] if gunicorn_text else [])) + "\n"
     if NOTES:
         text += "\nNotes:\n" + "".join("- %s\n" % n for n in NOTES)
     os.makedirs(BUILD, exist_ok=True)
