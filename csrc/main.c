@@ -133,6 +133,7 @@ enum {
     OPT_NO_STATUS,
     OPT_SUBPROCESSES,
     OPT_AGGREGATE,
+    OPT_GIL,
 };
 
 static const struct option long_opts[] = {
@@ -158,6 +159,7 @@ static const struct option long_opts[] = {
     {"no-status", no_argument, NULL, OPT_NO_STATUS},
     {"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
     {"aggregate", no_argument, NULL, OPT_AGGREGATE},
+    {"gil", no_argument, NULL, OPT_GIL},
     {NULL, 0, NULL, 0},
 };
 
@@ -262,6 +264,9 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
             break;
         case OPT_AGGREGATE:
             o->aggregate = true;
+            break;
+        case OPT_GIL:
+            o->gil = true;
             break;
         default:
             usage_error("unknown option");

@@ -71,6 +71,7 @@ struct pp_native {
     struct pp_merge_py *mp;
     size_t npy;
     bool py_found;
+    bool gil_skip; /* --gil: this sample's thread does not hold the GIL */
     int py_err;
     uint32_t *merged;
     uint8_t *stackbuf; /* blocking mode copy */
@@ -285,6 +286,7 @@ capture_py(struct pp_session *s, int tid)
     nt->npy = 0;
     nt->py_found = false;
     nt->py_err = 0;
+    nt->gil_skip = false;
     pp_mem_cache_reset(s->mem);
     err = pp_pyframe_threads(&s->walker, &s->threads);
     if (err) {
@@ -294,6 +296,14 @@ capture_py(struct pp_session *s, int tid)
     if (s->layout.o.tstate_native_thread_id < 0)
         pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks);
     t = find_pythread(s, tid);
+    if (s->opts.gil) { /* --gil: only the thread holding it (none: a native thread) */
+        uint64_t gil, holder;
+        if (!t || (pp_pyframe_gil(&s->walker, t->interp_addr, &gil, &holder) == 0 &&
+                   holder != t->tstate_addr)) {
+            nt->gil_skip = true;
+            return;
+        }
+    }
     if (!t)
         return;
     nt->py_found = true;
@@ -330,6 +340,10 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
     struct pp_pythread *t;
     int err, r;
 
+    if (nt->gil_skip) {
+        s->st.gil_skipped++;
+        return 0;
+    }
     if (nt->py_err) {
         pp_session_count_error(s, nt->py_err);
         return pp_err_class(nt->py_err) == PP_FATAL ? nt->py_err : 0;

@@ -323,3 +323,26 @@ pp_proc_exec_id(int pid)
     }
     return id;
 }
+
+int
+pp_proc_task_futex(int pid, int tid, unsigned long long *uaddr)
+{
+    char path[64], buf[256];
+    unsigned long long nr, a0;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return PP_ENOTFOUND;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return PP_ENOTFOUND;
+    buf[n] = '\0';
+    if (sscanf(buf, "%llu 0x%llx", &nr, &a0) != 2 || nr != 202) /* x86-64 futex */
+        return PP_ENOTFOUND;
+    *uaddr = a0;
+    return 0;
+}

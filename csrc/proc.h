@@ -47,6 +47,11 @@ int pp_proc_cmdline(int pid, char *buf, size_t len);
 /* "/proc/PID/root" + path when that is readable, else path itself. */
 void pp_proc_root_path(int pid, const char *path, char *buf, size_t len);
 
+/* The futex address a blocked task waits on (from /proc/PID/task/TID/
+ * syscall): 0 and *uaddr set when it sits in futex(2), PP_ENOTFOUND
+ * otherwise. */
+int pp_proc_task_futex(int pid, int tid, unsigned long long *uaddr);
+
 /* A value that changes when the process execs: the address of its
  * AT_RANDOM bytes (on the new stack, randomised at every exec).  0 on error. */
 unsigned long long pp_proc_exec_id(int pid);

@@ -503,6 +503,38 @@ pp_pyframe_threads(struct pp_pywalker *w, struct pp_vec *out)
     return 0;
 }
 
+int
+pp_pyframe_gil(struct pp_pywalker *w, uint64_t interp_addr, uint64_t *gil_addr, uint64_t *holder)
+{
+    const struct pp_pyoffsets *o = &w->L->o;
+    uint8_t buf[32];
+    uint64_t addr, last;
+    int32_t locked;
+    int err;
+
+    *gil_addr = *holder = 0;
+    if (o->gil_locked < 0 || o->gil_last_holder < 0 || o->gil_locked + 4 > (int)sizeof(buf) ||
+        o->gil_last_holder + 8 > (int)sizeof(buf))
+        return PP_ENOTFOUND;
+    if (o->runtime_ceval_gil >= 0) { /* <=3.11: one GIL in _PyRuntime */
+        addr = w->runtime_addr + (uint64_t)o->runtime_ceval_gil;
+    } else if (o->interp_ceval_gil >= 0 && interp_addr) { /* 3.12+: interp->ceval.gil */
+        if ((err = pp_mem_read_u64(w->mem, interp_addr + (uint64_t)o->interp_ceval_gil, &addr)))
+            return err;
+        if (addr < 4096)
+            return PP_EBADDATA;
+    } else {
+        return PP_ENOTFOUND;
+    }
+    if ((err = pp_mem_read(w->mem, addr, buf, sizeof(buf))))
+        return err;
+    memcpy(&locked, buf + o->gil_locked, sizeof(locked));
+    memcpy(&last, buf + o->gil_last_holder, sizeof(last));
+    *gil_addr = addr;
+    *holder = locked ? last : 0;
+    return 0;
+}
+
 bool
 pp_pyframe_runtime_ready(struct pp_pywalker *w)
 {

@@ -130,6 +130,14 @@ void pp_pywalker_free(struct pp_pywalker *w);
  * Hot path: one read per thread state. */
 int pp_pyframe_threads(struct pp_pywalker *w, struct pp_vec *out);
 
+/* The GIL of the interpreter at interp_addr: its address (the struct
+ * whose condition variable and mutex waiting threads sleep on) and the
+ * thread state holding it (0 when it is free).  One small read (two on
+ * 3.12+, where the interpreter points at its GIL). */
+#define PP_GIL_SPAN 256 /* bytes of the GIL struct a waiter may sleep on */
+int pp_pyframe_gil(struct pp_pywalker *w, uint64_t interp_addr, uint64_t *gil_addr,
+                   uint64_t *holder);
+
 /* True once the runtime has at least one interpreter with a thread. */
 bool pp_pyframe_runtime_ready(struct pp_pywalker *w);
 

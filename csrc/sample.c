@@ -183,7 +183,9 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
         uint32_t name, file;
         if ((err = pp_strtab_intern(&s->strs, "<truncated>", 11, &name)) ||
             (err = pp_strtab_intern(&s->strs, "", 0, &file)) ||
-            (err = pp_agg_frame(&s->agg, PP_FRAME_MARKER, name, file, 0, &s->truncated_frame)))
+            (err = pp_agg_frame(&s->agg, PP_FRAME_MARKER, name, file, 0, &s->truncated_frame)) ||
+            (err = pp_strtab_intern(&s->strs, "<waiting for GIL>", 17, &name)) ||
+            (err = pp_agg_frame(&s->agg, PP_FRAME_MARKER, name, file, 0, &s->gil_wait_frame)))
             return err;
     }
     pp_proc_tasks_refresh(s->pid, &s->tasks);
@@ -386,9 +388,16 @@ sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
     int tid = task ? task->tid : (int)t->native_tid;
     int err;
 
-    if (!force_all && !s->opts.idle && task) {
-        char state = pp_proc_task_state(s->pid, task);
-        if (!pp_proc_state_is_running(state)) {
+    bool running = true;
+
+    if (s->opts.gil && s->gil_addr && t->tstate_addr != s->gil_holder) {
+        pp_pyframe_spec_drop(&s->walker, t);
+        s->st.gil_skipped++; /* --gil: not the thread holding the GIL */
+        return 0;
+    }
+    if (!force_all && task) {
+        running = pp_proc_state_is_running(pp_proc_task_state(s->pid, task));
+        if (!running && !s->opts.idle) {
             pp_pyframe_spec_drop(&s->walker, t); /* don't read ahead for idle threads */
             s->st.idle_skipped++;
             return 0;
@@ -410,6 +419,15 @@ sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
     if (depth == nf) {
         s->st.empty++;
         return 0;
+    }
+    if (!running && s->gil_addr && t->tstate_addr != s->gil_holder) {
+        /* asleep on the GIL's condition variable or mutex: waiting for it */
+        unsigned long long uaddr;
+        if (pp_proc_task_futex(s->pid, tid, &uaddr) == 0 && uaddr >= s->gil_addr &&
+            uaddr < s->gil_addr + PP_GIL_SPAN && depth < PP_MAX_DEPTH + 1) {
+            s->stack_buf[depth++] = s->gil_wait_frame;
+            s->st.gil_waiting++;
+        }
     }
     if ((err = pp_agg_stack(&s->agg, s->stack_buf, depth, &stack)) ||
         (err = pp_session_thread_idx(s, t, tid > 0 ? tid : 0, now, &idx)) ||
@@ -451,6 +469,11 @@ pp_session_tick(struct pp_session *s, bool force_all)
         s->tasks_refreshed_ns = t0;
         pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks);
     }
+    s->gil_addr = s->gil_holder = 0;
+    if ((s->opts.gil || s->opts.idle) && s->threads.len &&
+        pp_pyframe_gil(&s->walker, ((struct pp_pythread *)pp_vec_at(&s->threads, 0))->interp_addr,
+                       &s->gil_addr, &s->gil_holder) != 0)
+        s->gil_addr = s->gil_holder = 0; /* unknown this tick: no filter, no marker */
     for (i = 0; i < s->threads.len; i++) {
         struct pp_pythread *t = pp_vec_at(&s->threads, i);
         struct pp_task *task = NULL;
@@ -621,6 +644,7 @@ pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_meta(info, "target_exit", "%s", status);
     pp_out_meta(info, "threads_flag", "%d", s->opts.threads);
     pp_out_meta(info, "idle_flag", "%d", s->opts.idle);
+    pp_out_meta(info, "gil_flag", "%d", s->opts.gil);
     pp_out_stat(info, "samples", s->st.samples);
     pp_out_stat(info, "ticks", s->st.ticks);
     pp_out_stat(info, "late_ticks", s->st.late_ticks);
@@ -630,6 +654,8 @@ pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "errors_baddata", s->st.errors_baddata);
     pp_out_stat(info, "truncated", s->st.truncated);
     pp_out_stat(info, "retries", s->st.retries);
+    pp_out_stat(info, "gil_skipped", s->st.gil_skipped);
+    pp_out_stat(info, "gil_waiting", s->st.gil_waiting);
     pp_out_stat(info, "threads_seen", s->agg.threads.len);
     pp_out_stat(info, "sample_ns_total", s->st.sample_ns_total);
     pp_out_stat(info, "mem_reads", s->mem ? s->mem->reads : 0);

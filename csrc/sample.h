@@ -32,6 +32,7 @@ struct pp_session_opts {
     /* --native (native.c) */
     bool native, no_internals, debuginfod, no_inlines;
     bool subprocesses, aggregate; /* multi.c */
+    bool gil; /* only the thread holding the GIL */
     int native_mode;   /* enum pp_native_mode */
     int unwinder;      /* enum pp_unwinder_kind */
     unsigned stack_size;
@@ -41,6 +42,7 @@ struct pp_session_opts {
 struct pp_stats {
     uint64_t samples, ticks, late_ticks, idle_skipped, empty;
     uint64_t errors_transient, errors_baddata, truncated, retries;
+    uint64_t gil_skipped, gil_waiting;
     uint64_t sample_ns_total;
 };
 
@@ -83,6 +85,8 @@ struct pp_session {
     bool status_shown;
     uint64_t first_sample_ns; /* when the first sample was counted; 0: none yet */
     uint32_t truncated_frame; /* marker frame id */
+    uint32_t gil_wait_frame;  /* "<waiting for GIL>" */
+    uint64_t gil_addr, gil_holder; /* this tick's GIL; gil_addr 0: unknown */
     struct pp_native *nat;    /* native mode state (native.c), or NULL */
 };
 

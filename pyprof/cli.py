@@ -79,6 +79,9 @@ def build_parser():
     record.add_argument("-d", "--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     record.add_argument("--threads", action="store_true", help="add a root frame per thread")
     record.add_argument("--idle", action="store_true", help="also sample threads that are not on CPU")
+    record.add_argument("--gil", action="store_true",
+                        help="only samples of the thread holding the GIL (with --idle, threads waiting "
+                        "for it end in a <waiting for GIL> frame either way)")
     record.add_argument("--subprocesses", action="store_true",
                         help="follow every descendant Python process too, present and future "
                         "(a 'process PID (cmdline)' root each)")
@@ -219,7 +222,8 @@ def sampler_record_argv(sampler, args, raw_path, output):
     if args.duration is not None:
         argv += ["--duration", repr(args.duration)]
     flags = ((args.threads, "--threads"), (args.idle, "--idle"), (args.timestamps, "--timestamps"),
-             (args.verbose, "-v"), (args.subprocesses, "--subprocesses"), (args.aggregate, "--aggregate"))
+             (args.verbose, "-v"), (args.subprocesses, "--subprocesses"), (args.aggregate, "--aggregate"),
+             (args.gil, "--gil"))
     argv += [option for given, option in flags if given]
     argv += native_sampler_argv(args)
     if args.command:
