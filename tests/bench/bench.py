@@ -21,6 +21,8 @@ py-spy (default blocking mode and --nonblocking) and Austin:
      unprofiled and with `pyprof record --pid MASTER --subprocesses` (100 Hz, 1 kHz,
      --native 1 kHz), interleaved rounds, ~1.5 min: tests/bench/gunicorn_bench.py.
      BENCH_GUNICORN=0 skips it; `python3 tests/bench/gunicorn_bench.py` runs it alone.
+  6. How often the native and Python views disagree, per native mode and call
+     length (tests/bench/disagree.py, ~1 min; BENCH_DISAGREE=0 skips it).
 
 py-spy and austin-dist are installed from PyPI into build/bench-venv (never
 into the user's interpreter); if that fails the run says so and goes on
@@ -619,6 +621,14 @@ def main():
         import gunicorn_bench     # requests/s of Gunicorn+Flask with and without pyprof
         gunicorn_text = gunicorn_bench.section(SAMPLER)
 
+    disagree_text = None
+    if os.environ.get("BENCH_DISAGREE", "1") != "0":
+        # native vs Python views per mode and call length (docs/native.md)
+        out = subprocess.run([py, os.path.join(os.path.dirname(os.path.abspath(__file__)), "disagree.py"), py],
+                             capture_output=True, text=True)
+        disagree_text = "## 6. Native and Python views: how often they disagree (tests/bench/disagree.py)\n\n```\n%s```" % (
+            out.stdout if out.returncode == 0 else "failed: %s\n" % out.stderr[-500:])
+
     sampler_ver = subprocess.run([SAMPLER, "version"], capture_output=True,
                                  text=True).stdout.strip()
     head = [
@@ -647,7 +657,8 @@ def main():
         % py_label,
         table_slowdown(configs, times, rates),
     ] + ([native_text.strip()] if native_text else [])
-      + ([gunicorn_text.strip()] if gunicorn_text else [])) + "\n"
+      + ([gunicorn_text.strip()] if gunicorn_text else [])
+      + ([disagree_text.strip()] if disagree_text else [])) + "\n"
     if NOTES:
         text += "\nNotes:\n" + "".join("- %s\n" % n for n in NOTES)
     os.makedirs(BUILD, exist_ok=True)
