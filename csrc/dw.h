@@ -58,7 +58,11 @@
     X(dwarf_diename)                                                                      \
     X(dwarf_attr_integrate)                                                               \
     X(dwarf_formstring)                                                                   \
-    X(dwarf_tag)
+    X(dwarf_tag)                                                                          \
+    X(dwarf_cfi_addrframe)                                                                \
+    X(dwarf_frame_cfa)                                                                    \
+    X(dwarf_frame_register)                                                               \
+    X(dwarf_frame_info)
 
 struct pp_dw_api {
 #define PP_DW_PTR(f) __typeof__(f) *f;
