@@ -286,10 +286,6 @@ record_tree(struct pp_session_opts *o)
     struct pp_session dummy;
     int err;
 
-    if (o->native && o->native_mode == PP_NATIVE_BLOCKING) {
-        usage_error("--subprocesses works with the default native mode, not --blocking (yet)");
-        return 2;
-    }
     memset(&dummy, 0, sizeof(dummy));
     err = pp_multi_start(&m, o);
     if (err) {

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "native.h"
 #include "out.h"
+#include "pstop.h"
 
 #define SCAN_NS (100ULL * 1000000ULL)          /* look for new processes */
 #define NOT_PYTHON_AFTER_NS (3000ULL * 1000000ULL) /* give up on a non-Python child */
@@ -278,8 +279,17 @@ static bool
 root_gone(struct pp_multi *m)
 {
     if (m->launched) {
-        if (!m->root_reaped && waitpid(m->root, &m->root_status, WNOHANG) == m->root)
-            m->root_reaped = true;
+        int st;
+        /* __WALL: with --blocking the root is also our tracee; its stops
+         * are handed back, not taken for an exit */
+        if (!m->root_reaped && waitpid(m->root, &st, WNOHANG | __WALL) == m->root) {
+            if (WIFSTOPPED(st)) {
+                pp_pstop_resume(m->root, st);
+            } else {
+                m->root_reaped = true;
+                m->root_status = st;
+            }
+        }
         return m->root_reaped;
     }
     return kill(m->root, 0) != 0 && errno == ESRCH;
@@ -428,14 +438,32 @@ exp_interval(double mean)
     return v > 10 * mean ? 10 * mean : v;
 }
 
+/* --blocking: passes on the signals that stopped seized threads, and
+ * notes the launched root's exit if the wait reaped it. */
+static void
+poll_stops(struct pp_multi *m)
+{
+    int status;
+    if (pp_pstop_poll(m->launched ? m->root : -1, &status) && m->launched) {
+        m->root_reaped = true;
+        m->root_status = status;
+    }
+}
+
 static int
 run_ticks(struct pp_multi *m, uint64_t end)
 {
     double mean = 1e9 / m->opts.rate_hz;
     uint64_t deadline = pp_now_ns();
+    bool blocking = m->opts.native && m->opts.native_mode == PP_NATIVE_BLOCKING;
+    sigset_t chld, old;
     size_t i;
     int err = 0;
 
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (blocking)
+        sigprocmask(SIG_BLOCK, &chld, &old);
     srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
     while (!pp_stop_requested) {
         uint64_t now = pp_now_ns();
@@ -443,15 +471,25 @@ run_ticks(struct pp_multi *m, uint64_t end)
         deadline += (uint64_t)exp_interval(mean);
         if (deadline >= end)
             break;
-        if (deadline > now) {
+        if (blocking) {
+            /* woken by SIGCHLD: a seized thread stopped by a signal between
+             * samples gets it passed on at once (native.c does the same) */
+            while ((now = pp_now_ns()) < deadline && !pp_stop_requested &&
+                   !pp_flush_requested) {
+                ts.tv_sec = (time_t)((deadline - now) / 1000000000ULL);
+                ts.tv_nsec = (long)((deadline - now) % 1000000000ULL);
+                if (sigtimedwait(&chld, NULL, &ts) == SIGCHLD)
+                    poll_stops(m);
+            }
+        } else if (deadline > now) {
             ts.tv_sec = (time_t)(deadline / 1000000000ULL);
             ts.tv_nsec = (long)(deadline % 1000000000ULL);
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
                    !pp_stop_requested && !pp_flush_requested)
                 ;
-        } else if (now > deadline + 1000000000ULL) {
-            deadline = now;
         }
+        if (now > deadline + 1000000000ULL)
+            deadline = now;
         if (pp_stop_requested)
             break;
         flush_if_asked(m);
@@ -464,19 +502,33 @@ run_ticks(struct pp_multi *m, uint64_t end)
             struct mproc *p = pp_vec_at(&m->procs, i);
             if (!p->s)
                 continue;
-            err = pp_session_tick(p->s, false);
+            err = pp_native_is_blocking(p->s) ? pp_native_blocking_tick(p->s)
+                                              : pp_session_tick(p->s, false);
             if (err == PP_EGONE) {
                 p->s->target_gone = true;
                 err = 0;
             }
             if (err)
-                return err;
+                break;
         }
+        if (err)
+            break;
+        if (blocking)
+            poll_stops(m);
         if ((err = reap(m)))
-            return err;
+            break;
         status_line(m, pp_now_ns());
         if (root_gone(m) && live(m) == 0)
             break;
+    }
+    if (blocking) {
+        for (i = 0; i < m->procs.len; i++) {
+            struct mproc *p = pp_vec_at(&m->procs, i);
+            if (p->s)
+                pp_native_detach(p->s);
+        }
+        poll_stops(m);
+        sigprocmask(SIG_SETMASK, &old, NULL);
     }
     return err;
 }
@@ -585,8 +637,11 @@ pp_multi_run(struct pp_multi *m)
     uint64_t end = m->opts.duration_s > 0
                        ? m->start_ns + (uint64_t)(m->opts.duration_s * 1e9)
                        : UINT64_MAX;
-    int err = m->opts.native && m->opts.native_mode != PP_NATIVE_BLOCKING ? run_perf(m, end)
-                                                                          : run_ticks(m, end);
+    int err;
+    if (m->opts.native && m->opts.idle) /* waiting threads too: ptrace (native.c says so) */
+        m->opts.native_mode = PP_NATIVE_BLOCKING;
+    err = m->opts.native && m->opts.native_mode != PP_NATIVE_BLOCKING ? run_perf(m, end)
+                                                                      : run_ticks(m, end);
     m->end_ns = pp_now_ns();
     if (m->status_shown) {
         fputs("\r\033[K", stderr);
@@ -606,7 +661,7 @@ pp_multi_stop_target(struct pp_multi *m)
     while (!root_gone(m)) {
         if (pp_now_ns() - t0 > 5000000000ULL) {
             kill(m->root, SIGKILL);
-            if (waitpid(m->root, &m->root_status, 0) == m->root)
+            if (waitpid(m->root, &m->root_status, __WALL) == m->root)
                 m->root_reaped = true;
             break;
         }

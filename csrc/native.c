@@ -557,6 +557,14 @@ pp_native_start(struct pp_session *s)
     }
 
     nt->mode = s->opts.native_mode == PP_NATIVE_BLOCKING ? PP_NATIVE_BLOCKING : PP_NATIVE_PERF;
+    if (nt->mode == PP_NATIVE_PERF && s->opts.idle) {
+        static bool said;
+        if (!said && s->opts.native_mode == PP_NATIVE_AUTO)
+            fprintf(stderr, "pyprof: --idle with --native samples waiting threads too: that "
+                            "takes the --blocking mode (perf events count CPU time only).\n");
+        said = true;
+        nt->mode = PP_NATIVE_BLOCKING;
+    }
     if (nt->mode == PP_NATIVE_PERF) {
         err = open_perf_all(s, &e);
         if (err == PP_EPERM) {
@@ -787,6 +795,13 @@ blocking_tick(struct pp_session *s, bool force_all)
     return 0;
 }
 
+/* --blocking over several processes (multi.c): one tick of s. */
+int
+pp_native_blocking_tick(struct pp_session *s)
+{
+    return blocking_tick(s, false);
+}
+
 static void
 poll_stops(struct pp_session *s)
 {
@@ -911,6 +926,19 @@ bool
 pp_native_is_perf(const struct pp_session *s)
 {
     return s->nat && s->nat->mode == PP_NATIVE_PERF;
+}
+
+bool
+pp_native_is_blocking(const struct pp_session *s)
+{
+    return s->nat && s->nat->mode == PP_NATIVE_BLOCKING;
+}
+
+void
+pp_native_detach(struct pp_session *s)
+{
+    if (s->nat)
+        detach_all(s);
 }
 
 /* ==== output ==== */

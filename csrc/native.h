@@ -37,8 +37,14 @@ size_t pp_native_pollfds(struct pp_session *s, struct pollfd *fds, size_t max, b
 void pp_native_after_poll(struct pp_session *s, const struct pollfd *fds, size_t n);
 int pp_native_drain(struct pp_session *s, uint64_t end);
 int pp_native_maintain(struct pp_session *s, uint64_t now);
-/* True when s samples natively in perf mode. */
+/* True when s samples natively in perf mode, in blocking mode. */
 bool pp_native_is_perf(const struct pp_session *s);
+bool pp_native_is_blocking(const struct pp_session *s);
+/* Blocking mode over several processes: one tick of s (ptrace stops of
+ * its threads; the caller passes on signals: pp_pstop_poll), and the
+ * detach at the end. */
+int pp_native_blocking_tick(struct pp_session *s);
+void pp_native_detach(struct pp_session *s);
 
 /* One consistent sample of every thread (ptrace), for `dump --native`. */
 int pp_native_dump(struct pp_session *s);

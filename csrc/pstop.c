@@ -12,11 +12,13 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "err.h"
 #include "util.h"
 
 #define SPIN_NS (40ULL * 1000ULL)
+#define WAIT_MAX_NS (1000ULL * 1000000ULL) /* a stop that never comes */
 
 int
 pp_pstop_seize(int tid, int *why)
@@ -40,12 +42,40 @@ static pid_t
 spin_wait(int tid, int *st)
 {
     uint64_t t0 = pp_now_ns();
+    struct timespec nap = {0, 50000};
     do {
         pid_t r = waitpid(tid, st, __WALL | WNOHANG);
         if (r != 0)
             return r;
     } while (pp_now_ns() - t0 < SPIN_NS);
-    return waitpid(tid, st, __WALL);
+    /* then in naps, bounded: a stop whose report someone else consumed
+     * must not hang the profiler (the caller resumes the thread anyway) */
+    while (pp_now_ns() - t0 < WAIT_MAX_NS) {
+        pid_t r = waitpid(tid, st, __WALL | WNOHANG);
+        if (r != 0)
+            return r;
+        nanosleep(&nap, NULL);
+    }
+    errno = ETIMEDOUT;
+    return -1;
+}
+
+void
+pp_pstop_resume(int tid, int status)
+{
+    if (!WIFSTOPPED(status))
+        return;
+    if ((status >> 16) == PTRACE_EVENT_STOP) {
+        int sig = WSTOPSIG(status);
+        if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+            ptrace(PTRACE_LISTEN, tid, 0, 0); /* a group-stop: as if we were not there */
+        else
+            ptrace(PTRACE_CONT, tid, 0, 0);
+    } else if ((status >> 16) != 0) {
+        ptrace(PTRACE_CONT, tid, 0, 0);
+    } else {
+        ptrace(PTRACE_CONT, tid, 0, (void *)(long)WSTOPSIG(status)); /* deliver the signal */
+    }
 }
 
 /* Waits until tid is in our interrupt's stop.  0: stopped (resume it);
@@ -59,6 +89,8 @@ wait_stop(int tid)
         if (r < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == ETIMEDOUT) /* never leave it stopped on our account */
+                ptrace(PTRACE_CONT, tid, 0, 0);
             return PP_EGONE;
         }
         if (WIFEXITED(st) || WIFSIGNALED(st))
@@ -101,19 +133,7 @@ pp_pstop_poll(int watch, int *watch_status)
             }
             continue;
         }
-        if (!WIFSTOPPED(st))
-            continue;
-        if ((st >> 16) == PTRACE_EVENT_STOP) {
-            int sig = WSTOPSIG(st);
-            if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
-                ptrace(PTRACE_LISTEN, r, 0, 0); /* a group-stop: as if we were not there */
-            else
-                ptrace(PTRACE_CONT, r, 0, 0);   /* a stray interrupt stop */
-        } else if ((st >> 16) != 0) {
-            ptrace(PTRACE_CONT, r, 0, 0);
-        } else {
-            ptrace(PTRACE_CONT, r, 0, (void *)(long)WSTOPSIG(st)); /* deliver the signal */
-        }
+        pp_pstop_resume(r, st);
     }
     return gone;
 }

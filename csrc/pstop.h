@@ -39,6 +39,11 @@ struct pp_pstop_sample {
  */
 int pp_pstop_poll(int watch, int *watch_status);
 
+/* Whoever reaps a wait status of a seized thread that is a stop (a
+ * waitpid on the launched child, say) hands it here: the signal is
+ * delivered, a group-stop kept, anything else resumed. */
+void pp_pstop_resume(int tid, int status);
+
 /* cb (may be NULL) runs while the thread is stopped. */
 int pp_pstop_sample(int pid, int tid, struct pp_pstop_sample *smp, void (*cb)(void *arg),
                     void *arg);

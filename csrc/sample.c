@@ -25,6 +25,7 @@
 #include "log.h"
 #include "native.h"
 #include "out.h"
+#include "pstop.h"
 #include "sample.h"
 
 volatile sig_atomic_t pp_stop_requested;
@@ -67,7 +68,13 @@ pp_session_child_gone(struct pp_session *s)
     }
     if (s->target_gone)
         return true;
-    if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+    /* __WALL: with --blocking the child is also our tracee, and its stops
+     * come here too; such a stop is handed back, not taken for an exit */
+    if (waitpid(s->pid, &status, WNOHANG | __WALL) == s->pid) {
+        if (WIFSTOPPED(status)) {
+            pp_pstop_resume(s->pid, status);
+            return false;
+        }
         s->target_gone = true;
         s->target_status = status;
         return true;
@@ -715,7 +722,7 @@ pp_session_stop_target(struct pp_session *s)
         while (!pp_session_child_gone(s)) {
             if (pp_now_ns() - t0 > 5000000000ULL) {
                 kill(s->pid, SIGKILL);
-                waitpid(s->pid, &s->target_status, 0);
+                waitpid(s->pid, &s->target_status, __WALL);
                 s->target_gone = true;
                 break;
             }

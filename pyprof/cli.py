@@ -156,8 +156,6 @@ def validate_record_args(args):
         raise UsageError("--duration must be a positive number of seconds, not %s" % args.duration)
     if args.aggregate and not args.subprocesses:
         raise UsageError("--aggregate merges the processes of --subprocesses: give both")
-    if args.subprocesses and getattr(args, "native", False) and args.blocking:
-        raise UsageError("--subprocesses works with the default native mode, not --blocking (yet)")
 
 
 def default_output_name(args, now=None):
