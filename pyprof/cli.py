@@ -23,6 +23,7 @@ from ._sampler import SamplerNotFoundError, find_sampler
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
+EXIT_NO_PROCESS = 3
 EXIT_OUTPUT = 8
 EXIT_INTERRUPTED = 130
 
@@ -97,6 +98,8 @@ def build_parser():
     dump.add_argument("--pid", type=int, required=True, help="the process to inspect")
     dump.add_argument("--native", action="store_true",
                       help="native frames too (stops each thread for a few microseconds)")
+    dump.add_argument("--subprocesses", action="store_true",
+                      help="the process and every descendant process (Gunicorn: the master's PID)")
     dump.set_defaults(func=cmd_dump)
 
     convert = commands.add_parser("convert", allow_abbrev=False, help="render a raw profile in another format")
@@ -462,9 +465,48 @@ def cmd_record(args):
     return EXIT_OK
 
 
+def descendants(pid):
+    """PIDs of the process tree under *pid* (itself first), from /proc/PID/task/*/children."""
+    tree, i = [pid], 0
+    while i < len(tree) and len(tree) < 4096:
+        try:
+            tasks = os.listdir("/proc/%d/task" % tree[i])
+        except OSError:
+            tasks = []
+        for tid in tasks:
+            try:
+                with open("/proc/%d/task/%s/children" % (tree[i], tid)) as f:
+                    tree.extend(int(c) for c in f.read().split() if int(c) not in tree)
+            except (OSError, ValueError):
+                pass
+        i += 1
+    return tree
+
+
+def dump_tree(sampler, args):
+    """``pyprof dump --subprocesses``: one dump per process of the tree."""
+    if not os.path.exists("/proc/%d" % args.pid):
+        raise PyprofError("no process with PID %d" % args.pid, EXIT_NO_PROCESS,
+                          "check the PID with 'ps -p %d'" % args.pid)
+    status = EXIT_OK
+    for n, pid in enumerate(descendants(args.pid)):
+        argv = [sampler, "dump", "--pid", str(pid)] + (["--native"] if args.native else [])
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        if n:
+            print()
+        if proc.returncode == 0:
+            sys.stdout.write(proc.stdout)
+        elif n == 0 or proc.returncode not in (3, 5):  # gone, or not Python: skip quietly
+            sys.stderr.write(proc.stderr)
+            status = status or proc.returncode
+    return status
+
+
 def cmd_dump(args):
     """``pyprof dump``: replace this process with the sampler's ``dump``."""
     sampler = find_sampler()
+    if args.subprocesses:
+        return dump_tree(sampler, args)
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -47,6 +47,8 @@ def add_parser(commands):
     p.add_argument("-F", "--rate", type=int, metavar="HZ", help="samples per second per thread (default: 100)")
     p.add_argument("--native", action="store_true", help="include native (C) frames (passed to the sampler)")
     p.add_argument("--threads", action="store_true", help="one row per thread and function, with a Thread column")
+    p.add_argument("--subprocesses", action="store_true",
+                   help="the process and every descendant Python process (Gunicorn: the master's PID)")
     p.add_argument("--iterations", type=int, metavar="N", help="stop after N refreshes")
     p.add_argument("--interval", type=float, default=DEFAULT_INTERVAL, metavar="SECONDS",
                    help="refresh interval (default: %g)" % DEFAULT_INTERVAL)
@@ -298,6 +300,8 @@ def sampler_top_argv(sampler, args, raw_path):
         argv += ["--rate", str(args.rate)]
     if args.native:
         argv.append("--native")
+    if args.subprocesses:
+        argv.append("--subprocesses")
     if args.verbose:
         argv.append("-v")
     return argv
