@@ -41,6 +41,43 @@ put_runs(struct outbuf *o, const struct pp_merge_in *in, size_t first, size_t co
     }
 }
 
+/* True when run r (from the root) has no frame to show: all its frames
+ * were incomplete (just pushed, not started) or it is a bare shim. */
+static bool
+run_is_empty(const struct pp_merge_in *in, size_t r)
+{
+    size_t i, k = 0;
+    for (i = 0; i < in->npy; i++) {
+        if (i > 0 && in->py[i].run_start)
+            k++;
+        if (k == r && in->py[i].id != UINT32_MAX)
+            return false;
+        if (k > r)
+            break;
+    }
+    return true;
+}
+
+/*
+ * An activation whose run has no complete frame cannot be calling further
+ * native code: a frame that calls out is executing a CALL.  Seen when the
+ * Python stack was read a little later than the native sample, just as
+ * the next call had pushed its frame, with the counts still equal.
+ */
+static bool
+empty_run_calls_on(const struct pp_merge_in *in)
+{
+    size_t i, e = 0;
+    for (i = 0; i < in->nnative; i++) {
+        if (!(in->native[i].flags & PP_MF_EVAL))
+            continue;
+        if (i + 1 < in->nnative && run_is_empty(in, e))
+            return true;
+        e++;
+    }
+    return false;
+}
+
 /* The native stack alone, behind the mismatch marker. */
 static void
 put_unmerged(struct outbuf *o, const struct pp_merge_in *in)
@@ -76,7 +113,7 @@ pp_merge(const struct pp_merge_in *in, uint32_t *out, size_t max, size_t *n)
         *n = o.n;
         return PP_MERGE_NOPY;
     }
-    if (in->native_truncated ? evals > runs : evals != runs) {
+    if (in->native_truncated ? evals > runs : evals != runs || empty_run_calls_on(in)) {
         put_unmerged(&o, in);
         *n = o.n;
         return PP_MERGE_MISMATCH;

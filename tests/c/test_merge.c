@@ -89,12 +89,20 @@ main(void)
         CHECK_EQ_INT(run(nat, LEN(nat), false, py, LEN(py), false, out, &n), PP_MERGE_OK);
         CHECK(same(out, n, want, LEN(want)));
     }
-    { /* an activation whose frames are all skipped (placeholder) */
+    { /* an activation whose frames are all skipped (just pushed): fine when
+       * the sample is in the loop itself ... */
+        const struct pp_merge_native nat[] = {NAT(id_main), EVAL, NAT(id_ext), EVAL};
+        const struct pp_merge_py py[] = {{1, true}, {NONE, true}};
+        const uint32_t want[] = {100, 1, 101};
+        CHECK_EQ_INT(run(nat, LEN(nat), false, py, LEN(py), false, out, &n), PP_MERGE_OK);
+        CHECK(same(out, n, want, LEN(want)));
+    }
+    { /* ... but such an activation cannot be calling C: a late Python read */
         const struct pp_merge_native nat[] = {NAT(id_main), EVAL, NAT(id_ext), EVAL,
                                               NAT(id_leaf)};
         const struct pp_merge_py py[] = {{1, true}, {NONE, true}};
-        const uint32_t want[] = {100, 1, 101, 103};
-        CHECK_EQ_INT(run(nat, LEN(nat), false, py, LEN(py), false, out, &n), PP_MERGE_OK);
+        const uint32_t want[] = {MISMATCH, 100, 999, 101, 999, 103};
+        CHECK_EQ_INT(run(nat, LEN(nat), false, py, LEN(py), false, out, &n), PP_MERGE_MISMATCH);
         CHECK(same(out, n, want, LEN(want)));
     }
     { /* inline frames inside the eval loop follow its Python run */
