@@ -48,6 +48,8 @@ struct symentry {
     uint32_t name_id;   /* function name ("[unknown]"); unused for eval frames */
     uint32_t module_id; /* module basename ("" when in no module) */
     bool expanded;
+    bool nomodule;      /* in no module when looked up: look again after a refresh */
+    uint32_t maps_gen;  /* nt->maps_gen of that lookup */
     uint32_t off, n;    /* expanded: string ids in names_pool, root first */
 };
 
@@ -77,6 +79,7 @@ struct pp_native {
     uint8_t *stackbuf; /* blocking mode copy */
     uint32_t mismatch_marker, truncated_marker, unwind_failed_marker;
     uint64_t last_tasks_ns, last_maps_ns;
+    uint32_t maps_gen; /* maps re-read this many times */
     /* statistics */
     uint64_t samples, merged_ok, mismatches, truncated, nopy, unwind_failed, no_user;
     uint64_t py_missing, unwind_ns, process_ns, perm_skipped, stale;
@@ -109,16 +112,35 @@ sym_entry(struct pp_session *s, uint64_t pc, const struct symentry **out)
     int err;
 
     for (;; h++) {
-        const struct symentry *c;
+        struct symentry *c;
         if (!pp_hmap_get(&nt->sym_ids, h, &v))
             break;
         c = pp_vec_at(&nt->syms, v - 1);
-        if (c->pc == pc) {
-            *out = c;
-            return 0;
+        if (c->pc != pc)
+            continue;
+        if (c->nomodule && c->maps_gen != nt->maps_gen) {
+            /* unknown before the maps were read again (dlopen): look again;
+             * the frame id stays, the expansion reads the entry */
+            c->maps_gen = nt->maps_gen;
+            if (pp_sym_lookup(nt->sym, pc, &info) == 0 && info.module) {
+                name = info.name ? info.name : "[unknown]";
+                if ((err = pp_strtab_intern(&s->strs, name, strlen(name), &c->name_id)) ||
+                    (err = pp_strtab_intern(&s->strs, info.module, strlen(info.module),
+                                            &c->module_id)))
+                    return err;
+                c->flags = (info.eval ? PP_MF_EVAL : 0) | (info.interp ? PP_MF_INTERNAL : 0);
+                c->nomodule = false;
+                c->expanded = false;
+                if (info.eval && (err = pp_agg_frame(&s->agg, PP_FRAME_NATIVE, c->name_id,
+                                                     c->module_id, 0, &c->self_frame)))
+                    return err;
+            }
         }
+        *out = c;
+        return 0;
     }
     memset(&e, 0, sizeof e);
+    e.maps_gen = nt->maps_gen;
     e.pc = pc;
     err = pp_sym_lookup(nt->sym, pc, &info);
     if (err == PP_ENOMEM)
@@ -129,6 +151,7 @@ sym_entry(struct pp_session *s, uint64_t pc, const struct symentry **out)
         e.flags |= PP_MF_INTERNAL;
     name = info.name ? info.name : "[unknown]";
     module = info.module ? info.module : "";
+    e.nomodule = info.module == NULL;
     if ((err = pp_strtab_intern(&s->strs, name, strlen(name), &e.name_id)) ||
         (err = pp_strtab_intern(&s->strs, module, strlen(module), &e.module_id)) ||
         (err = pp_agg_frame(&s->agg, PP_FRAME_PC, e.name_id, e.module_id, (int)nt->syms.len,
@@ -354,6 +377,7 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
         nt->last_maps_ns = t0;
         nt->unw->ops->refresh(nt->unw);
         pp_sym_refresh(nt->sym);
+        nt->maps_gen++;
         err = pp_unwind(nt->unw, &in, nt->uf, PP_UNWIND_MAX, &n, &status);
     }
     t1 = pp_now_ns();

@@ -397,6 +397,17 @@ dwu_unwind(struct pp_unwinder *base, const struct pp_unwind_input *in,
         base->frames += *n;
         return *n ? 0 : PP_EBADDATA;
     }
+    if (!pp_dw.dwfl_addrmodule(u->dwfl, in->regs[16])) {
+        /* the sampled PC itself is in no module we know: a library
+         * loaded since the maps were read (the caller re-reads them) */
+        *n = 0;
+        *status = PP_US_NOMODULE | PP_US_TRUNCATED;
+        out[0].pc = in->regs[16];
+        out[0].flags = PP_UF_ACTIVATION;
+        *n = 1;
+        base->unwinds++;
+        return 0;
+    }
     u->slow++;
     u->cur = in;
     u->out = out;
