@@ -609,7 +609,8 @@ pp_native_start(struct pp_session *s)
         }
         if (err)
             return err == PP_EGONE ? PP_ENOPROC : err;
-        nt->stackbuf = malloc(s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT);
+        nt->stackbuf = malloc((s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT) +
+                              PP_PSTOP_SLACK);
         if (!nt->stackbuf)
             return PP_ENOMEM;
     }
@@ -766,7 +767,7 @@ sample_blocking(struct pp_session *s, int tid, uint64_t now)
         return 0;
     }
     memset(&smp, 0, sizeof smp);
-    smp.stack = nt->stackbuf;
+    smp.buf = nt->stackbuf;
     smp.stack_cap = s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT;
     /* a read of the same memory just before the stop brings what the
      * reads inside it touch (page tables, caches, our own lookups) in, so
@@ -777,6 +778,7 @@ sample_blocking(struct pp_session *s, int tid, uint64_t now)
         uint64_t from = (sp & ~4095ULL) - 4096;
         (void)pp_mem_read(s->mem, from, nt->stackbuf, 64);
         (void)pp_mem_read(s->mem, sp, nt->stackbuf, 64);
+        smp.sp_hint = sp;
     }
     err = pp_pstop_sample(s->pid, tid, &smp, capture_py_cb, &arg);
     if (!err)
@@ -936,7 +938,8 @@ pp_native_dump(struct pp_session *s)
     int err;
     pp_proc_tasks_refresh(s->pid, &s->tasks);
     if (!s->nat->stackbuf) {
-        s->nat->stackbuf = malloc(s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT);
+        s->nat->stackbuf = malloc((s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT) +
+                                  PP_PSTOP_SLACK);
         if (!s->nat->stackbuf)
             return PP_ENOMEM;
     }

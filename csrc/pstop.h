@@ -25,10 +25,17 @@ void pp_pstop_detach(int tid);
 
 struct pp_pstop_sample {
     uint64_t regs[17];  /* DWARF numbering */
-    uint8_t *stack;     /* caller's buffer */
-    size_t stack_cap, stack_len;
+    uint8_t *buf;       /* caller's buffer: stack_cap + PP_PSTOP_SLACK bytes */
+    size_t stack_cap;
+    uint64_t sp_hint;   /* the thread's SP at its last sample, or 0 */
+    const uint8_t *stack; /* out: the copy of [regs[7], + stack_len), in buf */
+    size_t stack_len;
     uint64_t stopped_ns; /* from the interrupt to the resume */
 };
+
+/* The stack is copied from below the hinted SP, before the registers are
+ * known; the thread's SP must fall within this many bytes of the hint. */
+#define PP_PSTOP_SLACK (8u << 10)
 
 /*
  * Between samples a seized thread can stop on its own: a signal arrives

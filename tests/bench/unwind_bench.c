@@ -167,9 +167,9 @@ main(int argc, char **argv)
     for (i = 0; i < n; i++) {
         struct pp_pstop_sample smp;
         memset(&smp, 0, sizeof smp);
-        smp.stack = s[i].stack = malloc(cap);
+        smp.buf = s[i].stack = malloc(cap + PP_PSTOP_SLACK);
         smp.stack_cap = cap;
-        if (!smp.stack || pp_pstop_sample(pid, pid, &smp, NULL, NULL) != 0) {
+        if (!smp.buf || pp_pstop_sample(pid, pid, &smp, NULL, NULL) != 0) {
             fprintf(stderr, "unwind_bench: sample %zu failed\n", i);
             goto out;
         }

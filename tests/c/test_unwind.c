@@ -289,15 +289,15 @@ test_signal_frame(void)
     pid_t pid;
 
     memset(&smp, 0, sizeof smp);
-    smp.stack = malloc(STACK_CAP);
+    smp.buf = malloc(STACK_CAP + PP_PSTOP_SLACK);
     smp.stack_cap = STACK_CAP;
     pid = fork();
     if (pid == 0) {
         unwtest_sigouter();
         _exit(0);
     }
-    CHECK(pid > 0 && a && b && smp.stack);
-    if (pid <= 0 || !a || !b || !smp.stack)
+    CHECK(pid > 0 && a && b && smp.buf);
+    if (pid <= 0 || !a || !b || !smp.buf)
         goto out;
     CHECK_EQ_INT(wait_ready(3), 0);
     kill(pid, SIGUSR1);
@@ -344,7 +344,7 @@ out:
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
     }
-    free(smp.stack);
+    free(smp.buf);
     free(a);
     free(b);
 }
@@ -378,7 +378,7 @@ main(void)
     CHECK_EQ_INT(wait_ready(0), 0);
 
     memset(&smp, 0, sizeof smp);
-    smp.stack = malloc(STACK_CAP);
+    smp.buf = malloc(STACK_CAP + PP_PSTOP_SLACK);
     smp.stack_cap = STACK_CAP;
     err = pp_pstop_seize(pid, &perr);
     CHECK_EQ_INT(err, 0);
@@ -510,7 +510,7 @@ out:
         pp_mem_free(mem);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    free(smp.stack);
+    free(smp.buf);
     free(a);
     free(b);
     free(c);

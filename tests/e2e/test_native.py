@@ -430,7 +430,7 @@ class Run:
 
 
 def record_native(interp, mode, how, duration=DURATION, extra=(), env=None,
-                  fmt="collapsed", watch_tracer=False):
+                  fmt="collapsed", watch_tracer=False, rate=RATE):
     """`pyprof record --native EXTRA` of `mixwork.py BUILD MODE`, launched or attached."""
     build = cbext_dir(interp)
     target = ready = None
@@ -438,7 +438,7 @@ def record_native(interp, mode, how, duration=DURATION, extra=(), env=None,
         target, ready = e2e.start_workload(interp.path, [MIXWORK, build, mode])
     with tempfile.TemporaryDirectory(prefix="pyprof-e2e-native-") as tmp:
         out = os.path.join(tmp, "profile." + ("raw" if fmt == "raw" else "collapsed"))
-        args = ["record", "--native", *extra, "-F", str(RATE), "-d", str(duration),
+        args = ["record", "--native", *extra, "-F", str(rate), "-d", str(duration),
                 "--format", fmt, "-o", out]
         if how == "attach":
             args += ["--pid", str(target.pid)]
@@ -532,9 +532,12 @@ def test_default_mode_full_order_without_ptrace(ninterp, how):
 def test_blocking_mode_short_stops_and_full_order(ninterp):
     # GIVEN the callback workload, running
     # WHEN pyprof attaches with --native --blocking (per-thread PTRACE_INTERRUPT)
-    # (blocking mode samples by wall clock: 200 Hz x 5 s is about 1000 samples)
-    run = record_native(ninterp, "callback", "attach", duration=5, extra=["--blocking"],
-                        fmt="raw")
+    # (blocking mode samples by wall clock: 1 kHz x 3 s is about 3000 samples.  The
+    # rate matters for the stop time on these VMs: between sparse samples the CPUs
+    # go idle, and waking a halted vCPU costs the stop 10-20 us: medians measured
+    # 44-54 us at 200 Hz, 33-36 us at 1 kHz; docs/native.md)
+    run = record_native(ninterp, "callback", "attach", duration=3, extra=["--blocking"],
+                        fmt="raw", rate=1000)
     raw = run.raw
     what = "--native --blocking attach"
 
