@@ -80,6 +80,7 @@ struct pp_native {
     uint32_t mismatch_marker, truncated_marker, unwind_failed_marker;
     uint64_t last_tasks_ns, last_maps_ns;
     uint32_t maps_gen; /* maps re-read this many times */
+    struct pp_hmap unknown_pages; /* pages of PCs outside every module, looked at */
     /* statistics */
     uint64_t samples, merged_ok, mismatches, truncated, nopy, unwind_failed, no_user;
     uint64_t py_missing, unwind_ns, process_ns, perm_skipped, stale;
@@ -349,6 +350,22 @@ capture_py_cb(void *arg)
 
 /* ==== one sample: unwind, symbolize, merge, count ==== */
 
+/* A sampled PC in a page that no module covered at the last look: read the
+ * maps again at once the first time (a library just loaded: every sample
+ * in it would be cut short until then), and only every REFRESH_MAPS_NS for
+ * pages seen before (JIT code, anonymous memory). */
+static bool
+new_unknown_page(struct pp_native *nt, uint64_t pc)
+{
+    uint64_t page = (pc >> 12) + 1, v;
+    if (pp_hmap_get(&nt->unknown_pages, page, &v))
+        return false;
+    if (nt->unknown_pages.len > 4096)
+        pp_hmap_clear(&nt->unknown_pages);
+    pp_hmap_put(&nt->unknown_pages, page, 1);
+    return true;
+}
+
 static int
 process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stack, size_t len,
         uint64_t now)
@@ -372,7 +389,8 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
         return pp_err_class(nt->py_err) == PP_FATAL ? nt->py_err : 0;
     }
     err = pp_unwind(nt->unw, &in, nt->uf, PP_UNWIND_MAX, &n, &status);
-    if ((status & PP_US_NOMODULE) && t0 - nt->last_maps_ns > REFRESH_MAPS_NS) {
+    if ((status & PP_US_NOMODULE) &&
+        (t0 - nt->last_maps_ns > REFRESH_MAPS_NS || new_unknown_page(nt, regs[16]))) {
         /* a library mapped since the last look (dlopen): re-read the maps */
         nt->last_maps_ns = t0;
         nt->unw->ops->refresh(nt->unw);
@@ -548,6 +566,7 @@ pp_native_start(struct pp_session *s)
     s->nat = nt;
     pp_hmap_init(&nt->seized);
     pp_hmap_init(&nt->last_sp);
+    pp_hmap_init(&nt->unknown_pages);
     pp_vec_init(&nt->seized_list, sizeof(int));
     pp_vec_init(&nt->syms, sizeof(struct symentry));
     pp_hmap_init(&nt->sym_ids);
@@ -1077,6 +1096,7 @@ pp_native_free(struct pp_session *s)
     pp_sym_free(nt->sym);
     pp_hmap_free(&nt->seized);
     pp_hmap_free(&nt->last_sp);
+    pp_hmap_free(&nt->unknown_pages);
     pp_vec_free(&nt->seized_list);
     pp_vec_free(&nt->syms);
     pp_hmap_free(&nt->sym_ids);
