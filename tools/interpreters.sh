@@ -216,6 +216,7 @@ provision_deb() {   # VERSION (e.g. 3.14.10)
     root=$dir/root
     if runs "$dir/bin/python$minor" "$ver" 0; then
         say "$id: reusing $dir/bin/python$minor"
+        [ -e "$dir/lib" ] || ln -s root/usr/lib "$dir/lib"
         touch "$CACHE/READY-$id"
         return 0
     fi
@@ -272,6 +273,9 @@ provision_deb() {   # VERSION (e.g. 3.14.10)
     n=$(patch_elf_tree "$root" "$minor") || return 1
     say "$id: patchelf: python$minor and $n shared objects now use $root's loader and libraries"
     ln -s "../root/usr/bin/python$minor" "$dir/bin/python$minor"
+    # a venv's pyvenv.cfg says home = DIR/bin, and its python looks for the
+    # stdlib in DIR/lib/python3.X
+    ln -s root/usr/lib "$dir/lib"
     echo "$dv $suite" >"$dir/DEBIAN-VERSION"
     if ! "$dir/bin/python$minor" -c "$SMOKE" "$ver" 0 >"$CACHE/logs/$id-smoke.log" 2>&1; then
         tail -5 "$CACHE/logs/$id-smoke.log" | sed 's/^/interpreters:   /'
