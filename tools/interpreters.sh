@@ -70,8 +70,24 @@ db = sqlite3.connect(":memory:"); assert db.execute("select 1").fetchone() == (1
 ctypes.CDLL(None); json.dumps({"a": [1]}); lzma.compress(b"x"); bz2.compress(b"x")
 print(sys.version.split()[0], "ok")
 '
-# runs PATH VERSION FT: the entry point runs the smoke test
-runs() { [ -x "$1" ] && "$1" -c "$SMOKE" "$2" "$3" >/dev/null 2>&1; }
+# runs PATH VERSION FT: the entry point runs the smoke test (once per run)
+declare -A RAN
+runs() {
+    local key="$1 $2 $3"
+    if [ -z "${RAN[$key]:-}" ]; then
+        if [ -x "$1" ] && "$1" -c "$SMOKE" "$2" "$3" >/dev/null 2>&1; then RAN[$key]=0; else RAN[$key]=1; fi
+    fi
+    return "${RAN[$key]}"
+}
+# has_venv DIR: DIR/bin/python imports gunicorn and flask (once per run)
+declare -A VENV
+has_venv() {
+    if [ -z "${VENV[$1]:-}" ]; then
+        if [ -x "$1/bin/python" ] && "$1/bin/python" -c 'import gunicorn, flask' >/dev/null 2>&1; then
+            VENV[$1]=0; else VENV[$1]=1; fi
+    fi
+    return "${VENV[$1]}"
+}
 
 manifest_line() {   # ID -> "ID PATH" when its entry point runs
     local id=$1 ver path ft=0
@@ -282,6 +298,7 @@ provision_deb() {   # VERSION (e.g. 3.14.10)
         say "error: $id: the unpacked interpreter fails its smoke test"
         return 1
     fi
+    RAN["$dir/bin/python$minor $ver 0"]=0
     say "$id: ready: $dir/bin/python$minor ($dv from $suite)"
     touch "$CACHE/READY-$id"
 }
@@ -292,7 +309,7 @@ provision_venv() {
     dir=$CACHE/$ver
     venv=$dir/venv
     [ "${PYPROF_INTERP_VENV:-1}" = 0 ] && return 0
-    if "$venv/bin/python" -c 'import gunicorn, flask' >/dev/null 2>&1; then
+    if has_venv "$venv"; then
         say "$id: reusing $venv (gunicorn, flask)"
         return 0
     fi
@@ -310,6 +327,8 @@ provision_venv() {
         say "error: $id: the venv with gunicorn and flask failed ($CACHE/logs/$id-venv.log)"
         return 1
     }
+    unset "VENV[$venv]"
+    has_venv "$venv" || { say "error: $id: $venv does not import gunicorn and flask"; return 1; }
 }
 
 # ---------------------------------------------------------------- 3.13t from source
@@ -383,6 +402,7 @@ provision_313t() {
         say "error: $id: the built interpreter fails its smoke test"
         return 1
     fi
+    RAN["$dir/bin/python3.13t $V313T 1"]=0
     say "$id: ready: $dir/bin/python3.13t (built in $(( $(date +%s) - t0 )) s)"
     touch "$CACHE/READY-$id"
 }
@@ -418,7 +438,7 @@ done
     for id in $ALL_IDS; do manifest_line "$id"; done
     for id in $ALL_IDS; do
         v=$CACHE/${id#py}/venv/bin/python
-        [ -x "$v" ] && "$v" -c 'import gunicorn, flask' >/dev/null 2>&1 && echo "venv-$id $v"
+        has_venv "${v%/bin/python}" && echo "venv-$id $v"
     done
 } >"$CACHE/interpreters.txt.new"
 mv "$CACHE/interpreters.txt.new" "$CACHE/interpreters.txt"
