@@ -158,12 +158,13 @@ APT::Get::List-Cleanup "true";
 APT::Sandbox::User "root";
 Acquire::Check-Valid-Until "false";
 Acquire::Languages "none";
+Acquire::GzipIndexes "true";
 EOF
     if ! cmp -s "$APTDIR/apt.conf.new" "$APTDIR/apt.conf" ||
        ! cmp -s "$APTDIR/etc/sources.list.new" "$APTDIR/etc/sources.list"; then
         mv "$APTDIR/apt.conf.new" "$APTDIR/apt.conf"
         mv "$APTDIR/etc/sources.list.new" "$APTDIR/etc/sources.list"
-        rm -f "$APTDIR/lists/"*_Packages* "$APTDIR/lists/"*_Sources* "$APTDIR"/*.bin
+        rm -f "$APTDIR/lists/"*_Packages* "$APTDIR/lists/"*_Sources* "$APTDIR"/cache/*.bin
     else
         rm -f "$APTDIR/apt.conf.new" "$APTDIR/etc/sources.list.new"
     fi
@@ -184,8 +185,8 @@ apt_update() {
     return 1
 }
 apt_ready() {   # lists present (and updated once if they are not)
-    if ! ls "$APTDIR/lists/"*_Packages >/dev/null 2>&1 ||
-       ! ls "$APTDIR/lists/"*_Sources >/dev/null 2>&1; then
+    if ! ls "$APTDIR/lists/"*_Packages* >/dev/null 2>&1 ||
+       ! ls "$APTDIR/lists/"*_Sources* >/dev/null 2>&1; then
         apt_update || return 1
     fi
     return 0
