@@ -71,7 +71,7 @@ fi
 # outside the clone; the tests read its interpreters.txt. A version that cannot be had is
 # said here and its tests skip; the others are still provisioned.
 if [ "$WHAT" = test ]; then
-    bash tools/interpreters.sh ||
+    bash "$(dirname "$0")/interpreters.sh" ||
         echo "deps: WARNING: some interpreters could not be provisioned (see above): their tests skip"
 fi
 if [ "$WHAT" = test ] && ! "$PY" -c 'import pytest' >/dev/null 2>&1; then

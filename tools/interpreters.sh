@@ -26,9 +26,11 @@
 set -u
 set -o pipefail
 
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 CACHE=${PYPROF_INTERP_CACHE:-$HOME/.cache/pyprof/interpreters}
 V313T=${PYPROF_313T_VERSION:-3.13.15}
-DEB_VERSIONS="3.14.10 3.15.2 3.14.8 3.15.0"    # the order the decoding work needs them
+# py3.X.Y: Debian's binary packages of that patch release; py3.13t: the source build.
+# The newest patch releases first (the ones the decoding work is checked on first).
 ALL_IDS="py3.14.10 py3.15.2 py3.14.8 py3.15.0 py3.13t"
 SUITES="sid forky"                             # where Debian serves 3.14/3.15 builds
 ARCH=amd64
@@ -75,7 +77,8 @@ declare -A RAN
 runs() {
     local key="$1 $2 $3"
     if [ -z "${RAN[$key]:-}" ]; then
-        if [ -x "$1" ] && "$1" -c "$SMOKE" "$2" "$3" >/dev/null 2>&1; then RAN[$key]=0; else RAN[$key]=1; fi
+        if [ -x "$1" ] && timeout 120 "$1" -c "$SMOKE" "$2" "$3" >/dev/null 2>&1; then
+            RAN[$key]=0; else RAN[$key]=1; fi
     fi
     return "${RAN[$key]}"
 }
@@ -83,7 +86,7 @@ runs() {
 declare -A VENV
 has_venv() {
     if [ -z "${VENV[$1]:-}" ]; then
-        if [ -x "$1/bin/python" ] && "$1/bin/python" -c 'import gunicorn, flask' >/dev/null 2>&1; then
+        if [ -x "$1/bin/python" ] && timeout 120 "$1/bin/python" -c 'import gunicorn, flask' >/dev/null 2>&1; then
             VENV[$1]=0; else VENV[$1]=1; fi
     fi
     return "${VENV[$1]}"
@@ -294,7 +297,7 @@ provision_deb() {   # VERSION (e.g. 3.14.10)
     # stdlib in DIR/lib/python3.X
     ln -s root/usr/lib "$dir/lib"
     echo "$dv $suite" >"$dir/DEBIAN-VERSION"
-    if ! "$dir/bin/python$minor" -c "$SMOKE" "$ver" 0 >"$CACHE/logs/$id-smoke.log" 2>&1; then
+    if ! timeout 120 "$dir/bin/python$minor" -c "$SMOKE" "$ver" 0 >"$CACHE/logs/$id-smoke.log" 2>&1; then
         tail -5 "$CACHE/logs/$id-smoke.log" | sed 's/^/interpreters:   /'
         say "error: $id: the unpacked interpreter fails its smoke test"
         return 1
@@ -317,8 +320,8 @@ provision_venv() {
     say "$id: creating $venv with gunicorn and flask from PyPI"
     rm -rf "$venv"
     {
-        # Debian's ensurepip looks for its wheels in /usr/share/python-wheels,
-        # which is the private root's here: install pip from that wheel instead
+        # Debian's ensurepip looks for its wheels in WHEEL_PKG_DIR, the absolute
+        # /usr/share/python-wheels, which is in the private root here: pip from that wheel
         "$dir/bin/python$minor" -m venv --without-pip "$venv" &&
         whl=$(ls "$dir"/root/usr/share/python-wheels/pip-*.whl | head -1) &&
         "$venv/bin/python" "$whl/pip" install -q --no-index --disable-pip-version-check "$whl" &&
@@ -398,7 +401,7 @@ provision_313t() {
     }
     echo "$V313T" >"$dir/VERSION"
     rm -rf "$CACHE/build-3.13t"
-    if ! "$dir/bin/python3.13t" -c "$SMOKE" "$V313T" 1 >"$CACHE/logs/$id-smoke.log" 2>&1; then
+    if ! timeout 120 "$dir/bin/python3.13t" -c "$SMOKE" "$V313T" 1 >"$CACHE/logs/$id-smoke.log" 2>&1; then
         tail -5 "$CACHE/logs/$id-smoke.log" | sed 's/^/interpreters:   /'
         say "error: $id: the built interpreter fails its smoke test"
         return 1
@@ -413,7 +416,7 @@ IDS=${*:-$ALL_IDS}
 for id in $IDS; do
     case " $ALL_IDS " in *" $id "*) ;; *) die "unknown interpreter $id (known: $ALL_IDS)" ;; esac
 done
-for tool in patchelf dpkg apt-get apt-cache readelf flock; do
+for tool in patchelf dpkg apt-get apt-cache readelf flock timeout; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (tools/deps.sh installs it)"
 done
 apt_setup || die "no isolated apt configuration"
