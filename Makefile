@@ -1,7 +1,13 @@
 # pyprof -- the one build description.  setup.py calls `make sampler`.
 #
 #   make            build build/pyprof-sampler
-#   make deps       install what is missing (Debian packages, pytest)
+#   make deps       install what is missing (Debian packages, pytest) and provision
+#                   the extra interpreters (make interpreters)
+#   make interpreters  CPython 3.14.8/3.14.10/3.15.0/3.15.2 from Debian's sid/forky
+#                   binaries (isolated apt, patchelf'ed onto their own glibc) and a
+#                   free-threaded 3.13t built from source, in $PYPROF_INTERP_CACHE
+#                   (~/.cache/pyprof/interpreters): interpreters.txt lists them;
+#                   see docs/versions.md
 #   make test       deps + C unit tests (ASan/UBSan) + Python and end-to-end tests
 #                   + a 10 s run of each fuzz target
 #   make check      C unit tests under ASan+UBSan
@@ -26,7 +32,7 @@ OBJS := $(SRCS:csrc/%.c=$(BUILD)/obj/%.o)
 HDRS := $(wildcard csrc/*.h csrc/py/*.h)
 C_TESTS := $(wildcard tests/c/test_*.c)
 
-.PHONY: all sampler deps test check pytest demo bench bench-unwind fuzz lint offsets clean
+.PHONY: all sampler deps interpreters test check pytest demo bench bench-unwind fuzz lint offsets clean
 
 all: sampler
 sampler: $(BUILD)/pyprof-sampler
@@ -40,6 +46,9 @@ $(BUILD)/pyprof-sampler: $(OBJS)
 
 deps:
 	@sh tools/deps.sh "$(PYTHON)"
+
+interpreters:
+	@bash tools/interpreters.sh
 
 # C unit tests: each tests/c/test_X.c links against the whole library
 # (minus main.c) under ASan+UBSan.

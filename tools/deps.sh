@@ -32,6 +32,17 @@ command -v chromium >/dev/null 2>&1 || need_apt="$need_apt chromium"   # runs th
 [ -x /usr/bin/gunicorn ] || need_apt="$need_apt gunicorn"
 /usr/bin/python3 -c 'import flask' >/dev/null 2>&1 || need_apt="$need_apt python3-flask"
 command -v ab >/dev/null 2>&1 || need_apt="$need_apt apache2-utils"
+# tools/interpreters.sh: patchelf (from Debian) points the unpacked 3.14/3.15 binaries at their
+# private loader; 3.13t is built from source with these headers
+if [ "$WHAT" = test ]; then
+    command -v patchelf >/dev/null 2>&1 || need_apt="$need_apt patchelf"
+    command -v flock >/dev/null 2>&1 || need_apt="$need_apt util-linux"
+    [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need_apt="$need_apt debian-archive-keyring"
+    for pkg in pkg-config libssl-dev zlib1g-dev libffi-dev libsqlite3-dev libbz2-dev liblzma-dev \
+               libreadline-dev libncurses-dev libgdbm-dev uuid-dev xz-utils; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || need_apt="$need_apt $pkg"
+    done
+fi
 if [ "$WHAT" = fuzz ]; then
     command -v clang >/dev/null 2>&1 || need_apt="$need_apt clang"
     [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
@@ -55,6 +66,13 @@ if [ "$WHAT" = test ]; then
             --disable-pip-version-check gunicorn flask; } ||
             echo "deps: could not install gunicorn/flask into $venv: test_gunicorn[py3.12] will fail"
     fi
+fi
+# CPython 3.14.x/3.15.x (Debian's binaries) and a free-threaded 3.13t (built), in a cache
+# outside the clone; the tests read its interpreters.txt. A version that cannot be had is
+# said here and its tests skip; the others are still provisioned.
+if [ "$WHAT" = test ]; then
+    bash "$(dirname "$0")/interpreters.sh" ||
+        echo "deps: WARNING: some interpreters could not be provisioned (see above): their tests skip"
 fi
 if [ "$WHAT" = test ] && ! "$PY" -c 'import pytest' >/dev/null 2>&1; then
     echo "deps: installing pytest for $PY (test-only)"
