@@ -212,6 +212,9 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
 void
 pp_session_count_error(struct pp_session *s, int err)
 {
+    /* the target's own exit makes the last read fail: that is no error */
+    if (pp_session_child_gone(s))
+        return;
     if (s->st.errors_transient + s->st.errors_baddata < 10)
         pp_log_debug("sample: thread sample dropped: %s", pp_strerror(err));
     if (pp_err_class(err) == PP_BADDATA)
@@ -584,10 +587,13 @@ pp_session_status(struct pp_session *s, uint64_t now)
         return;
     s->status_ns = now;
     s->status_shown = true;
-    fprintf(stderr, "\rpyprof: %llu samples, %llu errors, %.0f s (Ctrl-C to stop)\033[K",
+    fprintf(stderr, "\rpyprof: %llu samples, %llu errors, %.0f s",
             (unsigned long long)s->st.samples,
             (unsigned long long)(s->st.errors_transient + s->st.errors_baddata),
             (now - s->start_ns) / 1e9);
+    if (s->opts.duration_s > 0)
+        fprintf(stderr, " of %.0f s", s->opts.duration_s); /* -d: show the total */
+    fputs(" (Ctrl-C to stop)\033[K", stderr);
     fflush(stderr);
 }
 
