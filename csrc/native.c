@@ -595,6 +595,9 @@ pp_native_start(struct pp_session *s)
     if (err) {
         fprintf(stderr, "pyprof: native frames unavailable: %s. Sampling Python frames only.\n",
                 why[0] ? why : pp_strerror(err));
+        if (geteuid() != 0) /* e.g. a setcap'd sampler: its capabilities are not root's */
+            fprintf(stderr, "pyprof: hint: 'pyprof check --pid %d' shows what this user may do; "
+                            "with sudo, native frames of any process can be read\n", s->pid);
         pp_native_free(s);
         return 0;
     }
