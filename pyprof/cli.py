@@ -124,7 +124,7 @@ def build_parser():
     _check.add_parser(commands)
 
     dump = commands.add_parser("dump", allow_abbrev=False, help="print the current stack of each thread")
-    dump.add_argument("-p", "--pid", type=int, required=True, help="the process to inspect")
+    dump.add_argument("--pid", "-p", type=int, required=True, help="the process to inspect")
     dump.add_argument("--native", action="store_true",
                       help="native frames too (stops each thread for a few microseconds)")
     dump.add_argument("--subprocesses", action="store_true",
@@ -132,12 +132,12 @@ def build_parser():
     dump.set_defaults(func=cmd_dump)
 
     convert = commands.add_parser("convert", allow_abbrev=False, help="render a raw or collapsed profile in another format")
-    convert.add_argument("rawfile", metavar="FILE",
+    convert.add_argument("rawfile", metavar="RAWFILE",
                          help="a file written by 'pyprof record --format raw', or collapsed stacks")
     convert.add_argument("-f", "--format", choices=CONVERT_FORMATS,
                          help="(default: from the -o extension, else flamegraph)")
     convert.add_argument("-o", "--output", metavar="FILE",
-                         help="output file (default: FILE with .svg, .txt, .speedscope.json or .pb.gz)")
+                         help="output file (default: RAWFILE with .svg, .txt, .speedscope.json or .pb.gz)")
     convert.add_argument("--threads", action="store_true", help="add a root frame per thread")
     convert.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
     convert.set_defaults(func=cmd_convert)
@@ -445,11 +445,11 @@ def write_atomic(path, text):
 def read_profile(path):
     """Read the raw file *path*; a missing or unreadable file is a usage error."""
     try:
-        return raw.read_raw(path)
+        return raw.read_profile_file(path)
     except OSError as e:
         raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from e
     except raw.RawFormatError as e:
-        raise PyprofError(str(e), hint="give a file written by 'pyprof record --format raw'") from e
+        raise PyprofError(str(e), hint="give a file written by 'pyprof record --format raw' or collapsed stacks") from e
 
 
 def render(profile, fmt, threads):
@@ -641,7 +641,7 @@ def failed_at_once(profile, args):
         return None
     end = profile.meta.get("target_exit", "")
     duration = _to_float(profile.meta.get("duration_s"))
-    failed = (end.startswith("exit ") and end != "exit 0") or end.startswith("signal ")
+    failed = end.startswith("exit ") and end != "exit 0"  # a signal: -d or Ctrl-C may have sent it
     if not failed or duration >= FAILED_AT_ONCE_S:
         return None
     return "%s failed at once (%s after %.1f s), so there is nothing of it to profile" % (
@@ -721,7 +721,10 @@ def cmd_convert(args):
             output += "." + EXTENSIONS[args.format]
     check_output_path(output)
     write_atomic(output, render(profile, args.format, args.threads))
-    print(summary_line(profile, output), file=sys.stderr)
+    if profile.meta.get("input") == "collapsed":
+        print("pyprof: %d samples (collapsed input) -> %s" % (profile.stat("samples"), output), file=sys.stderr)
+    else:
+        print(summary_line(profile, output), file=sys.stderr)
     return EXIT_OK
 
 
