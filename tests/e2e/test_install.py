@@ -132,3 +132,16 @@ def test_build_errors_are_one_clear_line(tmp_path):
     assert result.returncode != 0
     assert "pyprof: error: building pyprof needs setuptools" in out, out[-3000:]
     assert "Traceback" not in out, out[-3000:]
+
+
+def test_auditwheel_agrees_with_the_tag(wheel, tmp_path):
+    """auditwheel (from PyPI, when it installs here) reads the same platform tag."""
+    venv = tmp_path / "aw"
+    assert _run([sys.executable, "-m", "venv", venv]).returncode == 0
+    if _run([venv / "bin" / "python", "-m", "pip", "install", "-q", "auditwheel"]).returncode != 0:
+        pytest.skip("auditwheel could not be installed from PyPI (the objdump check above still ran)")
+    shown = _run([venv / "bin" / "auditwheel", "show", wheel])
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    tag = re.search(r"(manylinux_2_\d+_\w+)\.whl$", wheel).group(1)
+    assert 'consistent with the\nfollowing platform tag: "%s"' % tag in shown.stdout or \
+        'following platform tag: "%s"' % tag in " ".join(shown.stdout.split()), shown.stdout
