@@ -105,6 +105,8 @@ def build_parser():
     record.add_argument("-F", "-r", "--rate", type=int, metavar="HZ", help="samples per second per thread (default: 100)")
     record.add_argument("-d", "--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     record.add_argument("--threads", action="store_true", help="add a root frame per thread")
+    record.add_argument("--lines", action="store_true",
+                        help="flame graph: one box per line of a Python function (default: one per function)")
     record.add_argument("--idle", action="store_true", help="also sample threads that are not on CPU")
     record.add_argument("--gil", action="store_true",
                         help="only samples of the thread holding the GIL (with --idle, threads waiting "
@@ -139,6 +141,8 @@ def build_parser():
     convert.add_argument("-o", "--output", metavar="FILE",
                          help="output file (default: RAWFILE with .svg, .txt, .speedscope.json or .pb.gz)")
     convert.add_argument("--threads", action="store_true", help="add a root frame per thread")
+    convert.add_argument("--lines", action="store_true",
+                         help="flame graph: one box per line of a Python function (default: one per function)")
     convert.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
     convert.set_defaults(func=cmd_convert)
 
@@ -452,15 +456,19 @@ def read_profile(path):
         raise PyprofError(str(e), hint="give a file written by 'pyprof record --format raw' or collapsed stacks") from e
 
 
-def render(profile, fmt, threads):
-    """Return *profile* in format *fmt* (one of CONVERT_FORMATS): str, or bytes for pprof."""
+def render(profile, fmt, threads, lines=True, root=None):
+    """Return *profile* in format *fmt* (one of CONVERT_FORMATS): str, or bytes for pprof.
+
+    *lines* and *root* (the project directory, for short paths) are the
+    flame graph's: one box per line or per function.
+    """
     if fmt == "collapsed":
         return "".join(line + "\n" for line in raw.collapsed_lines(profile, threads))
     if fmt == "speedscope":
         return speedscope.render_profile(profile, threads=threads)
     if fmt == "pprof":
         return pprof.render_profile(profile, threads=threads)
-    return flamegraph.render_profile(profile, threads=threads)
+    return flamegraph.render_profile(profile, threads=threads, lines=lines, root=root)
 
 
 def summary_line(profile, path):
@@ -550,6 +558,7 @@ def cmd_record(args):
     output = args.output or default_output_name(args)
     check_output_path(output)
     sampler = find_sampler()
+    project_root = target_cwd(args)
     if args.command and _isatty(sys.stderr):
         print("pyprof: recording %s until it exits or Ctrl-C%s (no live status line: it shares this terminal)"
               % (_shell_words(args.command), " or %g s" % args.duration if args.duration else ""),
@@ -560,7 +569,8 @@ def cmd_record(args):
             # SIGUSR1: render what the sampler wrote so far, keep recording
             if args.format not in SAMPLER_FORMATS:
                 try:
-                    write_atomic(output, render(raw.read_raw(raw_path), args.format, args.threads))
+                    write_atomic(output, render(raw.read_raw(raw_path), args.format, args.threads, args.lines,
+                                                project_root))
                 except (OSError, raw.RawFormatError, PyprofError) as e:
                     print("pyprof: warning: snapshot not rendered: %s" % e, file=sys.stderr)
                     return
@@ -579,7 +589,7 @@ def cmd_record(args):
             profile = raw.read_raw(raw_path)
             if not written:
                 try:
-                    text = render(profile, args.format, args.threads)
+                    text = render(profile, args.format, args.threads, args.lines, project_root)
                     write_atomic(output, text)
                 except Exception:
                     keep_raw(raw_path, output)
@@ -600,6 +610,16 @@ def cmd_record(args):
         raise PyprofError(failed, EXIT_LAUNCH, "its own error is above; the profile of its start-up is in %s"
                           % output)
     return EXIT_OK
+
+
+def target_cwd(args):
+    """The target's working directory (its project root, for short paths), or None."""
+    if args.command:
+        return os.getcwd()
+    try:
+        return os.readlink("/proc/%d/cwd" % args.pid)
+    except OSError:
+        return None
 
 
 def _isatty(stream):
@@ -720,7 +740,7 @@ def cmd_convert(args):
         if os.path.abspath(output) == os.path.abspath(args.rawfile):
             output += "." + EXTENSIONS[args.format]
     check_output_path(output)
-    write_atomic(output, render(profile, args.format, args.threads))
+    write_atomic(output, render(profile, args.format, args.threads, args.lines, os.getcwd()))
     if profile.meta.get("input") == "collapsed":
         print("pyprof: %d samples (collapsed input) -> %s" % (profile.stat("samples"), output), file=sys.stderr)
     else:
