@@ -179,7 +179,11 @@ def pyprof_command():
     found = shutil.which("pyprof")
     if found:
         return shlex.quote(os.path.abspath(found))
-    return "%s -m pyprof" % shlex.quote(sys.executable)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.basename(package_parent) in ("site-packages", "dist-packages"):
+        return "%s -m pyprof" % shlex.quote(sys.executable)
+    # a source checkout: sudo's Python would not find the package
+    return "env PYTHONPATH=%s %s -m pyprof" % (shlex.quote(package_parent), shlex.quote(sys.executable))
 
 
 def try_dump(sampler, pid):

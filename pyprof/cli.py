@@ -779,6 +779,12 @@ def main(argv=None):
         return EXIT_INTERNAL
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `pyprof check | head`: the reader has seen enough
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_OK
     except Exception as e:
         verbose = getattr(args, "verbose", False)
         _error("internal error: %s: %s" % (type(e).__name__, e), None if verbose else "rerun with -v and report it")
