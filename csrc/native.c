@@ -538,9 +538,10 @@ say_ptrace_denied(int why)
         snprintf(ys, sizeof ys, "; kernel.yama.ptrace_scope = %ld", yama);
     fprintf(stderr,
             "pyprof: ptrace of this process is not permitted (%s%s): sampling Python frames "
-            "only, without native frames. Native mode needs CAP_SYS_PTRACE or "
-            "kernel.yama.ptrace_scope = 0 (or perf events, see above).\n",
-            strerror(why ? why : EPERM), ys);
+            "only, without native frames. Native mode needs CAP_SYS_PTRACE%s (or perf events, "
+            "see above); 'pyprof check' prints the commands for this machine.\n",
+            strerror(why ? why : EPERM), ys,
+            yama != -99 ? " or kernel.yama.ptrace_scope = 0" : "");
 }
 
 static int
