@@ -160,7 +160,7 @@ def parse_args(argv):
     """Parse and validate *argv*; return the argparse namespace.
 
     The command of ``record`` starts at its first word that is not an option
-    (or after ``--``): ``record -p`` ... ``python app.py -c`` gives ``-c`` to
+    (or after ``--``): ``record -o x.svg python -c CODE`` gives ``-c`` to
     Python.  Raises :class:`UsageError` for a bad command line.
     """
     command = None
