@@ -217,3 +217,14 @@ def test_status_line_shows_the_total_of_d(any_interp, tmp_path):
     assert proc.returncode == 0, text
     status = [part for part in text.split("\r") if "Ctrl-C to stop" in part]
     assert status and all(" of 3 s (Ctrl-C to stop)" in part for part in status), status
+
+
+def test_not_a_python_process_names_no_attach_placeholder(tmp_path):
+    sleeper = e2e.spawn(["sleep", "30"])
+    try:
+        result = e2e.run_pyprof(["record", "-p", sleeper.pid, "-d", "1", "-o", tmp_path / "o.txt"])
+    finally:
+        e2e.stop_process(sleeper)
+    assert result.returncode == 5, e2e.describe(result)
+    assert "PID %d is not a Python process" % sleeper.pid in result.stderr, e2e.describe(result)
+    assert "(attach)" not in result.stderr, e2e.describe(result)
