@@ -34,7 +34,7 @@ def add_parser(commands):
         "check", allow_abbrev=False, help="what is permitted here, and how to get more",
         description="Check what this user may profile on this machine (ptrace, perf events for --native, "
         "the sampler's capabilities, debug info) and print the commands that fix each missing item. "
-        "Exit status 0 when Python frames can be sampled, 4 when not.")
+        "Exit status 0 when Python frames can be sampled, 4 when not (3: no such process).")
     p.add_argument("-p", "--pid", type=int, help="check for this process in particular")
     p.set_defaults(func=cmd_check)
     return p
@@ -323,9 +323,12 @@ def check(pid=None):
 
 def cmd_check(args):
     """``pyprof check``: print the report; exit 4 when Python frames cannot be sampled."""
+    from .cli import EXIT_NO_PROCESS, PyprofError, UsageError
     if args.pid is not None and args.pid <= 0:
-        from .cli import UsageError
         raise UsageError("invalid PID %d" % args.pid)
+    if args.pid is not None and not os.path.exists("/proc/%d" % args.pid):
+        raise PyprofError("no process with PID %d" % args.pid, EXIT_NO_PROCESS,
+                          "check the PID with 'ps -p %d' or find it with pgrep" % args.pid)
     report = check(args.pid)
     print("pyprof check%s: what this user may profile here, and how to get more"
           % (" --pid %d" % args.pid if args.pid else ""))
