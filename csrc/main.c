@@ -49,14 +49,17 @@ report(int err, const struct pp_session *s, const struct pp_session_opts *o)
     case PP_EPERM:
         fprintf(stderr, "pyprof: error: permission denied reading the memory of PID %d\n",
                 s->pid ? s->pid : pid);
-        fprintf(stderr, "pyprof: hint: run as root or as the target's user, grant "
-                        "CAP_SYS_PTRACE (sudo setcap cap_sys_ptrace+ep pyprof-sampler), or "
-                        "set kernel.yama.ptrace_scope=0\n");
+        fprintf(stderr, "pyprof: hint: run as root or as the target's user, or grant "
+                        "CAP_SYS_PTRACE%s; 'pyprof check --pid %d' prints the commands for this "
+                        "machine\n",
+                access("/proc/sys/kernel/yama", F_OK) == 0 ? ", or lower kernel.yama.ptrace_scope"
+                                                          : "",
+                s->pid ? s->pid : pid);
         break;
     case PP_ENOTPY:
-        fprintf(stderr, "pyprof: error: PID %d (%s) is not a Python process: no CPython "
+        fprintf(stderr, "pyprof: error: PID %d%s%s%s is not a Python process: no CPython "
                         "runtime (_PyRuntime) in its executable or libraries\n",
-                s->pid ? s->pid : pid, o->argv ? what : "attach");
+                s->pid ? s->pid : pid, o->argv ? " (" : "", o->argv ? what : "", o->argv ? ")" : "");
         fprintf(stderr, "pyprof: hint: point pyprof at the python process itself "
                         "(pgrep -a python)\n");
         break;

@@ -398,8 +398,11 @@ status_line(struct pp_multi *m, uint64_t now)
         if (p->s)
             samples += p->s->st.samples;
     }
-    fprintf(stderr, "\rpyprof: %zu processes, %llu samples (live ones), %.0f s (Ctrl-C to stop)\033[K",
+    fprintf(stderr, "\rpyprof: %zu processes, %llu samples (live ones), %.0f s",
             live(m), (unsigned long long)samples, (now - m->start_ns) / 1e9);
+    if (m->opts.duration_s > 0)
+        fprintf(stderr, " of %.0f s", m->opts.duration_s); /* -d: show the total */
+    fputs(" (Ctrl-C to stop)\033[K", stderr);
     fflush(stderr);
     m->status_shown = true;
 }

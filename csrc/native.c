@@ -538,9 +538,10 @@ say_ptrace_denied(int why)
         snprintf(ys, sizeof ys, "; kernel.yama.ptrace_scope = %ld", yama);
     fprintf(stderr,
             "pyprof: ptrace of this process is not permitted (%s%s): sampling Python frames "
-            "only, without native frames. Native mode needs CAP_SYS_PTRACE or "
-            "kernel.yama.ptrace_scope = 0 (or perf events, see above).\n",
-            strerror(why ? why : EPERM), ys);
+            "only, without native frames. Native mode needs CAP_SYS_PTRACE%s (or perf events, "
+            "see above); 'pyprof check' prints the commands for this machine.\n",
+            strerror(why ? why : EPERM), ys,
+            yama != -99 ? " or kernel.yama.ptrace_scope = 0" : "");
 }
 
 static int
@@ -595,6 +596,9 @@ pp_native_start(struct pp_session *s)
     if (err) {
         fprintf(stderr, "pyprof: native frames unavailable: %s. Sampling Python frames only.\n",
                 why[0] ? why : pp_strerror(err));
+        if (geteuid() != 0) /* e.g. a setcap'd sampler: its capabilities are not root's */
+            fprintf(stderr, "pyprof: hint: 'pyprof check --pid %d' shows what this user may do; "
+                            "with sudo, native frames of any process can be read\n", s->pid);
         pp_native_free(s);
         return 0;
     }

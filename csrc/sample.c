@@ -209,9 +209,36 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
 
 /* ==== one tick ==== */
 
+/* Is the target leaving (PF_EXITING in /proc/PID/stat's flags)?  Its
+ * memory goes before it can be waited for. */
+static bool
+target_exiting(int pid)
+{
+    char path[64], buf[512], *p;
+    unsigned long flags = 0;
+    FILE *f;
+    int i;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    if (!(f = fopen(path, "r")))
+        return true;
+    p = fgets(buf, sizeof buf, f);
+    fclose(f);
+    if (!p || !(p = strrchr(buf, ')')))
+        return false;
+    for (i = 0; i < 7 && p; i++) /* ") S ppid pgrp session tty tpgid flags" */
+        p = strchr(p + 1, ' ');
+    if (p)
+        flags = strtoul(p + 1, NULL, 10);
+    return (flags & 0x4) != 0; /* PF_EXITING */
+}
+
 void
 pp_session_count_error(struct pp_session *s, int err)
 {
+    /* the target's own exit makes the last read fail: that is no error */
+    if (pp_session_child_gone(s) || target_exiting(s->pid))
+        return;
     if (s->st.errors_transient + s->st.errors_baddata < 10)
         pp_log_debug("sample: thread sample dropped: %s", pp_strerror(err));
     if (pp_err_class(err) == PP_BADDATA)
@@ -584,10 +611,13 @@ pp_session_status(struct pp_session *s, uint64_t now)
         return;
     s->status_ns = now;
     s->status_shown = true;
-    fprintf(stderr, "\rpyprof: %llu samples, %llu errors, %.0f s (Ctrl-C to stop)\033[K",
+    fprintf(stderr, "\rpyprof: %llu samples, %llu errors, %.0f s",
             (unsigned long long)s->st.samples,
             (unsigned long long)(s->st.errors_transient + s->st.errors_baddata),
             (now - s->start_ns) / 1e9);
+    if (s->opts.duration_s > 0)
+        fprintf(stderr, " of %.0f s", s->opts.duration_s); /* -d: show the total */
+    fputs(" (Ctrl-C to stop)\033[K", stderr);
     fflush(stderr);
 }
 

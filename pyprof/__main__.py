@@ -1,6 +1,6 @@
 """``python -m pyprof``: the pyprof command line, with a shortcut for scripts.
 
-    python -m pyprof record|dump|convert|version ...   same as ``pyprof ...``
+    python -m pyprof record|check|dump|convert|report|top|version ...   same as ``pyprof ...``
     python -m pyprof [record options] script.py [args...]
     python -m pyprof [record options] -m module [args...]
 

@@ -7,9 +7,11 @@ Exit codes are those of docs/errors.md.
 """
 
 import argparse
+import difflib
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,10 +26,12 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_NO_PROCESS = 3
+EXIT_PERMISSION = 4
+EXIT_LAUNCH = 7
 EXIT_OUTPUT = 8
 EXIT_INTERRUPTED = 130
 
-SUBCOMMANDS = ("record", "dump", "convert", "report", "top", "version")
+SUBCOMMANDS = ("record", "check", "dump", "convert", "report", "top", "version")
 FORMATS = ("flamegraph", "collapsed", "speedscope", "pprof", "raw")
 CONVERT_FORMATS = FORMATS[:-1]  # rendered from a raw file
 SAMPLER_FORMATS = ("collapsed", "raw")  # written by the sampler itself
@@ -35,8 +39,24 @@ EXTENSIONS = {"flamegraph": "svg", "collapsed": "txt", "speedscope": "speedscope
 MAX_RATE = 100000
 # The record options that take a value (``python -m pyprof`` needs them to
 # find where the options end and the script begins).
-RECORD_VALUE_OPTIONS = frozenset(["--pid", "-o", "--output", "--format", "-F", "--rate", "-d", "--duration",
-                                  "--unwinder", "--stack-size", "--debug-dir"])
+RECORD_VALUE_OPTIONS = frozenset(["-p", "--pid", "-o", "--output", "-f", "--format", "-F", "-r", "--rate",
+                                  "-d", "--duration", "--unwinder", "--stack-size", "--debug-dir"])
+# The format an output file's name asks for (the longest matching ending wins).
+FORMAT_BY_EXTENSION = ((".speedscope.json", "speedscope"), (".json", "speedscope"), (".svg", "flamegraph"),
+                       (".collapsed", "collapsed"), (".txt", "collapsed"), (".pb.gz", "pprof"),
+                       (".pprof", "pprof"), (".raw", "raw"))
+DEFAULT_FORMAT = "flamegraph"
+# perf's letters, kept for perf's meanings (a later version implements them).
+RESERVED_OPTIONS = {"-e": "perf's --event", "--event": "perf's --event", "-c": "perf's --count (sample period)",
+                    "--count": "perf's --count (sample period)", "-a": "perf's --all-cpus (system-wide)",
+                    "--all-cpus": "perf's --all-cpus (system-wide)", "--off-cpu": "perf's --off-cpu"}
+# A launched command that ends with a failure this soon did not really run.
+FAILED_AT_ONCE_S = 1.0
+SUMMARY_WORDS = (
+    "Summary words: 'transient' errors are samples dropped because the target changed while it was read "
+    "(a thread ending, a frame reused); 'bad data', samples whose memory made no sense; 'late ticks', ticks "
+    "taken later than planned (a busy machine); 'lost', --native samples the kernel dropped because they "
+    "were read too slowly. A few of each are normal.")
 
 
 class UsageError(Exception):
@@ -69,16 +89,24 @@ def build_parser():
         "record",
         allow_abbrev=False,
         help="profile a running process or a command",
-        usage="pyprof record [options] (--pid PID | -- CMD [ARGS...])",
-        description="Sample a running process (--pid) or a command run under the profiler (after '--') "
-        "until it exits, Ctrl-C, SIGTERM or --duration, then write the profile.",
+        usage="pyprof record [options] (-p PID | [--] CMD [ARGS...])",
+        description="Sample a running process (-p/--pid) or a command run under the profiler (the first "
+        "word that is not an option, or after '--') until it exits, Ctrl-C, SIGTERM or --duration, then "
+        "write the profile. Permission problems: see 'pyprof check'.",
+        epilog=SUMMARY_WORDS,
     )
-    record.add_argument("--pid", type=int, help="profile the running process PID")
-    record.add_argument("-o", "--output", metavar="FILE", help="output file (default: pyprof-TARGET-DATE-TIME.EXT)")
-    record.add_argument("--format", choices=FORMATS, default="flamegraph", help="output format (default: flamegraph)")
-    record.add_argument("-F", "--rate", type=int, metavar="HZ", help="samples per second per thread (default: 100)")
+    record.add_argument("-p", "--pid", type=int, help="profile the running process PID")
+    record.add_argument("-o", "--output", metavar="FILE",
+                        help="output file; its extension picks the format when -f is not given (.svg, .txt, "
+                        ".collapsed, .json, .speedscope.json, .pb.gz, .pprof, .raw) "
+                        "(default: pyprof-TARGET-DATE-TIME.svg)")
+    record.add_argument("-f", "--format", choices=FORMATS,
+                        help="output format (default: from the -o extension, else flamegraph)")
+    record.add_argument("-F", "-r", "--rate", type=int, metavar="HZ", help="samples per second per thread (default: 100)")
     record.add_argument("-d", "--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     record.add_argument("--threads", action="store_true", help="add a root frame per thread")
+    record.add_argument("--lines", action="store_true",
+                        help="flame graph: one box per line of a Python function (default: one per function)")
     record.add_argument("--idle", action="store_true", help="also sample threads that are not on CPU")
     record.add_argument("--gil", action="store_true",
                         help="only samples of the thread holding the GIL (with --idle, threads waiting "
@@ -94,20 +122,27 @@ def build_parser():
     record.add_argument("-v", "--verbose", action="store_true", help="verbose sampler output, tracebacks")
     record.set_defaults(func=cmd_record)
 
+    from . import check as _check  # here: it imports this module
+    _check.add_parser(commands)
+
     dump = commands.add_parser("dump", allow_abbrev=False, help="print the current stack of each thread")
-    dump.add_argument("--pid", type=int, required=True, help="the process to inspect")
+    dump.add_argument("--pid", "-p", type=int, required=True, help="the process to inspect")
     dump.add_argument("--native", action="store_true",
                       help="native frames too (stops each thread for a few microseconds)")
     dump.add_argument("--subprocesses", action="store_true",
                       help="the process and every descendant process (Gunicorn: the master's PID)")
     dump.set_defaults(func=cmd_dump)
 
-    convert = commands.add_parser("convert", allow_abbrev=False, help="render a raw profile in another format")
-    convert.add_argument("rawfile", metavar="RAWFILE", help="a file written by 'pyprof record --format raw'")
-    convert.add_argument("--format", choices=CONVERT_FORMATS, default="flamegraph", help="(default: flamegraph)")
+    convert = commands.add_parser("convert", allow_abbrev=False, help="render a raw or collapsed profile in another format")
+    convert.add_argument("rawfile", metavar="RAWFILE",
+                         help="a file written by 'pyprof record --format raw', or collapsed stacks")
+    convert.add_argument("-f", "--format", choices=CONVERT_FORMATS,
+                         help="(default: from the -o extension, else flamegraph)")
     convert.add_argument("-o", "--output", metavar="FILE",
                          help="output file (default: RAWFILE with .svg, .txt, .speedscope.json or .pb.gz)")
     convert.add_argument("--threads", action="store_true", help="add a root frame per thread")
+    convert.add_argument("--lines", action="store_true",
+                         help="flame graph: one box per line of a Python function (default: one per function)")
     convert.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
     convert.set_defaults(func=cmd_convert)
 
@@ -117,20 +152,29 @@ def build_parser():
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=cmd_version)
+    parser.pyprof_commands = commands.choices
     return parser
 
 
 def parse_args(argv):
     """Parse and validate *argv*; return the argparse namespace.
 
-    Everything after the first ``--`` is the command for ``record``.  Raises
-    :class:`UsageError` for a bad command line.
+    The command of ``record`` starts at its first word that is not an option
+    (or after ``--``): ``record -o x.svg python -c CODE`` gives ``-c`` to
+    Python.  Raises :class:`UsageError` for a bad command line.
     """
     command = None
-    if "--" in argv:
+    if argv[:1] == ["record"]:
+        options, command = split_record_command(argv[1:])
+        argv = ["record"] + options
+    elif "--" in argv:
         split = argv.index("--")
         argv, command = argv[:split], argv[split + 1 :]
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:
+        raise UsageError(explain_usage_error(str(e), parser, argv)) from None
     if args.subcommand is None:
         raise UsageError("no command given (one of %s); see 'pyprof --help'" % ", ".join(SUBCOMMANDS))
     if args.subcommand == "record":
@@ -140,7 +184,75 @@ def parse_args(argv):
         raise UsageError("only 'record' takes a command after '--'")
     elif args.subcommand == "dump" and args.pid <= 0:
         raise UsageError("invalid PID %d" % args.pid)
+    elif args.subcommand == "convert":
+        args.format = resolve_format(args.format, args.output, CONVERT_FORMATS)
     return args
+
+
+def split_record_command(argv):
+    """Split the words after ``record`` into (options, command or None).
+
+    The options end at ``--`` or at the first word that is not an option
+    (nor the value of an option that takes one).
+    """
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return argv[:i], argv[i + 1 :]
+        if arg == "-" or not arg.startswith("-"):
+            return argv[:i], argv[i:]
+        if arg in RECORD_VALUE_OPTIONS:
+            i += 1  # its value, whatever it looks like
+        i += 1
+    return argv, None
+
+
+def explain_usage_error(message, parser, argv):
+    """*message* of argparse, with the closest option or command when one was mistyped."""
+    unknown = re.match(r"unrecognized arguments: (\S+)", message)
+    choice = re.match(r"argument COMMAND: invalid choice: '([^']*)'", message)
+    if choice:
+        close = difflib.get_close_matches(choice.group(1), SUBCOMMANDS, n=1)
+        return message + (" (did you mean '%s'?)" % close[0] if close else "")
+    if not unknown:
+        return message
+    word = unknown.group(1).split("=", 1)[0]
+    if word in RESERVED_OPTIONS:
+        return "%s is kept for %s, which pyprof does not implement yet" % (word, RESERVED_OPTIONS[word])
+    commands = getattr(parser, "pyprof_commands", {})
+    sub = commands.get(argv[0]) if argv else None
+    options = sorted({opt for action in (sub or parser)._actions for opt in action.option_strings})
+    close = [opt for opt in options if opt.lower() == word.lower() and opt != word]
+    close = close or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return message + (" (did you mean %s?)" % close[0] if close else "")
+
+
+def format_from_path(path):
+    """The format the file name *path* asks for by its extension, or None."""
+    if not path or path == "-":
+        return None
+    lower = path.lower()
+    for extension, fmt in FORMAT_BY_EXTENSION:
+        if lower.endswith(extension):
+            return fmt
+    return None
+
+
+def resolve_format(given, output, allowed=FORMATS):
+    """The output format: *given* (-f), else the one of *output*'s extension, else the default.
+
+    A clash between -f and the extension is a usage error.
+    """
+    inferred = format_from_path(output)
+    if given and inferred and given != inferred:
+        raise UsageError("-o %s has the extension of the %s format but --format %s was given: change one"
+                         % (output, inferred, given))
+    fmt = given or inferred or DEFAULT_FORMAT
+    if fmt not in allowed:
+        raise UsageError("cannot write the %s format here (-o %s): choose one of %s"
+                         % (fmt, output, ", ".join(allowed)))
+    return fmt
 
 
 def validate_record_args(args):
@@ -159,6 +271,14 @@ def validate_record_args(args):
         raise UsageError("--duration must be a positive number of seconds, not %s" % args.duration)
     if args.aggregate and not args.subprocesses:
         raise UsageError("--aggregate merges the processes of --subprocesses: give both")
+    validate_native_args(args)
+    args.format = resolve_format(args.format, args.output)
+
+
+def validate_native_args(args):
+    """Raise :class:`UsageError` for a native-mode option given without --native."""
+    if args.blocking and not args.native:
+        raise UsageError("--blocking chooses how --native samples native frames: add --native")
 
 
 def default_output_name(args, now=None):
@@ -180,7 +300,7 @@ def add_native_arguments(parser):
     mode.add_argument("--nonblocking", dest="blocking", action="store_false",
                       help="never stop the target: perf events (the default)")
     mode.add_argument("--blocking", dest="blocking", action="store_true",
-                      help="stop each thread briefly per sample (ptrace): consistent stacks")
+                      help="with --native: stop each thread briefly per sample (ptrace): consistent stacks")
     group.add_argument("--unwinder", choices=("libdw", "libunwind"), help="native unwinder (default: libdw)")
     group.add_argument("--no-internals", action="store_true",
                        help="fold away the interpreter's own C functions")
@@ -216,6 +336,10 @@ def sampler_record_argv(sampler, args, raw_path, output):
     if args.pid is not None:
         argv += ["--pid", str(args.pid)]
     argv += ["--raw", raw_path, "--no-summary"]
+    if args.command:
+        # The launched command writes to the same terminal: a live status
+        # line would be spliced into its lines (docs/errors.md).
+        argv.append("--no-status")
     if args.format == "collapsed":
         argv += ["--collapsed", output]
     if args.rate is not None:
@@ -325,22 +449,26 @@ def write_atomic(path, text):
 def read_profile(path):
     """Read the raw file *path*; a missing or unreadable file is a usage error."""
     try:
-        return raw.read_raw(path)
+        return raw.read_profile_file(path)
     except OSError as e:
         raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from e
     except raw.RawFormatError as e:
-        raise PyprofError(str(e), hint="give a file written by 'pyprof record --format raw'") from e
+        raise PyprofError(str(e), hint="give a file written by 'pyprof record --format raw' or collapsed stacks") from e
 
 
-def render(profile, fmt, threads):
-    """Return *profile* in format *fmt* (one of CONVERT_FORMATS): str, or bytes for pprof."""
+def render(profile, fmt, threads, lines=True, root=None):
+    """Return *profile* in format *fmt* (one of CONVERT_FORMATS): str, or bytes for pprof.
+
+    *lines* and *root* (the project directory, for short paths) are the
+    flame graph's: one box per line or per function.
+    """
     if fmt == "collapsed":
         return "".join(line + "\n" for line in raw.collapsed_lines(profile, threads))
     if fmt == "speedscope":
         return speedscope.render_profile(profile, threads=threads)
     if fmt == "pprof":
         return pprof.render_profile(profile, threads=threads)
-    return flamegraph.render_profile(profile, threads=threads)
+    return flamegraph.render_profile(profile, threads=threads, lines=lines, root=root)
 
 
 def summary_line(profile, path):
@@ -430,13 +558,19 @@ def cmd_record(args):
     output = args.output or default_output_name(args)
     check_output_path(output)
     sampler = find_sampler()
+    project_root = target_cwd(args)
+    if args.command and _isatty(sys.stderr):
+        print("pyprof: recording %s until it exits or Ctrl-C%s (no live status line: it shares this terminal)"
+              % (_shell_words(args.command), " or %g s" % args.duration if args.duration else ""),
+              file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="pyprof-") as tmpdir:
         raw_path = output if args.format == "raw" else os.path.join(tmpdir, "profile.raw")
         def snapshot():
             # SIGUSR1: render what the sampler wrote so far, keep recording
             if args.format not in SAMPLER_FORMATS:
                 try:
-                    write_atomic(output, render(raw.read_raw(raw_path), args.format, args.threads))
+                    write_atomic(output, render(raw.read_raw(raw_path), args.format, args.threads, args.lines,
+                                                project_root))
                 except (OSError, raw.RawFormatError, PyprofError) as e:
                     print("pyprof: warning: snapshot not rendered: %s" % e, file=sys.stderr)
                     return
@@ -447,12 +581,19 @@ def cmd_record(args):
         if status < 0:
             raise PyprofError("the sampler was killed by signal %d" % -status, hint="please report this bug")
         if status != 0:
+            if status == EXIT_OUTPUT and raw_path != output:
+                keep_raw(raw_path, output)
             return status  # the sampler has printed the error
         written = args.format in SAMPLER_FORMATS  # the sampler wrote raw and collapsed itself
         try:
             profile = raw.read_raw(raw_path)
             if not written:
-                write_atomic(output, render(profile, args.format, args.threads))
+                try:
+                    text = render(profile, args.format, args.threads, args.lines, project_root)
+                    write_atomic(output, text)
+                except Exception:
+                    keep_raw(raw_path, output)
+                    raise
                 written = True
         except KeyboardInterrupt:
             if not written:
@@ -462,7 +603,82 @@ def cmd_record(args):
     for note in debug_info_notes(profile):
         print(note, file=sys.stderr)
     print(summary_line(profile, output), file=sys.stderr)
+    for note in no_samples_notes(profile, args):
+        print(note, file=sys.stderr)
+    failed = failed_at_once(profile, args)
+    if failed:
+        raise PyprofError(failed, EXIT_LAUNCH, "its own error is above; the profile of its start-up is in %s"
+                          % output)
     return EXIT_OK
+
+
+def target_cwd(args):
+    """The target's working directory (its project root, for short paths), or None."""
+    if args.command:
+        return os.getcwd()
+    try:
+        return os.readlink("/proc/%d/cwd" % args.pid)
+    except OSError:
+        return None
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _shell_words(words):
+    return " ".join(w if re.match(r"^[\w./:=+,@%-]+$", w) else "'%s'" % w.replace("'", "'\\''") for w in words)
+
+
+def keep_raw(raw_path, output):
+    """Keep the recording *raw_path* as ``<output>.raw`` (else in the current or home directory).
+
+    Called when the output could not be written, so that a long recording is
+    not lost; prints where it is.  Returns the path kept, or None.
+    """
+    if not raw_path or not os.path.isfile(raw_path) or os.path.getsize(raw_path) == 0:
+        return None
+    name = os.path.basename(output) + ".raw" if output and output != "-" else "pyprof-recording.raw"
+    places = [output + ".raw"] if output and output != "-" else []
+    places += [os.path.join(os.getcwd(), name), os.path.join(os.path.expanduser("~"), name)]
+    for place in places:
+        try:
+            shutil.copyfile(raw_path, place)
+        except OSError:
+            continue
+        print("pyprof: the recording is kept in %s (render it again with 'pyprof convert %s -o FILE')"
+              % (place, place), file=sys.stderr)
+        return place
+    return None
+
+
+def failed_at_once(profile, args):
+    """The error message if the launched command failed at once (a missing script), else None."""
+    if not args.command:
+        return None
+    end = profile.meta.get("target_exit", "")
+    duration = _to_float(profile.meta.get("duration_s"))
+    failed = end.startswith("exit ") and end != "exit 0"  # a signal: -d or Ctrl-C may have sent it
+    if not failed or duration >= FAILED_AT_ONCE_S:
+        return None
+    return "%s failed at once (%s after %.1f s), so there is nothing of it to profile" % (
+        _shell_words(args.command), end, duration)
+
+
+def no_samples_notes(profile, args):
+    """Why a profile has no samples and what to do, or []."""
+    if profile.stat("samples"):
+        return []
+    idle = profile.stat("idle_skipped")
+    if idle and not getattr(args, "idle", False):
+        return ["pyprof: note: 0 samples: the target never ran Python on a CPU while it was sampled (%d "
+                "samples of waiting or sleeping threads were skipped); add --idle to sample them too, or "
+                "record while it is under load" % idle]
+    return ["pyprof: note: 0 samples: no Python frame was running in the target while it was sampled; "
+            "record for longer or under load%s" % ("" if getattr(args, "idle", False) else ", or add --idle")]
 
 
 def descendants(pid):
@@ -524,8 +740,11 @@ def cmd_convert(args):
         if os.path.abspath(output) == os.path.abspath(args.rawfile):
             output += "." + EXTENSIONS[args.format]
     check_output_path(output)
-    write_atomic(output, render(profile, args.format, args.threads))
-    print(summary_line(profile, output), file=sys.stderr)
+    write_atomic(output, render(profile, args.format, args.threads, args.lines, os.getcwd()))
+    if profile.meta.get("input") == "collapsed":
+        print("pyprof: %d samples (collapsed input) -> %s" % (profile.stat("samples"), output), file=sys.stderr)
+    else:
+        print(summary_line(profile, output), file=sys.stderr)
     return EXIT_OK
 
 
@@ -560,6 +779,12 @@ def main(argv=None):
         return EXIT_INTERNAL
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `pyprof check | head`: the reader has seen enough
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_OK
     except Exception as e:
         verbose = getattr(args, "verbose", False)
         _error("internal error: %s: %s" % (type(e).__name__, e), None if verbose else "rerun with -v and report it")

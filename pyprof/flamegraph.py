@@ -137,27 +137,96 @@ def fit_label(name, width):
 
 
 class _Node:
-    __slots__ = ("name", "kind", "count", "children")
+    __slots__ = ("name", "kind", "count", "children", "label")
 
-    def __init__(self, name, kind):
+    def __init__(self, name, kind, label=None):
         self.name = name
         self.kind = kind
         self.count = 0
         self.children = {}
+        self.label = label
 
 
 def _build_tree(stacks):
+    """The call tree of *stacks*: frames are ``(text, kind)`` or ``(text, kind, label)``."""
     root = _Node("all", "root")
     for frames, count in stacks:
         root.count += count
         node = root
-        for text, kind in frames:
+        for frame in frames:
+            text = frame[0]
             child = node.children.get(text)
             if child is None:
-                child = node.children[text] = _Node(text, display_kind(text, kind))
+                label = frame[2] if len(frame) > 2 and frame[2] != text else None
+                child = node.children[text] = _Node(text, display_kind(text, frame[1]), label)
             child.count += count
             node = child
     return root
+
+
+# --------------------------------------------------------------------------- #
+# Short paths and one box per function
+# --------------------------------------------------------------------------- #
+
+_PACKAGES_DIR = re.compile(r"/(?:site|dist)-packages/(.+)$")
+_STDLIB_DIR = re.compile(r"/lib(?:64)?/python\d+\.\d+t?/(.+)$")
+STDLIB = "<stdlib>"
+
+
+def short_path(path, root=None):
+    """The label form of a Python file *path*, as py-spy and speedscope users expect.
+
+    ``site-packages/flask/app.py`` -> ``flask/app.py``; the standard library
+    ``/usr/lib/python3.11/json/encoder.py`` -> ``<stdlib>/json/encoder.py``;
+    a file under the project *root* (the target's working directory) ->
+    its relative path; anything else (``<frozen ...>``, ``<string>``, other
+    absolute paths) is kept.  The tooltip always has the full path.
+    """
+    if not path.startswith("/"):
+        return path
+    m = _PACKAGES_DIR.search(path)
+    if m:
+        return m.group(1)
+    m = _STDLIB_DIR.search(path)
+    if m:
+        return "%s/%s" % (STDLIB, m.group(1))
+    if root:
+        root = root.rstrip("/") + "/"
+        if path.startswith(root):
+            return path[len(root):]
+    return path
+
+
+def function_stacks(profile, threads=False, lines=False, root=None):
+    """Yield ``(frames, count)`` of *profile* with a short-path label per frame.
+
+    Without *lines* a Python frame is its function, ``qualname (file)``: all
+    the lines of a function make one box.  Frames are ``(text, kind, label)``:
+    *text* (full path) tells frames apart and is the tooltip, *label* is drawn.
+    """
+    texts = []
+    for f in profile.frames:
+        if f.kind == "py":
+            if lines:
+                text = raw.frame_text(f)
+                label = raw.sanitize("%s (%s:%d)" % (f.name, short_path(f.file, root), f.line))
+            else:
+                text = raw.sanitize("%s (%s)" % (f.name, f.file))
+                label = raw.sanitize("%s (%s)" % (f.name, short_path(f.file, root)))
+        else:
+            text = label = raw.frame_text(f)
+        texts.append((text, f.kind, label))
+    roots = {idx: ((raw.thread_text(tid, name), "thread", raw.thread_text(tid, name)),)
+             for idx, (tid, name) in profile.threads.items()}
+    stacks = [tuple(texts[f] for f in stack) for stack in profile.stacks]
+    for stack_id, thread_idx, count in profile.counts:
+        frames = stacks[stack_id]
+        if threads:
+            if frames and frames[0][1] == "process":
+                frames = frames[:1] + roots[thread_idx] + frames[1:]
+            else:
+                frames = roots[thread_idx] + frames
+        yield frames, count
 
 
 def _layout(root):
@@ -179,11 +248,13 @@ def _layout(root):
 
 def _frame_svg(node, x, y, width, total):
     pct = 100.0 * node.count / total
+    label = node.label or node.name
     return (
-        '<g><title>%s (%d samples, %.2f%%)</title>'
+        '<g%s><title>%s (%d samples, %.2f%%)</title>'
         '<rect x="%.2f" y="%d" width="%.2f" height="%d" fill="%s" rx="2" ry="2"/>'
         '<text x="%.2f" y="%.1f">%s</text></g>'
         % (
+            ' data-label="%s"' % xml_escape(label, quote=True) if node.label else "",
             xml_escape(node.name),
             node.count,
             pct,
@@ -194,7 +265,7 @@ def _frame_svg(node, x, y, width, total):
             frame_color(node.name, node.kind),
             x + 3,
             y + FRAME_HEIGHT - 4.5,
-            xml_escape(fit_label(node.name, width)),
+            xml_escape(fit_label(label, width)),
         )
     )
 
@@ -279,9 +350,18 @@ def render_collapsed(pairs, title="", subtitle="", icicle=False):
     return render(stacks, title, subtitle, icicle)
 
 
-def render_profile(profile, threads=False, icicle=False):
-    """Return an SVG flame graph of a :class:`pyprof.raw.Profile`."""
-    return render(raw.iter_stacks(profile, threads), profile_title(profile), profile_subtitle(profile), icicle)
+def render_profile(profile, threads=False, icicle=False, lines=True, root=None):
+    """Return an SVG flame graph of a :class:`pyprof.raw.Profile`.
+
+    *lines* False: one box per Python function (the CLI's default) instead of
+    one per line; labels use short paths (:func:`short_path`, *root* the
+    project directory) either way when *root* is given or *lines* is False.
+    """
+    if lines and root is None:
+        stacks = raw.iter_stacks(profile, threads)
+    else:
+        stacks = function_stacks(profile, threads, lines, root)
+    return render(stacks, profile_title(profile), profile_subtitle(profile), icicle)
 
 
 def profile_title(profile):
@@ -382,6 +462,7 @@ function init(evt) {
         frames.push({
             g: g, rect: rect, text: g.getElementsByTagName("text")[0],
             name: title.replace(/ \([^(]*\)$/, ""), title: title,
+            label: g.getAttribute("data-label") || title.replace(/ \([^(]*\)$/, ""),
             x: parseFloat(rect.getAttribute("x")), w: parseFloat(rect.getAttribute("width")),
             y: parseFloat(rect.getAttribute("y")), fill: rect.getAttribute("fill")
         });
@@ -390,6 +471,8 @@ function init(evt) {
         g.addEventListener("mouseout", function () { details.textContent = " "; });
     }
     unzoomButton.addEventListener("click", unzoom);
+    fillWidth();
+    window.addEventListener("resize", fillWidth);
     searchBox.addEventListener("input", function () { search(searchBox.value); });
     searchBox.addEventListener("keydown", function (e) {
         if (e.key === "Escape") { searchBox.value = ""; resetSearch(); searchBox.blur(); }
@@ -410,12 +493,22 @@ function init(evt) {
     });
 }
 
+// Fill the browser window's width: the drawing (its viewBox) is scaled, so
+// every coordinate the script works with stays the same.
+function fillWidth() {
+    var svg = document.documentElement, box = svg.viewBox.baseVal;
+    if (!box || !box.width || !window.innerWidth || svg.parentNode !== document) return;
+    var width = Math.max(600, window.innerWidth - 2);
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", Math.round(box.height * width / box.width));
+}
+
 function zoomHandler(f) { return function () { zoom(f); }; }
 function detailsHandler(f) { return function () { details.textContent = "Function: " + f.title; }; }
 
 function fitText(f, width) {
     var chars = Math.floor((width - 6) / CONFIG.charWidth), label = "";
-    if (chars >= 3) label = f.name.length <= chars ? f.name : f.name.substring(0, chars - 2) + "..";
+    if (chars >= 3) label = f.label.length <= chars ? f.label : f.label.substring(0, chars - 2) + "..";
     f.text.textContent = label;
 }
 

@@ -264,3 +264,70 @@ def sampling_period_ns(profile):
     if not rate > 0 or rate == float("inf"):
         rate = DEFAULT_RATE_HZ
     return int(round(1e9 / rate))
+
+
+_PY_FRAME_RE = re.compile(r"^(.*) \(([^()]*):(\d+)\)$")
+_NATIVE_FRAME_RE = re.compile(r"^(.*) \(([^()]*)\)$")
+
+
+def parse_collapsed(lines):
+    """Return a :class:`Profile` of collapsed-format *lines* (``frame;...;frame COUNT``).
+
+    Frames ``name (file:LINE)`` are Python frames, ``name (lib)`` native
+    ones, anything else a marker.  One thread, no timestamps; the only
+    statistic is ``samples``.  Raises :class:`RawFormatError` for a line that
+    is not collapsed-format.
+    """
+    profile = Profile()
+    profile.threads[0] = (0, "")
+    frame_ids, stack_ids, strings = {}, {}, {}
+
+    def string_id(text):
+        if text not in strings:
+            strings[text] = len(profile.strings)
+            profile.strings.append(text)
+        return strings[text]
+
+    def frame_id(text):
+        if text not in frame_ids:
+            m = _PY_FRAME_RE.match(text)
+            if m:
+                frame = Frame("py", m.group(1), m.group(2), int(m.group(3)))
+            else:
+                m = _NATIVE_FRAME_RE.match(text)
+                frame = Frame("native", m.group(1), m.group(2), 0) if m else Frame("marker", text, "", 0)
+            string_id(frame.name), string_id(frame.file)
+            frame_ids[text] = len(profile.frames)
+            profile.frames.append(frame)
+        return frame_ids[text]
+
+    total = 0
+    for lineno, line in enumerate(lines, start=1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            raise RawFormatError("line %d: not a collapsed-format line ('frame;...;frame COUNT')" % lineno)
+        ids = tuple(frame_id(text) for text in stack.split(";"))
+        if ids not in stack_ids:
+            stack_ids[ids] = len(profile.stacks)
+            profile.stacks.append(list(ids))
+        profile.counts.append((stack_ids[ids], 0, int(count)))
+        total += int(count)
+    profile.stats["samples"] = total
+    profile.meta["input"] = "collapsed"
+    return profile
+
+
+def read_profile_file(path):
+    """Read *path*: a raw file (first line ``pyprof-raw``) or collapsed stacks."""
+    with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
+        first = f.readline()
+        f.seek(0)
+        try:
+            if first.split("\t", 1)[0].rstrip("\n") == MAGIC:
+                return parse_raw(f)
+            return parse_collapsed(f)
+        except RawFormatError as e:
+            raise RawFormatError("%s: %s" % (path, e)) from None

@@ -43,8 +43,8 @@ def add_parser(commands):
         "top", allow_abbrev=False, help="live per-function view of a running process",
         description="Sample a running process and show its hottest functions, refreshed every second. "
         "q or Ctrl-C quits; the target keeps running. Without a terminal a table is printed every second.")
-    p.add_argument("--pid", type=int, required=True, help="the process to watch")
-    p.add_argument("-F", "--rate", type=int, metavar="HZ", help="samples per second per thread (default: 100)")
+    p.add_argument("--pid", "-p", type=int, required=True, help="the process to watch")
+    p.add_argument("-F", "-r", "--rate", type=int, metavar="HZ", help="samples per second per thread (default: 100)")
     p.add_argument("--native", action="store_true", help="include native (C) frames (passed to the sampler)")
     p.add_argument("--threads", action="store_true", help="one row per thread and function, with a Thread column")
     p.add_argument("--subprocesses", action="store_true",

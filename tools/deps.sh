@@ -22,6 +22,9 @@ fi
 command -v runuser >/dev/null 2>&1 || need_apt="$need_apt util-linux"
 command -v unshare >/dev/null 2>&1 || need_apt="$need_apt util-linux"
 command -v tmux >/dev/null 2>&1 || need_apt="$need_apt tmux"   # drives the report/top TUI tests
+command -v setcap >/dev/null 2>&1 || need_apt="$need_apt libcap2-bin"   # test_check.py: setcap on the sampler
+command -v objdump >/dev/null 2>&1 || need_apt="$need_apt binutils"   # test_install.py: the wheel's glibc tag
+/usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt="$need_apt python3-venv"   # test_install.py
 # native mode: headers to build the dlopen()ed backends; the tests need both libraries
 for pkg in libdw-dev libelf-dev libunwind-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt="$need_apt $pkg"

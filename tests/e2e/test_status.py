@@ -10,10 +10,13 @@ import sys
 from pyprof_e2e import REPO, WORKLOADS
 
 
-def _record(tmp_path, through_pty):
+def _record(tmp_path, through_pty, pid=None):
     out = tmp_path / "out.txt"
+    # launch mode draws no live status line (the target shares the terminal):
+    # on a terminal, attach to a running target (test_cli_habits.py checks launch mode)
+    target = ["--pid", str(pid)] if pid else ["--", sys.executable, str(WORKLOADS / "split.py"), "4"]
     cmd = [sys.executable, "-m", "pyprof", "record", "-F", "100", "-d", "2.6", "--format", "collapsed",
-           "-o", str(out), "--", sys.executable, str(WORKLOADS / "split.py"), "4"]
+           "-o", str(out)] + target
     if through_pty:
         script = shutil.which("script")
         assert script, "the 'script' command (util-linux) is needed for this test"
@@ -24,7 +27,12 @@ def _record(tmp_path, through_pty):
 
 
 def test_status_line_on_a_terminal(tmp_path):
-    proc, out = _record(tmp_path, through_pty=True)
+    target = subprocess.Popen([sys.executable, str(WORKLOADS / "split.py"), "30"], stdout=subprocess.DEVNULL)
+    try:
+        proc, out = _record(tmp_path, through_pty=True, pid=target.pid)
+    finally:
+        target.kill()
+        target.wait()
     text = proc.stdout.decode(errors="replace")  # script copies the terminal to stdout
     lines = [part for part in text.split("\r") if part.startswith("pyprof: ") and "Ctrl-C to stop" in part]
     assert len(lines) >= 2, text

@@ -351,3 +351,41 @@ def test_python_m_pyprof_runs_the_cli():
     )
     assert proc.returncode == cli.EXIT_USAGE
     assert proc.stderr == "pyprof: error: --rate must be between 1 and 100000 Hz, not 0\n"
+
+
+def test_convert_reads_collapsed_input(capsys, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("main (/srv/app.py:3);work (/srv/app.py:7) 5\nmain (/srv/app.py:3);sleep (libc.so.6) 2\n")
+    out = tmp_path / "out.txt"
+    assert cli.main(["convert", str(src), "-o", str(out)]) == 0  # format from the extension
+    assert sorted(out.read_text().splitlines()) == sorted(src.read_text().splitlines())
+    assert cli.main(["convert", str(src), "-o", str(tmp_path / "x.svg")]) == 0
+    assert "work (/srv/app.py) (5 samples" in (tmp_path / "x.svg").read_text()
+    assert "pyprof: 7 samples (collapsed input)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["record", "--rat", "5", "python3", "x"], "unrecognized arguments: --rat (did you mean --rate?)"),
+    (["record", "-P", "5"], "(did you mean -p?)"),
+    (["recrod", "-p", "5"], "(did you mean 'record'?)"),
+    (["record", "-a", "-p", "5"], "-a is kept for perf's --all-cpus"),
+    (["record", "--blocking", "-p", "5"], "--blocking chooses how --native samples"),
+    (["record", "-f", "raw", "-o", "x.svg", "-p", "5"], "-o x.svg has the extension of the flamegraph format"),
+    (["convert", "x.raw", "-o", "y.raw"], "cannot write the raw format here"),
+])
+def test_cli_habit_usage_errors(capsys, argv, message):
+    assert cli.main(argv) == cli.EXIT_USAGE
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+@pytest.mark.parametrize("argv, pid, command, fmt", [
+    (["record", "-p", "7", "-r", "9", "-o", "x.pb.gz"], 7, None, "pprof"),
+    (["record", "-o", "x.json", "python3", "-c", "pass", "-p"], None, ["python3", "-c", "pass", "-p"], "speedscope"),
+    (["record", "-o", "-", "python3", "app.py"], None, ["python3", "app.py"], "flamegraph"),
+    (["record", "-o", "x.PPROF", "--", "-weird"], None, ["-weird"], "pprof"),
+    (["record", "-f", "collapsed", "python3"], None, ["python3"], "collapsed"),
+])
+def test_short_flags_and_command_without_double_dash(argv, pid, command, fmt):
+    args = cli.parse_args(argv)
+    assert (args.pid, args.command, args.format) == (pid, command, fmt)

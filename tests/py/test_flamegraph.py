@@ -246,3 +246,39 @@ def test_same_name_same_color_and_python_frames_are_warm():
 )
 def test_fit_label(width, label):
     assert flamegraph.fit_label("function (file.py:1)", width) == label
+
+
+@pytest.mark.parametrize("path, root, short", [
+    ("/srv/app/.venv/lib/python3.11/site-packages/flask/app.py", None, "flask/app.py"),
+    ("/usr/lib/python3/dist-packages/werkzeug/serving.py", None, "werkzeug/serving.py"),
+    ("/usr/lib/python3.11/json/encoder.py", None, "<stdlib>/json/encoder.py"),
+    ("/root/.pyenv/versions/3.13.0/lib/python3.13/threading.py", "/root", "<stdlib>/threading.py"),
+    ("/srv/app/views/home.py", "/srv/app", "views/home.py"),
+    ("/srv/app/views/home.py", "/srv/other", "/srv/app/views/home.py"),
+    ("<frozen importlib._bootstrap>", "/srv/app", "<frozen importlib._bootstrap>"),
+    ("app.py", None, "app.py"),
+])
+def test_short_path(path, root, short):
+    assert flamegraph.short_path(path, root) == short
+
+
+def _two_line_profile():
+    records = ["pyprof-raw\t1", "T\t0\t7\tMainThread", "s\t0\tmain", "s\t1\t/srv/app/app.py",
+               "s\t2\tcompute", "F\t0\tpy\t0\t1\t3", "F\t1\tpy\t2\t1\t10", "F\t2\tpy\t2\t1\t11",
+               "K\t0\t0 1", "K\t1\t0 2", "C\t0\t0\t3", "C\t1\t0\t5", "S\tsamples\t8", "E"]
+    return raw.parse_raw(line + "\n" for line in records)
+
+
+def test_one_box_per_function_with_short_labels():
+    svg = flamegraph.render_profile(_two_line_profile(), lines=False, root="/srv/app")
+    root = parse(svg)
+    groups = list(root.find(SVG + "g[@id='frames']"))
+    titles = [g.find(SVG + "title").text for g in groups]
+    assert "compute (/srv/app/app.py) (8 samples, 100.00%)" in titles  # both lines: one box
+    labels = [g.get("data-label") for g in groups]
+    assert "compute (app.py)" in labels and "main (app.py)" in labels
+    per_line = flamegraph.render_profile(_two_line_profile(), lines=True, root="/srv/app")
+    per_line_labels = [g.get("data-label") for g in parse(per_line).find(SVG + "g[@id='frames']")]
+    assert "compute (app.py:10)" in per_line_labels and "compute (app.py:11)" in per_line_labels
+    script = root.find(SVG + "script").text
+    assert "function fillWidth(" in script and 'getAttribute("data-label")' in script
