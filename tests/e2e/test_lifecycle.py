@@ -1,0 +1,47 @@
+"""Lifecycle of targets and of the sampler itself (issue 10): libraries that
+come and go under --native, exit statuses, exec, PID reuse and many short
+children under --subprocesses, the CLI dying under the sampler.
+
+Each test here failed before the fix it guards (see the commit that added it)."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import pyprof_e2e as e2e
+
+SAMPLER = str(e2e.REPO / "build" / "pyprof-sampler")
+
+
+def run_sampler(args, timeout=60):
+    """Run build/pyprof-sampler ARGS to completion (tagged, reaped)."""
+    proc = e2e.spawn([SAMPLER, *args], cwd=str(e2e.REPO), stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
+    return e2e.finish_pyprof(proc, timeout)
+
+
+# --------------------------------------------------------------------------- #
+# 1. modules removed from a --native target (dwfl_report_end's callback)
+# --------------------------------------------------------------------------- #
+
+@pytest.mark.parametrize("mode", [[], ["--blocking"], ["--unwinder", "libunwind"]],
+                         ids=["perf", "blocking", "libunwind"])
+def test_dlopen_churn_native(any_interp, mode):
+    """ld.so maps /etc/ld.so.cache only while it resolves a soname: every
+    dlopen by name removes a module from libdwfl's list.  The sampler used to
+    take the removed callback's `void **` for its own struct and crash (SIGSEGV
+    in 14 of 14 runs)."""
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        out = os.path.join(tmp, "p.txt")
+        result = e2e.run_pyprof(["record", "--native", "-F", "1000", "-d", "20", "-o", out,
+                                 "--format", "collapsed", *mode, "--",
+                                 any_interp.path, e2e.workload("dlopen_churn.py"), "3"],
+                                timeout=90)
+        assert "killed by signal" not in result.stderr, e2e.describe(result)
+        profile = e2e.read_profile(out, result)
+        funcs = {e2e.frame_func(f) for st in profile for f in st}
+        assert "call_fresh" in funcs or "churn" in funcs, profile.describe()
+        assert "target exit 0" in result.stderr, e2e.describe(result)
