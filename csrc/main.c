@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,10 +70,22 @@ report(int err, const struct pp_session *s, const struct pp_session_opts *o)
     case PP_ELAUNCH:
         fprintf(stderr, "pyprof: error: cannot launch '%s': %s\n", what, strerror(errno));
         break;
-    case PP_EOUTPUT:
-        fprintf(stderr, "pyprof: error: cannot write the output file: %s\n", strerror(errno));
-        fprintf(stderr, "pyprof: hint: check that the directory exists and is writable\n");
+    case PP_EOUTPUT: {
+        int e;
+        const char *path = pp_out_error(&e);
+        if (e == ELOOP) {
+            fprintf(stderr, "pyprof: error: cannot write %s: it is a symbolic link (to a file)\n",
+                    path);
+            fprintf(stderr, "pyprof: hint: give the link's target itself; only links to a FIFO "
+                            "or a device are written through\n");
+        } else {
+            fprintf(stderr, "pyprof: error: cannot write %s: %s\n", path[0] ? path : "the output",
+                    strerror(e ? e : errno));
+            fprintf(stderr, "pyprof: hint: check that the directory exists, is writable and has "
+                            "space\n");
+        }
         break;
+    }
     default:
         fprintf(stderr, "pyprof: error: %s\n", pp_strerror(err));
     }
@@ -113,7 +126,8 @@ parse_number(const char *s, double *out)
     char *end;
     errno = 0;
     *out = strtod(s, &end);
-    return errno == 0 && end != s && *end == '\0';
+    /* nan and inf are numbers to strtod, never to us */
+    return errno == 0 && end != s && *end == '\0' && isfinite(*out);
 }
 
 enum {
@@ -134,6 +148,8 @@ enum {
     OPT_SUBPROCESSES,
     OPT_AGGREGATE,
     OPT_GIL,
+    OPT_OUTPUT_MODE,
+    OPT_CLEANUP_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -160,6 +176,8 @@ static const struct option long_opts[] = {
     {"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
     {"aggregate", no_argument, NULL, OPT_AGGREGATE},
     {"gil", no_argument, NULL, OPT_GIL},
+    {"output-mode", required_argument, NULL, OPT_OUTPUT_MODE},
+    {"cleanup-dir", required_argument, NULL, OPT_CLEANUP_DIR},
     {NULL, 0, NULL, 0},
 };
 
@@ -197,8 +215,8 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
             o->rate_hz = v;
             break;
         case 'd':
-            if (!parse_number(optarg, &v) || v <= 0) {
-                usage_error("--duration must be a positive number of seconds");
+            if (!parse_number(optarg, &v) || v <= 0 || v > 1e9) {
+                usage_error("--duration must be a positive number of seconds (at most 1e9)");
                 return PP_EUSAGE;
             }
             o->duration_s = v;
@@ -267,6 +285,23 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
             break;
         case OPT_GIL:
             o->gil = true;
+            break;
+        case OPT_OUTPUT_MODE: {
+            char *end;
+            long mode = strtol(optarg, &end, 8);
+            if (end == optarg || *end || mode < 0 || mode > 0777) {
+                usage_error("--output-mode is an octal mode such as 0600 or 0644");
+                return PP_EUSAGE;
+            }
+            pp_out_set_mode((unsigned)mode);
+            break;
+        }
+        case OPT_CLEANUP_DIR:
+            if (optarg[0] != '/') {
+                usage_error("--cleanup-dir needs an absolute path");
+                return PP_EUSAGE;
+            }
+            o->cleanup_dir = optarg;
             break;
         default:
             usage_error("unknown option");

@@ -37,6 +37,7 @@ struct pp_session_opts {
     int unwinder;      /* enum pp_unwinder_kind */
     unsigned stack_size;
     const char *debug_dirs;
+    const char *cleanup_dir; /* removed if the parent dies (main.c) */
 };
 
 struct pp_stats {
