@@ -72,8 +72,14 @@ report(int err, const struct pp_session *s, const struct pp_session_opts *o)
         break;
     case PP_EOUTPUT: {
         int e;
-        const char *path = pp_out_error(&e);
-        if (e == ELOOP) {
+        bool tmp;
+        const char *path = pp_out_error(&e, &tmp);
+        if (tmp) {
+            fprintf(stderr, "pyprof: error: cannot write %s: cannot create a temporary file in "
+                            "its directory: %s\n", path, strerror(e));
+            fprintf(stderr, "pyprof: hint: outputs are written next to their path, then "
+                            "renamed; check that the directory exists and is writable\n");
+        } else if (e == ELOOP) {
             fprintf(stderr, "pyprof: error: cannot write %s: it is a symbolic link (to a file)\n",
                     path);
             fprintf(stderr, "pyprof: hint: give the link's target itself; only links to a FIFO "

@@ -62,6 +62,7 @@ pp_out_clock(void)
 static unsigned out_mode = 0600;
 static char out_err_path[4096];
 static int out_err_errno;
+static bool out_err_tmp; /* while creating the temporary file */
 
 void
 pp_out_set_mode(unsigned mode)
@@ -70,10 +71,12 @@ pp_out_set_mode(unsigned mode)
 }
 
 const char *
-pp_out_error(int *errnum)
+pp_out_error(int *errnum, bool *creating_tmp)
 {
     if (errnum)
         *errnum = out_err_errno;
+    if (creating_tmp)
+        *creating_tmp = out_err_tmp;
     return out_err_path;
 }
 
@@ -82,6 +85,7 @@ out_fail(const char *path, int e)
 {
     snprintf(out_err_path, sizeof(out_err_path), "%s", path);
     out_err_errno = e;
+    out_err_tmp = false;
     errno = e;
     return PP_EOUTPUT;
 }
@@ -123,9 +127,11 @@ tmp_create(struct afile *af, const char *path)
         if (af->fd >= 0)
             return 0;
         if (errno != EEXIST)
-            return out_fail(path, errno);
+            break;
     }
-    return out_fail(path, EEXIST);
+    out_fail(path, errno);
+    out_err_tmp = true;
+    return PP_EOUTPUT;
 }
 
 static int
@@ -189,10 +195,11 @@ static int
 afile_commit(struct afile *af)
 {
     int e = 0;
-    if (ferror(af->f))
-        e = EIO;
-    if (fflush(af->f) != 0 && !e)
+    /* a failed write left its data in the buffer: the flush says why */
+    if (fflush(af->f) != 0)
         e = errno ? errno : EIO;
+    else if (ferror(af->f))
+        e = EIO;
     if (!e && !af->stream && fsync(af->fd) != 0)
         e = errno;
     if (fclose(af->f) != 0 && !e)

@@ -34,9 +34,10 @@ void pp_out_stat(struct pp_out_info *info, const char *key, uint64_t val);
 
 /* Permission bits of the files created from now on (default 0600). */
 void pp_out_set_mode(unsigned mode);
-/* After PP_EOUTPUT: the path that failed ("standard output" for "-") and
- * the errno that says why. */
-const char *pp_out_error(int *errnum);
+/* After PP_EOUTPUT: the path that failed ("standard output" for "-"), the
+ * errno that says why, and whether it was the temporary file next to it
+ * that could not be created. */
+const char *pp_out_error(int *errnum, bool *creating_tmp);
 
 int pp_out_write_raw(const struct pp_agg *a, const struct pp_out_info *info, const char *path);
 int pp_out_write_collapsed(const struct pp_agg *a, bool threads, const char *path);
