@@ -280,9 +280,13 @@ root_gone(struct pp_multi *m)
 {
     if (m->launched) {
         int st;
+        if (!m->root_reaped && pp_proc_child_reaped(m->root, &st)) {
+            m->root_reaped = true; /* reaped elsewhere (a wait for a ptrace stop) */
+            m->root_status = st;
+        }
         /* __WALL: with --blocking the root is also our tracee; its stops
          * are handed back, not taken for an exit */
-        if (!m->root_reaped && waitpid(m->root, &st, WNOHANG | __WALL) == m->root) {
+        if (!m->root_reaped && pp_proc_waitpid(m->root, &st, WNOHANG | __WALL) == m->root) {
             if (WIFSTOPPED(st)) {
                 pp_pstop_resume(m->root, st);
             } else {
@@ -660,9 +664,12 @@ pp_multi_stop_target(struct pp_multi *m)
     t0 = pp_now_ns();
     while (!root_gone(m)) {
         if (pp_now_ns() - t0 > 5000000000ULL) {
+            /* root_gone() just said: not reaped, so still our child */
             kill(m->root, SIGKILL);
-            if (waitpid(m->root, &m->root_status, __WALL) == m->root)
-                m->root_reaped = true;
+            while (pp_proc_waitpid(m->root, &m->root_status, __WALL) < 0 && errno == EINTR)
+                ;
+            (void)root_gone(m);
+            m->root_reaped = true;
             break;
         }
         usleep(2000);

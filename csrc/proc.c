@@ -259,6 +259,64 @@ pp_proc_root_path(int pid, const char *path, char *buf, size_t len)
         snprintf(buf, len, "%s", path);
 }
 
+/* the launched children (a few: one per session) and their fates */
+#define CHILDREN_MAX 16
+static struct {
+    int pid;
+    int status;
+    bool reaped;
+} children[CHILDREN_MAX];
+
+static void
+child_add(int pid)
+{
+    size_t i, slot = CHILDREN_MAX;
+    for (i = 0; i < CHILDREN_MAX; i++) {
+        if (children[i].pid == 0 || children[i].pid == pid) {
+            slot = i;
+            break;
+        }
+        if (children[i].reaped && slot == CHILDREN_MAX)
+            slot = i; /* reuse a reaped one's slot if all are taken */
+    }
+    if (slot == CHILDREN_MAX)
+        slot = 0;
+    children[slot].pid = pid;
+    children[slot].status = 0;
+    children[slot].reaped = false;
+}
+
+pid_t
+pp_proc_waitpid(pid_t pid, int *status, int flags)
+{
+    int st = 0;
+    pid_t r = waitpid(pid, &st, flags);
+    if (r > 0 && (WIFEXITED(st) || WIFSIGNALED(st))) {
+        size_t i;
+        for (i = 0; i < CHILDREN_MAX; i++)
+            if (children[i].pid == r && !children[i].reaped) {
+                children[i].reaped = true;
+                children[i].status = st;
+            }
+    }
+    if (status)
+        *status = st;
+    return r;
+}
+
+bool
+pp_proc_child_reaped(int pid, int *status)
+{
+    size_t i;
+    for (i = 0; i < CHILDREN_MAX; i++)
+        if (children[i].pid == pid && children[i].reaped) {
+            if (status)
+                *status = children[i].status;
+            return true;
+        }
+    return false;
+}
+
 int
 pp_proc_spawn(char *const argv[], pid_t *child)
 {
@@ -294,6 +352,7 @@ pp_proc_spawn(char *const argv[], pid_t *child)
         errno = code;
         return PP_ELAUNCH;
     }
+    child_add(pid);
     *child = pid;
     return 0;
 }

@@ -66,11 +66,18 @@ pp_session_child_gone(struct pp_session *s)
                 return pp_proc_task_state(s->pid, &s->tasks.v[i]) == 'Z';
         return false;
     }
+    /* reaped anywhere (a wait for a ptrace stop may have taken it): the
+     * one record of its status */
+    if (pp_proc_child_reaped(s->pid, &status)) {
+        s->target_gone = true;
+        s->target_status = status;
+        return true;
+    }
     if (s->target_gone)
         return true;
     /* __WALL: with --blocking the child is also our tracee, and its stops
      * come here too; such a stop is handed back, not taken for an exit */
-    if (waitpid(s->pid, &status, WNOHANG | __WALL) == s->pid) {
+    if (pp_proc_waitpid(s->pid, &status, WNOHANG | __WALL) == s->pid) {
         if (WIFSTOPPED(status)) {
             pp_pstop_resume(s->pid, status);
             return false;
@@ -606,6 +613,8 @@ pp_session_status_clear(struct pp_session *s)
 static void
 target_status_text(struct pp_session *s, char *buf, size_t len)
 {
+    if (s->launched)
+        (void)pp_session_child_gone(s); /* its status, wherever it was reaped */
     if (!s->target_gone)
         snprintf(buf, len, "running");
     else if (!s->launched)
@@ -718,11 +727,15 @@ pp_session_stop_target(struct pp_session *s)
          * --duration sends SIGTERM (quiet, unlike SIGINT's traceback) */
         int sig = pp_stop_signal ? pp_stop_signal : SIGTERM;
         uint64_t t0 = pp_now_ns();
+        /* not reaped yet (checked just now): the PID is still our child's,
+         * a zombie at worst, and cannot name another process */
         kill(s->pid, sig);
         while (!pp_session_child_gone(s)) {
             if (pp_now_ns() - t0 > 5000000000ULL) {
                 kill(s->pid, SIGKILL);
-                waitpid(s->pid, &s->target_status, __WALL);
+                while (pp_proc_waitpid(s->pid, &s->target_status, __WALL) < 0 && errno == EINTR)
+                    ;
+                (void)pp_session_child_gone(s); /* the recorded status, if reaped elsewhere */
                 s->target_gone = true;
                 break;
             }

@@ -45,3 +45,54 @@ def test_dlopen_churn_native(any_interp, mode):
         funcs = {e2e.frame_func(f) for st in profile for f in st}
         assert "call_fresh" in funcs or "churn" in funcs, profile.top()
         assert "target exit 0" in result.stderr, e2e.describe(result)
+
+
+# --------------------------------------------------------------------------- #
+# 4. the launched child's exit status, wherever it is reaped
+# --------------------------------------------------------------------------- #
+
+EXIT3 = ("import sys, time\nt = time.time()\nwhile time.time() - t < 0.3: pass\nsys.exit(3)\n")
+
+FORK_THEN_EXIT5 = """
+import os, sys, time
+t = time.time()
+while time.time() - t < 0.2: pass
+for i in range(200):
+    pid = os.fork()
+    if pid == 0:
+        t = time.time()
+        while time.time() - t < 0.01: pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+sys.exit(5)
+"""
+
+
+def test_exit_status_native_blocking(any_interp):
+    """With --blocking the sampler is the child's tracer too: a wait for a
+    ptrace stop of its main thread could consume its exit, and the summary
+    said "target exit 0" (6 of 12 runs here)."""
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        out = os.path.join(tmp, "p.txt")
+        for i in range(12):
+            result = run_sampler(["record", "--native", "--blocking", "-F", "1000",
+                                  "--collapsed", out, "--", any_interp.path, "-c", EXIT3])
+            assert result.returncode == 0, e2e.describe(result)
+            assert "target exit 3" in result.stderr, "run %d:\n%s" % (i, e2e.describe(result))
+
+
+@pytest.mark.parametrize("mode", [["--native", "--blocking"], ["--native"], []],
+                         ids=["blocking", "perf", "python"])
+def test_subprocesses_root_exit_is_seen(any_interp, mode):
+    """--subprocesses --native --blocking: the launched root's exit used to be
+    consumed by a wait for a ptrace stop; the run then hung ("target running")
+    until -d and finally sent SIGTERM/SIGKILL to a PID that was reaped long
+    ago (2 of 3 runs here).  No -d here: the run must end by itself."""
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        out = os.path.join(tmp, "p.txt")
+        for i in range(3):
+            result = run_sampler(["record", "--subprocesses", *mode, "-F", "200",
+                                  "--collapsed", out, "--", any_interp.path, "-c",
+                                  FORK_THEN_EXIT5], timeout=40)
+            assert result.returncode == 0, e2e.describe(result)
+            assert "target exit 5" in result.stderr, "run %d:\n%s" % (i, e2e.describe(result))
