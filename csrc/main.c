@@ -9,7 +9,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -124,6 +128,64 @@ install_signals(void)
     sa.sa_handler = on_flush;
     sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * The parent (the pyprof CLI) dying must not leave the sampler running
+ * (with --blocking it would keep the target ptrace-attached): the kernel
+ * sends us SIGTERM when it dies, which ends the record as SIGTERM always
+ * does (threads detached, output written).  A parent that died before
+ * prctl() took effect is caught by the getppid() check after it.
+ */
+static pid_t parent_pid;
+
+static void
+watch_parent(void)
+{
+    parent_pid = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+        return;
+    if (getppid() != parent_pid || parent_pid == 1) {
+        pp_stop_signal = SIGTERM;
+        pp_stop_requested = 1;
+    }
+}
+
+static bool
+parent_died(void)
+{
+    return getppid() != parent_pid;
+}
+
+/*
+ * --cleanup-dir DIR: the CLI's temporary directory, removed by the sampler
+ * when the CLI died (SIGKILL leaves it no chance to do it itself).  Only a
+ * real directory (not a symlink) owned by our user; only its top-level
+ * entries that are not directories, then the directory itself.
+ */
+static void
+cleanup_dir(const char *dir)
+{
+    struct stat st;
+    struct dirent *e;
+    DIR *d;
+    int fd, n = 0;
+
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || !(d = fdopendir(fd))) {
+        close(fd);
+        return;
+    }
+    while ((e = readdir(d)) != NULL && n++ < 10000) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        (void)unlinkat(fd, e->d_name, 0); /* fails on a directory: left alone */
+    }
+    closedir(d);
+    if (rmdir(dir) == 0)
+        pp_log_info("the parent is gone: removed %s", dir);
 }
 
 static int
@@ -346,11 +408,37 @@ record_tree(struct pp_session_opts *o)
     return pp_err_exit_code(err);
 }
 
+/* record of one process */
+static int
+record_session(struct pp_session_opts *o)
+{
+    struct pp_session s;
+    int err = pp_session_start(&s, o);
+
+    if (err) {
+        report(err, &s, o);
+        if (s.launched && err != PP_ELAUNCH)
+            pp_session_stop_target(&s);
+        pp_session_free(&s);
+        return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
+    }
+    err = pp_session_run(&s);
+    if (err && err != PP_EGONE)
+        pp_log_warn("sampling stopped early: %s", pp_strerror(err));
+    pp_session_stop_target(&s); /* the child's exit status belongs in the output */
+    err = pp_session_write(&s);
+    if (err)
+        report(err, &s, o);
+    else if (o->summary)
+        pp_session_summary(&s, o->collapsed_path ? o->collapsed_path : o->raw_path);
+    pp_session_free(&s);
+    return pp_err_exit_code(err);
+}
+
 static int
 cmd_record(int argc, char **argv)
 {
     struct pp_session_opts o;
-    struct pp_session s;
     int err = parse_args(argc, argv, &o);
 
     if (err)
@@ -365,6 +453,7 @@ cmd_record(int argc, char **argv)
         return 2;
     }
     install_signals();
+    watch_parent();
     /* a terminal gets a status line; --no-status (the Python CLI's top)
      * or a pipe does not */
     o.status = o.status && isatty(2);
@@ -372,27 +461,16 @@ cmd_record(int argc, char **argv)
         usage_error("--aggregate merges the processes of --subprocesses: give both");
         return 2;
     }
-    if (o.subprocesses)
-        return record_tree(&o);
-    err = pp_session_start(&s, &o);
-    if (err) {
-        report(err, &s, &o);
-        if (s.launched && err != PP_ELAUNCH)
-            pp_session_stop_target(&s);
-        pp_session_free(&s);
-        return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
+    if (o.subprocesses) {
+        err = record_tree(&o);
+        if (o.cleanup_dir && parent_died())
+            cleanup_dir(o.cleanup_dir);
+        return err;
     }
-    err = pp_session_run(&s);
-    if (err && err != PP_EGONE)
-        pp_log_warn("sampling stopped early: %s", pp_strerror(err));
-    pp_session_stop_target(&s); /* the child's exit status belongs in the output */
-    err = pp_session_write(&s);
-    if (err)
-        report(err, &s, &o);
-    else if (o.summary)
-        pp_session_summary(&s, o.collapsed_path ? o.collapsed_path : o.raw_path);
-    pp_session_free(&s);
-    return pp_err_exit_code(err);
+    err = record_session(&o);
+    if (o.cleanup_dir && parent_died())
+        cleanup_dir(o.cleanup_dir);
+    return err;
 }
 
 static int

@@ -96,3 +96,71 @@ def test_subprocesses_root_exit_is_seen(any_interp, mode):
                                   FORK_THEN_EXIT5], timeout=40)
             assert result.returncode == 0, e2e.describe(result)
             assert "target exit 5" in result.stderr, "run %d:\n%s" % (i, e2e.describe(result))
+
+
+# --------------------------------------------------------------------------- #
+# 5. the parent (the CLI) dies: the sampler stops, detaches, removes its dir
+# --------------------------------------------------------------------------- #
+
+PARENT = """
+import subprocess, sys, tempfile, time
+d = tempfile.mkdtemp(prefix="pyprof-")
+args = [a.replace("@DIR@", d) for a in sys.argv[1:]]
+p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(d, p.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _task_states(pid):
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            out[int(tid)] = (e2e.proc_stat_fields(pid, int(tid))[0],
+                             e2e.tracer_pid(pid, int(tid)))
+        except (OSError, AssertionError):
+            pass
+    return out
+
+
+def _gone(pid):
+    try:
+        return e2e.proc_stat_fields(pid)[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+@pytest.mark.parametrize("mode", [["--native", "--blocking"], ["--native"], []],
+                         ids=["blocking", "perf", "python"])
+def test_parent_sigkill_stops_the_sampler(any_interp, mode):
+    """SIGKILL to the CLI used to orphan the sampler, which kept sampling (with
+    --blocking: kept the target ptrace-attached at 1 kHz) forever without -d."""
+    target, _ = e2e.start_workload(any_interp.path, [e2e.workload("threads4.py"), "60"])
+    parent = e2e.spawn([any_interp.path, "-c", PARENT, SAMPLER, "record", *mode, "-F", "1000",
+                        "--pid", str(target.pid), "--raw", "@DIR@/p.raw",
+                        "--cleanup-dir", "@DIR@"],
+                       stdout=subprocess.PIPE, encoding="utf-8")
+    tmpdir, sampler = parent.stdout.readline().split()
+    sampler = int(sampler)
+    try:
+        time.sleep(1.5)                      # sampling for a while
+        assert not _gone(sampler), "the sampler ended early"
+        parent.kill()                        # the CLI, alone (not its group)
+        parent.wait()
+        deadline = time.time() + 10
+        while time.time() < deadline and not _gone(sampler):
+            time.sleep(0.05)
+        assert _gone(sampler), "the sampler outlived its parent by 10 s"
+        states = _task_states(target.pid)
+        assert all(tracer == 0 for _, tracer in states.values()), states
+        assert not any(state in ("t", "T") for state, _ in states.values()), states
+        assert target.poll() is None, "the target died"
+        assert not os.path.exists(tmpdir), "the CLI's temporary directory was left"
+    finally:
+        if not _gone(sampler):
+            os.kill(sampler, signal.SIGKILL)
+        e2e.stop_process(target)
+        if os.path.isdir(tmpdir):
+            for n in os.listdir(tmpdir):
+                os.unlink(os.path.join(tmpdir, n))
+            os.rmdir(tmpdir)
