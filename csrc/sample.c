@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "elf.h"
 #include "err.h"
 #include "log.h"
 #include "native.h"
@@ -89,6 +90,50 @@ pp_session_child_gone(struct pp_session *s)
     return false;
 }
 
+/*
+ * No _PyRuntime (CPython 3.7+) found: is it an older CPython (2.7, 3.6)?
+ * Every CPython exports Py_GetVersion; such a target is an unsupported
+ * version (exit 6), not "not a Python process" (exit 5).  The version is
+ * read from the file name (python2.7, libpython3.6m.so.1.0) when it says.
+ */
+static bool
+old_cpython(struct pp_session *s)
+{
+    char exe[4096], link[64], real[4200];
+    ssize_t n;
+    size_t i;
+
+    snprintf(link, sizeof(link), "/proc/%d/exe", s->pid);
+    n = readlink(link, exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    for (i = 0; i <= s->maps.n && i < 4096; i++) {
+        const char *path = i < s->maps.n ? s->maps.v[i].path : exe;
+        const char *base = strrchr(path, '/');
+        struct pp_elf e;
+        uint64_t value;
+        bool found;
+        base = base ? base + 1 : path;
+        if (path[0] != '/' || (i < s->maps.n && s->maps.v[i].offset != 0) ||
+            (i < s->maps.n && !strstr(base, "python")))
+            continue;
+        pp_proc_root_path(s->pid, path, real, sizeof(real));
+        if (pp_elf_open(real, &e) != 0)
+            continue;
+        found = pp_elf_find_symbol(&e, "Py_GetVersion", &value, NULL) == 0;
+        pp_elf_close(&e);
+        if (found) {
+            const char *v = strstr(base, "python");
+            unsigned major, minor;
+            if (v && sscanf(v + 6, "%u.%u", &major, &minor) == 2 && major <= 3)
+                snprintf(s->rt.version_str, sizeof(s->rt.version_str), "%u.%u", major, minor);
+            else
+                snprintf(s->rt.version_str, sizeof(s->rt.version_str), "older than 3.7");
+            return true;
+        }
+    }
+    return false;
+}
+
 static int
 find_runtime(struct pp_session *s)
 {
@@ -97,7 +142,10 @@ find_runtime(struct pp_session *s)
     err = pp_maps_read(s->pid, &s->maps);
     if (err)
         return err;
-    return pp_pyruntime_find(s->pid, &s->maps, s->mem, &s->rt);
+    err = pp_pyruntime_find(s->pid, &s->maps, s->mem, &s->rt);
+    if (err == PP_ENOTPY && old_cpython(s))
+        err = PP_EVERSION;
+    return err;
 }
 
 static int

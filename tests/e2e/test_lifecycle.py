@@ -164,3 +164,62 @@ def test_parent_sigkill_stops_the_sampler(any_interp, mode):
             for n in os.listdir(tmpdir):
                 os.unlink(os.path.join(tmpdir, n))
             os.rmdir(tmpdir)
+
+
+# --------------------------------------------------------------------------- #
+# 8. small ones: bad numbers, old interpreters
+# --------------------------------------------------------------------------- #
+
+@pytest.mark.parametrize("opt", ["--rate", "--duration"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "NaN", "1e300"])
+def test_bad_numbers_are_usage_errors(any_interp, opt, value):
+    """--rate nan used to give 0 samples and --duration nan to run forever."""
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        result = run_sampler(["record", opt, value, "--collapsed", os.path.join(tmp, "p.txt"),
+                              "--", any_interp.path, "-c", "pass"], timeout=20)
+        assert result.returncode == 2, e2e.describe(result)
+        assert opt in result.stderr, e2e.describe(result)
+        assert os.listdir(tmp) == []
+
+
+OLD_VERSIONS = [(2, 7), (3, 6), (3, 7)]
+
+
+def _old_python(major, minor):
+    root = e2e.pyenv_root()
+    if root is None:
+        return None
+    for d in sorted((root / "versions").glob("%d.%d.*" % (major, minor))):
+        exe = d / "bin" / ("python%d.%d" % (major, minor))
+        if exe.exists():
+            return str(exe)
+    return None
+
+
+@pytest.mark.parametrize("version", OLD_VERSIONS, ids=["py2.7", "py3.6", "py3.7"])
+def test_old_interpreters_are_unsupported_versions(version):
+    """2.7 and 3.6 have no _PyRuntime: they were "not a Python process" (exit 5)."""
+    exe = _old_python(*version)
+    if exe is None:
+        pytest.skip("pyenv Python %d.%d is not installed" % version)
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        out = os.path.join(tmp, "p.txt")
+        result = run_sampler(["record", "-d", "2", "--collapsed", out, "--", exe, "-c",
+                              "import time; time.sleep(5)"], timeout=30)
+        assert result.returncode == 6, e2e.describe(result)
+        assert "unsupported Python version %d.%d" % version in result.stderr, e2e.describe(result)
+        # attached, too
+        target = e2e.spawn([exe, "-c", "import time; time.sleep(30)"])
+        time.sleep(0.5)
+        result = run_sampler(["record", "-d", "1", "--collapsed", out, "--pid",
+                              str(target.pid)], timeout=30)
+        assert result.returncode == 6, e2e.describe(result)
+        assert "unsupported Python version %d.%d" % version in result.stderr, e2e.describe(result)
+        e2e.stop_process(target)
+
+
+def test_not_python_is_still_exit_5(any_interp):
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        result = run_sampler(["record", "-d", "2", "--collapsed", os.path.join(tmp, "p.txt"),
+                              "--", "sleep", "5"], timeout=30)
+        assert result.returncode == 5, e2e.describe(result)
