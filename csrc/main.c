@@ -425,6 +425,7 @@ record_session(struct pp_session_opts *o)
     err = pp_session_run(&s);
     if (err && err != PP_EGONE)
         pp_log_warn("sampling stopped early: %s", pp_strerror(err));
+    pp_session_wait_exit(&s);   /* an exec'ed child runs on to its end */
     pp_session_stop_target(&s); /* the child's exit status belongs in the output */
     err = pp_session_write(&s);
     if (err)

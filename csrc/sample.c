@@ -257,6 +257,8 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
         return err;
     s->start_ns = pp_now_ns();
     s->status_ns = s->start_ns;
+    s->exec_id = pp_proc_exec_id(s->pid);
+    s->exec_checked_ns = s->start_ns;
     pp_log_info("sampling PID %d (Python %s, runtime at 0x%llx in %s)", s->pid,
                 s->rt.version_str, (unsigned long long)s->rt.runtime_addr, s->rt.path);
     return 0;
@@ -555,6 +557,46 @@ pp_session_tick(struct pp_session *s, bool force_all)
     return 0;
 }
 
+/* ==== exec ==== */
+
+#define EXEC_CHECK_NS (200ULL * 1000000ULL)
+
+bool
+pp_session_exec_check(struct pp_session *s, uint64_t now)
+{
+    unsigned long long id;
+
+    if (s->exec_seen)
+        return true;
+    if (!s->exec_id || now - s->exec_checked_ns < EXEC_CHECK_NS)
+        return false;
+    s->exec_checked_ns = now;
+    id = pp_proc_exec_id(s->pid);
+    if (!id || id == s->exec_id) /* 0: gone or unreadable, seen elsewhere */
+        return false;
+    s->exec_seen = true;
+    pp_proc_cmdline(s->pid, s->exec_cmdline, sizeof(s->exec_cmdline));
+    for (char *c = s->exec_cmdline; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
+    pp_session_status_clear(s);
+    pp_log_warn("PID %d exec'd another program (%.120s) after %.1f s: sampling ends here, the "
+                "profile covers the program before the exec (--subprocesses follows an exec)",
+                s->pid, s->exec_cmdline, (now - s->start_ns) / 1e9);
+    return true;
+}
+
+void
+pp_session_wait_exit(struct pp_session *s)
+{
+    uint64_t end = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
+                                          : UINT64_MAX;
+    if (!s->launched || !s->exec_seen)
+        return;
+    while (!pp_stop_requested && !pp_session_child_gone(s) && pp_now_ns() < end)
+        sleep_ns(20000000);
+}
+
 /* ==== the loop ==== */
 
 static double
@@ -622,7 +664,7 @@ pp_session_run(struct pp_session *s)
             s->target_gone = true;
             break;
         }
-        if (err)
+        if (err || pp_session_exec_check(s, pp_now_ns()))
             break;
     }
     s->end_ns = pp_now_ns();
@@ -663,6 +705,14 @@ target_status_text(struct pp_session *s, char *buf, size_t len)
 {
     if (s->launched)
         (void)pp_session_child_gone(s); /* its status, wherever it was reaped */
+    if (s->exec_seen) { /* "exec'd (CMD), exit 0" */
+        int n = snprintf(buf, len, "exec'd (%.60s)%s", s->exec_cmdline,
+                         s->target_gone ? ", " : "");
+        if (n < 0 || (size_t)n >= len || !s->target_gone)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
     if (!s->target_gone)
         snprintf(buf, len, "running");
     else if (!s->launched)
@@ -694,7 +744,7 @@ pp_session_out_agg(struct pp_session *s, struct pp_agg *tmp, const struct pp_agg
 void
 pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
 {
-    char status[64];
+    char status[160];
 
     memset(info, 0, sizeof(*info));
     target_status_text(s, status, sizeof(status));
@@ -753,7 +803,7 @@ pp_session_write(struct pp_session *s)
 void
 pp_session_summary(struct pp_session *s, const char *path)
 {
-    char status[64];
+    char status[160];
     char native[256];
     uint64_t errors = s->st.errors_transient + s->st.errors_baddata;
     target_status_text(s, status, sizeof(status));

@@ -89,6 +89,11 @@ struct pp_session {
     uint32_t gil_wait_frame;  /* "<waiting for GIL>" */
     uint64_t gil_addr, gil_holder; /* this tick's GIL; gil_addr 0: unknown */
     struct pp_native *nat;    /* native mode state (native.c), or NULL */
+    /* an exec of the target ends the sampling (pp_session_exec_check) */
+    unsigned long long exec_id; /* pp_proc_exec_id() at start */
+    uint64_t exec_checked_ns;
+    bool exec_seen;
+    char exec_cmdline[256];
 };
 
 /* Set by signal handlers; the loop polls them. */
@@ -118,6 +123,16 @@ void pp_session_summary(struct pp_session *s, const char *path);
 void pp_session_status(struct pp_session *s, uint64_t now);
 /* Clears the status line before other output. */
 void pp_session_status_clear(struct pp_session *s);
+
+/* Every 200 ms (cheap otherwise): has the target exec'ed another program?
+ * Then its memory is no longer the interpreter we found: the sampling
+ * loops end (a warning says so) instead of counting errors.  Without
+ * --subprocesses an exec is not followed. */
+bool pp_session_exec_check(struct pp_session *s, uint64_t now);
+/* After an exec of a launched child: wait, without sampling, until it
+ * exits, a stop is requested or the duration ends (its status goes in the
+ * output). */
+void pp_session_wait_exit(struct pp_session *s);
 
 /* For native.c: the per-thread pieces of a Python sample. */
 #define PP_READ_ATTEMPTS 3

@@ -223,3 +223,61 @@ def test_not_python_is_still_exit_5(any_interp):
         result = run_sampler(["record", "-d", "2", "--collapsed", os.path.join(tmp, "p.txt"),
                               "--", "sleep", "5"], timeout=30)
         assert result.returncode == 5, e2e.describe(result)
+
+
+# --------------------------------------------------------------------------- #
+# 7. an exec of a single target
+# --------------------------------------------------------------------------- #
+
+EXECER = """
+import os, sys, time
+def before_exec():
+    t = time.time()
+    while time.time() - t < 1.0: pass
+print("ready", flush=True)
+before_exec()
+code = ("import sys, time\\ndef after_exec():\\n    t = time.time()\\n"
+        "    while time.time() - t < %s: pass\\nafter_exec()\\nsys.exit(4)\\n")
+os.execv(sys.executable, [sys.executable, "-c", code % sys.argv[1]])
+"""
+
+_SUMMARY_RE = __import__("re").compile(r"pyprof: ([0-9]+) samples, ([0-9]+) errors")
+
+
+@pytest.mark.parametrize("mode", [[], ["--native"], ["--native", "--blocking"]],
+                         ids=["python", "perf", "blocking"])
+def test_exec_of_a_launched_target(any_interp, mode):
+    """The rest of the run used to be counted as transient errors (~65 % of the
+    samples), the new program never appeared and nothing was said."""
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        out = os.path.join(tmp, "p.txt")
+        result = run_sampler(["record", *mode, "-F", "200", "--collapsed", out, "--",
+                              any_interp.path, "-c", EXECER, "1.5"], timeout=60)
+        assert result.returncode == 0, e2e.describe(result)
+        assert "exec'd another program" in result.stderr, e2e.describe(result)
+        assert "target exec'd" in result.stderr and "exit 4" in result.stderr, \
+            e2e.describe(result)
+        m = _SUMMARY_RE.search(result.stderr)
+        samples, errors = int(m.group(1)), int(m.group(2))
+        assert samples > 0 and errors <= 0.25 * samples, e2e.describe(result)
+        with open(out) as f:
+            stacks = e2e.parse_collapsed(f.read())
+        funcs = {e2e.frame_func(fr) for st in stacks for fr in st}
+        assert "before_exec" in funcs, stacks
+
+
+def test_exec_of_an_attached_target(any_interp):
+    target, _ = e2e.start_workload(any_interp.path, ["-c", EXECER, "30"])
+    try:
+        with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+            out = os.path.join(tmp, "p.txt")
+            t0 = time.time()
+            result = run_sampler(["record", "-F", "200", "-d", "20", "--collapsed", out,
+                                  "--pid", str(target.pid)], timeout=60)
+            assert result.returncode == 0, e2e.describe(result)
+            assert time.time() - t0 < 10, "the record went on after the exec"
+            assert "exec'd another program" in result.stderr, e2e.describe(result)
+            assert "target exec'd" in result.stderr, e2e.describe(result)
+            assert target.poll() is None, "the target died"
+    finally:
+        e2e.stop_process(target)
