@@ -358,6 +358,38 @@ pp_proc_spawn(char *const argv[], pid_t *child)
 }
 
 unsigned long long
+pp_proc_start_time(int pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long v = 0;
+    ssize_t n;
+    int fd, field;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+    if (!p)
+        return 0;
+    p++;
+    for (field = 2; field < 21 && *p; field++) { /* p is before field field+1 */
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    if (field == 21 && sscanf(p, " %llu", &v) != 1)
+        v = 0;
+    return v;
+}
+
+unsigned long long
 pp_proc_exec_id(int pid)
 {
     char path[64];

@@ -52,6 +52,11 @@ void pp_proc_root_path(int pid, const char *path, char *buf, size_t len);
  * otherwise. */
 int pp_proc_task_futex(int pid, int tid, unsigned long long *uaddr);
 
+/* The process's start time (/proc/PID/stat field 22, clock ticks since
+ * boot): with the PID, the identity of a process across PID reuse.  0 on
+ * error. */
+unsigned long long pp_proc_start_time(int pid);
+
 /* A value that changes when the process execs: the address of its
  * AT_RANDOM bytes (on the new stack, randomised at every exec).  0 on error. */
 unsigned long long pp_proc_exec_id(int pid);

@@ -281,3 +281,100 @@ def test_exec_of_an_attached_target(any_interp):
             assert target.poll() is None, "the target died"
     finally:
         e2e.stop_process(target)
+
+
+# --------------------------------------------------------------------------- #
+# 6. --subprocesses: PID reuse, more than 4096 processes over a run
+# --------------------------------------------------------------------------- #
+
+PID_REUSE = """
+import os, sys, time
+def burn(s):
+    t = time.time()
+    while time.time() - t < s: pass
+def func_a(): burn(0.6)
+def func_b(): burn(1.0)
+burn(0.3)
+a = os.fork()
+if a == 0:
+    func_a(); os._exit(0)
+os.waitpid(a, 0)
+burn(0.4)
+with open("/proc/sys/kernel/ns_last_pid", "w") as f:   # our own PID namespace's
+    f.write(str(a - 1))
+b = os.fork()
+if b == 0:
+    func_b(); os._exit(0)
+os.waitpid(b, 0)
+print("a=%d b=%d" % (a, b), flush=True)
+"""
+
+
+def test_subprocesses_pid_reuse(any_interp):
+    """A process whose PID was used earlier in the run was never followed (its
+    PID's old, finished entry matched).  The sampler and the tree run in a PID
+    namespace of their own, where the child B is given child A's PID."""
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        out = os.path.join(tmp, "p.txt")
+        proc = e2e.spawn(["unshare", "--pid", "--fork", "--mount-proc", SAMPLER, "record",
+                          "--subprocesses", "-F", "200", "--collapsed", out, "--",
+                          any_interp.path, "-c", PID_REUSE], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
+        result = e2e.finish_pyprof(proc, 60)
+        assert result.returncode == 0, e2e.describe(result)
+        a, b = [int(x.split("=")[1]) for x in result.stdout.split()]
+        assert a == b, "the PID was not reused (a=%d b=%d)" % (a, b)
+        with open(out) as f:
+            stacks = e2e.parse_collapsed(f.read())
+        roots = {}
+        for st, n in stacks.items():
+            for fr in st:
+                func = e2e.frame_func(fr)
+                if func in ("func_a", "func_b"):
+                    roots[func] = roots.get(func, 0) + n
+        assert roots.get("func_a", 0) > 0, stacks
+        assert roots.get("func_b", 0) > 0, "the process with the reused PID was not followed"
+
+
+MANY = """
+import os, sys, time
+N, BATCH, LIFE = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+def burn(s):
+    t = time.time()
+    while time.time() - t < s: pass
+def late_child(): burn(1.5)
+done = 0
+while done < N:
+    pids = []
+    for i in range(min(BATCH, N - done)):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(LIFE); os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    done += len(pids)
+pid = os.fork()
+if pid == 0:
+    late_child(); os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+def test_subprocesses_more_than_4096_processes(any_interp):
+    """After 4,096 processes seen nothing new was followed (entries were never
+    freed) and nothing was said.  5,000 short children (each alive for a scan),
+    then one that burns the CPU: it must be in the profile."""
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        out, raw = os.path.join(tmp, "p.txt"), os.path.join(tmp, "p.raw")
+        result = run_sampler(["record", "--subprocesses", "-F", "100", "--collapsed", out,
+                              "--raw", raw, "--", any_interp.path, "-c", MANY, "5000", "250",
+                              "0.25"], timeout=180)
+        assert result.returncode == 0, e2e.describe(result)
+        with open(raw) as f:
+            stats = dict(line.split("\t")[1:3] for line in f if line.startswith("S\t"))
+        assert int(stats["processes_seen"]) > 4096, stats
+        with open(out) as f:
+            stacks = e2e.parse_collapsed(f.read())
+        late = sum(n for st, n in stacks.items() if "late_child" in map(e2e.frame_func, st))
+        assert late > 0, "the child after the first 4096 was not followed\n" + e2e.describe(result)
