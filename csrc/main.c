@@ -218,6 +218,7 @@ enum {
     OPT_GIL,
     OPT_OUTPUT_MODE,
     OPT_CLEANUP_DIR,
+    OPT_MAX_THREADS,
 };
 
 static const struct option long_opts[] = {
@@ -246,6 +247,7 @@ static const struct option long_opts[] = {
     {"gil", no_argument, NULL, OPT_GIL},
     {"output-mode", required_argument, NULL, OPT_OUTPUT_MODE},
     {"cleanup-dir", required_argument, NULL, OPT_CLEANUP_DIR},
+    {"max-threads", required_argument, NULL, OPT_MAX_THREADS},
     {NULL, 0, NULL, 0},
 };
 
@@ -364,6 +366,13 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
             pp_out_set_mode((unsigned)mode);
             break;
         }
+        case OPT_MAX_THREADS:
+            if (!parse_number(optarg, &v) || v < 1 || v > 1000000 || v != (unsigned)v) {
+                usage_error("--max-threads must be between 1 and 1000000");
+                return PP_EUSAGE;
+            }
+            o->max_threads = (unsigned)v;
+            break;
         case OPT_CLEANUP_DIR:
             if (optarg[0] != '/') {
                 usage_error("--cleanup-dir needs an absolute path");

@@ -335,6 +335,17 @@ pp_session_thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid
         if (!(v & PYNAME_PENDING) || !t) /* no thread state this time: nothing to look up */
             return 0;
         first_tick = (v >> 32) & PYNAME_TICK_MASK;
+    } else if (s->agg.threads.len >= (s->opts.max_threads ? s->opts.max_threads
+                                                             : PP_THREADS_MAX)) {
+        /* as many threads as we keep apart: later ones share one entry
+         * (the counts per (stack, thread) stay bounded under thread churn) */
+        if (!s->threads_capped) {
+            s->threads_capped = true;
+            pp_log_warn("PID %d: more than %zu threads seen; later ones are counted together "
+                        "as thread -1 (<other threads>)", s->pid, s->agg.threads.len);
+        }
+        s->st.threads_merged++;
+        return pp_agg_thread(&s->agg, -1, "<other threads>", idx) ? PP_ENOMEM : 0;
     } else {
         if (tid > 0)
             pp_proc_task_comm(s->pid, tid, comm, sizeof(comm));
@@ -774,6 +785,8 @@ pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "sample_ns_total", s->st.sample_ns_total);
     pp_out_stat(info, "mem_reads", s->mem ? s->mem->reads : 0);
     pp_out_stat(info, "code_cache_misses", s->codes.misses);
+    pp_out_stat(info, "code_cache_slots", s->codes.infos.len);
+    pp_out_stat(info, "threads_merged", s->st.threads_merged);
     pp_out_stat(info, "first_sample_us",
                 s->first_sample_ns ? (s->first_sample_ns - s->attach_ns) / 1000 : 0);
     pp_native_out_info(s, info);

@@ -38,6 +38,7 @@ struct pp_session_opts {
     unsigned stack_size;
     const char *debug_dirs;
     const char *cleanup_dir; /* removed if the parent dies (main.c) */
+    unsigned max_threads;    /* 0: PP_THREADS_MAX */
 };
 
 struct pp_stats {
@@ -45,7 +46,13 @@ struct pp_stats {
     uint64_t errors_transient, errors_baddata, truncated, retries;
     uint64_t gil_skipped, gil_waiting;
     uint64_t sample_ns_total;
+    uint64_t threads_merged; /* samples of threads past the cap (PP_THREADS_MAX) */
 };
+
+/* Distinct threads kept apart per process (--max-threads): the count table
+ * is per (stack, thread), so thread churn would grow it without end.
+ * Later threads are counted together as thread -1 "<other threads>". */
+#define PP_THREADS_MAX 4096
 
 struct pp_session {
     struct pp_session_opts opts;
@@ -93,6 +100,7 @@ struct pp_session {
     unsigned long long exec_id; /* pp_proc_exec_id() at start */
     uint64_t exec_checked_ns;
     bool exec_seen;
+    bool threads_capped; /* the thread cap was reached (warned once) */
     char exec_cmdline[256];
 };
 

@@ -378,3 +378,77 @@ def test_subprocesses_more_than_4096_processes(any_interp):
             stacks = e2e.parse_collapsed(f.read())
         late = sum(n for st, n in stacks.items() if "late_child" in map(e2e.frame_func, st))
         assert late > 0, "the child after the first 4096 was not followed\n" + e2e.describe(result)
+
+
+# --------------------------------------------------------------------------- #
+# 8. bounded tables: the code-object cache, the (stack, thread) counts
+# --------------------------------------------------------------------------- #
+
+def _raw_stats(path):
+    stats, threads, counts = {}, [], 0
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if parts[0] == "S":
+                stats[parts[1]] = int(parts[2])
+            elif parts[0] == "T":
+                threads.append(int(parts[2]))
+            elif parts[0] == "C":
+                counts += 1
+    return stats, threads, counts
+
+
+CODE_CHURN = """
+import sys, time
+end = time.time() + float(sys.argv[1])
+i = 0
+while time.time() < end:
+    src = "def f%d(x):\\n    s = 0\\n    for j in range(3000): s += j * %d\\n    return s\\n" % (i, i)
+    ns = {}
+    exec(src, ns)
+    ns["f%d" % i](1)
+    i += 1
+"""
+
+
+def test_code_cache_reuses_forgotten_slots(any_interp):
+    """Code objects that die and give their address to new ones are forgotten
+    by the cache; their slots used to stay taken for ever (slots == misses)."""
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        raw = os.path.join(tmp, "p.raw")
+        result = run_sampler(["record", "-F", "1000", "--raw", raw, "--", any_interp.path,
+                              "-c", CODE_CHURN, "4"], timeout=60)
+        assert result.returncode == 0, e2e.describe(result)
+        stats, _, _ = _raw_stats(raw)
+        misses, slots = stats["code_cache_misses"], stats["code_cache_slots"]
+        assert misses > 300, stats               # the churn did replace cached code objects
+        assert slots < 0.75 * misses, "forgotten slots are not reused: %s" % stats
+
+
+THREAD_CHURN = """
+import sys, threading, time
+def work():
+    t = time.time()
+    while time.time() - t < 0.004: pass
+for i in range(int(sys.argv[1])):
+    th = threading.Thread(target=work); th.start(); th.join()
+"""
+
+
+def test_thread_churn_is_bounded(any_interp):
+    """The count table is per (stack, thread): 600 short threads made 600 thread
+    entries and counts.  Past --max-threads (4096 by default) later threads are
+    counted together as thread -1, with a warning."""
+    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+        raw, col = os.path.join(tmp, "p.raw"), os.path.join(tmp, "p.txt")
+        result = run_sampler(["record", "-F", "1000", "--threads", "--max-threads", "100",
+                              "--raw", raw, "--collapsed", col, "--", any_interp.path, "-c",
+                              THREAD_CHURN, "600"], timeout=90)
+        assert result.returncode == 0, e2e.describe(result)
+        stats, threads, counts = _raw_stats(raw)
+        assert len(threads) <= 101, len(threads)
+        assert -1 in threads and stats["threads_merged"] > 0, stats
+        assert "later ones are counted together" in result.stderr, e2e.describe(result)
+        with open(col) as f:
+            stacks = e2e.parse_collapsed(f.read())
+        assert any(st[0].startswith("thread -1 (<other threads>)") for st in stacks), stacks
