@@ -5,10 +5,15 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -72,10 +77,28 @@ report(int err, const struct pp_session *s, const struct pp_session_opts *o)
     case PP_ELAUNCH:
         fprintf(stderr, "pyprof: error: cannot launch '%s': %s\n", what, strerror(errno));
         break;
-    case PP_EOUTPUT:
-        fprintf(stderr, "pyprof: error: cannot write the output file: %s\n", strerror(errno));
-        fprintf(stderr, "pyprof: hint: check that the directory exists and is writable\n");
+    case PP_EOUTPUT: {
+        int e;
+        bool tmp;
+        const char *path = pp_out_error(&e, &tmp);
+        if (tmp) {
+            fprintf(stderr, "pyprof: error: cannot write %s: cannot create a temporary file in "
+                            "its directory: %s\n", path, strerror(e));
+            fprintf(stderr, "pyprof: hint: outputs are written next to their path, then "
+                            "renamed; check that the directory exists and is writable\n");
+        } else if (e == ELOOP) {
+            fprintf(stderr, "pyprof: error: cannot write %s: it is a symbolic link (to a file)\n",
+                    path);
+            fprintf(stderr, "pyprof: hint: give the link's target itself; only links to a FIFO "
+                            "or a device are written through\n");
+        } else {
+            fprintf(stderr, "pyprof: error: cannot write %s: %s\n", path[0] ? path : "the output",
+                    strerror(e ? e : errno));
+            fprintf(stderr, "pyprof: hint: check that the directory exists, is writable and has "
+                            "space\n");
+        }
         break;
+    }
     default:
         fprintf(stderr, "pyprof: error: %s\n", pp_strerror(err));
     }
@@ -110,13 +133,72 @@ install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * The parent (the pyprof CLI) dying must not leave the sampler running
+ * (with --blocking it would keep the target ptrace-attached): the kernel
+ * sends us SIGTERM when it dies, which ends the record as SIGTERM always
+ * does (threads detached, output written).  A parent that died before
+ * prctl() took effect is caught by the getppid() check after it.
+ */
+static pid_t parent_pid;
+
+static void
+watch_parent(void)
+{
+    parent_pid = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+        return;
+    if (getppid() != parent_pid || parent_pid == 1) {
+        pp_stop_signal = SIGTERM;
+        pp_stop_requested = 1;
+    }
+}
+
+static bool
+parent_died(void)
+{
+    return getppid() != parent_pid;
+}
+
+/*
+ * --cleanup-dir DIR: the CLI's temporary directory, removed by the sampler
+ * when the CLI died (SIGKILL leaves it no chance to do it itself).  Only a
+ * real directory (not a symlink) owned by our user; only its top-level
+ * entries that are not directories, then the directory itself.
+ */
+static void
+cleanup_dir(const char *dir)
+{
+    struct stat st;
+    struct dirent *e;
+    DIR *d;
+    int fd, n = 0;
+
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || !(d = fdopendir(fd))) {
+        close(fd);
+        return;
+    }
+    while ((e = readdir(d)) != NULL && n++ < 10000) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        (void)unlinkat(fd, e->d_name, 0); /* fails on a directory: left alone */
+    }
+    closedir(d);
+    if (rmdir(dir) == 0)
+        pp_log_info("the parent is gone: removed %s", dir);
+}
+
 static int
 parse_number(const char *s, double *out)
 {
     char *end;
     errno = 0;
     *out = strtod(s, &end);
-    return errno == 0 && end != s && *end == '\0';
+    /* nan and inf are numbers to strtod, never to us */
+    return errno == 0 && end != s && *end == '\0' && isfinite(*out);
 }
 
 enum {
@@ -137,6 +219,9 @@ enum {
     OPT_SUBPROCESSES,
     OPT_AGGREGATE,
     OPT_GIL,
+    OPT_OUTPUT_MODE,
+    OPT_CLEANUP_DIR,
+    OPT_MAX_THREADS,
 };
 
 static const struct option long_opts[] = {
@@ -163,6 +248,9 @@ static const struct option long_opts[] = {
     {"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
     {"aggregate", no_argument, NULL, OPT_AGGREGATE},
     {"gil", no_argument, NULL, OPT_GIL},
+    {"output-mode", required_argument, NULL, OPT_OUTPUT_MODE},
+    {"cleanup-dir", required_argument, NULL, OPT_CLEANUP_DIR},
+    {"max-threads", required_argument, NULL, OPT_MAX_THREADS},
     {NULL, 0, NULL, 0},
 };
 
@@ -200,8 +288,8 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
             o->rate_hz = v;
             break;
         case 'd':
-            if (!parse_number(optarg, &v) || v <= 0) {
-                usage_error("--duration must be a positive number of seconds");
+            if (!parse_number(optarg, &v) || v <= 0 || v > 1e9) {
+                usage_error("--duration must be a positive number of seconds (at most 1e9)");
                 return PP_EUSAGE;
             }
             o->duration_s = v;
@@ -271,6 +359,30 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
         case OPT_GIL:
             o->gil = true;
             break;
+        case OPT_OUTPUT_MODE: {
+            char *end;
+            long mode = strtol(optarg, &end, 8);
+            if (end == optarg || *end || mode < 0 || mode > 0777) {
+                usage_error("--output-mode is an octal mode such as 0600 or 0644");
+                return PP_EUSAGE;
+            }
+            pp_out_set_mode((unsigned)mode);
+            break;
+        }
+        case OPT_MAX_THREADS:
+            if (!parse_number(optarg, &v) || v < 1 || v > 1000000 || v != (unsigned)v) {
+                usage_error("--max-threads must be between 1 and 1000000");
+                return PP_EUSAGE;
+            }
+            o->max_threads = (unsigned)v;
+            break;
+        case OPT_CLEANUP_DIR:
+            if (optarg[0] != '/') {
+                usage_error("--cleanup-dir needs an absolute path");
+                return PP_EUSAGE;
+            }
+            o->cleanup_dir = optarg;
+            break;
         default:
             usage_error("unknown option");
             return PP_EUSAGE;
@@ -308,11 +420,38 @@ record_tree(struct pp_session_opts *o)
     return pp_err_exit_code(err);
 }
 
+/* record of one process */
+static int
+record_session(struct pp_session_opts *o)
+{
+    struct pp_session s;
+    int err = pp_session_start(&s, o);
+
+    if (err) {
+        report(err, &s, o);
+        if (s.launched && err != PP_ELAUNCH)
+            pp_session_stop_target(&s);
+        pp_session_free(&s);
+        return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
+    }
+    err = pp_session_run(&s);
+    if (err && err != PP_EGONE)
+        pp_log_warn("sampling stopped early: %s", pp_strerror(err));
+    pp_session_wait_exit(&s);   /* an exec'ed child runs on to its end */
+    pp_session_stop_target(&s); /* the child's exit status belongs in the output */
+    err = pp_session_write(&s);
+    if (err)
+        report(err, &s, o);
+    else if (o->summary)
+        pp_session_summary(&s, o->collapsed_path ? o->collapsed_path : o->raw_path);
+    pp_session_free(&s);
+    return pp_err_exit_code(err);
+}
+
 static int
 cmd_record(int argc, char **argv)
 {
     struct pp_session_opts o;
-    struct pp_session s;
     int err = parse_args(argc, argv, &o);
 
     if (err)
@@ -327,6 +466,7 @@ cmd_record(int argc, char **argv)
         return 2;
     }
     install_signals();
+    watch_parent();
     /* a terminal gets a status line; --no-status (the Python CLI's top)
      * or a pipe does not */
     o.status = o.status && isatty(2);
@@ -334,27 +474,16 @@ cmd_record(int argc, char **argv)
         usage_error("--aggregate merges the processes of --subprocesses: give both");
         return 2;
     }
-    if (o.subprocesses)
-        return record_tree(&o);
-    err = pp_session_start(&s, &o);
-    if (err) {
-        report(err, &s, &o);
-        if (s.launched && err != PP_ELAUNCH)
-            pp_session_stop_target(&s);
-        pp_session_free(&s);
-        return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
+    if (o.subprocesses) {
+        err = record_tree(&o);
+        if (o.cleanup_dir && parent_died())
+            cleanup_dir(o.cleanup_dir);
+        return err;
     }
-    err = pp_session_run(&s);
-    if (err && err != PP_EGONE)
-        pp_log_warn("sampling stopped early: %s", pp_strerror(err));
-    pp_session_stop_target(&s); /* the child's exit status belongs in the output */
-    err = pp_session_write(&s);
-    if (err)
-        report(err, &s, &o);
-    else if (o.summary)
-        pp_session_summary(&s, o.collapsed_path ? o.collapsed_path : o.raw_path);
-    pp_session_free(&s);
-    return pp_err_exit_code(err);
+    err = record_session(&o);
+    if (o.cleanup_dir && parent_died())
+        cleanup_dir(o.cleanup_dir);
+    return err;
 }
 
 static int

@@ -41,6 +41,7 @@
 
 struct mproc {
     int pid;
+    unsigned long long start_time; /* with pid, the process's identity (PID reuse) */
     uint64_t first_seen_ns;
     struct pp_session *s; /* NULL: not attached (yet) */
     bool done;            /* exited and folded, or not Python */
@@ -63,6 +64,7 @@ struct pp_multi {
     char cmdline[1024];
     uint64_t processes_seen, processes_python;
     bool status_shown;
+    bool cap_warned; /* MAX_PROCS reached once: said so */
 };
 
 /* ==== statistics of several sessions ==== */
@@ -116,15 +118,25 @@ info_stat(const struct pp_out_info *info, const char *key)
 /* ==== the process tree ==== */
 
 static struct mproc *
-find_proc(struct pp_multi *m, int pid)
+find_proc(struct pp_multi *m, int pid, unsigned long long start_time)
 {
     size_t i;
     for (i = 0; i < m->procs.len; i++) {
         struct mproc *p = pp_vec_at(&m->procs, i);
-        if (p->pid == pid)
+        if (p->pid == pid && p->start_time == start_time)
             return p;
     }
     return NULL;
+}
+
+static void
+cap_reached(struct pp_multi *m)
+{
+    if (m->cap_warned)
+        return;
+    m->cap_warned = true;
+    pp_log_warn("--subprocesses: %d processes at once in the tree: further ones are not "
+                "followed until some exit", MAX_PROCS);
 }
 
 /* Appends the children of pid (all its threads' children) to out. */
@@ -139,7 +151,7 @@ children_of(int pid, struct pp_vec *out)
     d = opendir(path);
     if (!d)
         return;
-    while ((e = readdir(d)) != NULL && out->len < MAX_PROCS) {
+    while ((e = readdir(d)) != NULL && out->len < MAX_PROCS + 1) {
         char cpath[320];
         FILE *f;
         int child;
@@ -149,7 +161,7 @@ children_of(int pid, struct pp_vec *out)
         f = fopen(cpath, "r");
         if (!f)
             continue;
-        while (fscanf(f, "%d", &child) == 1 && out->len < MAX_PROCS)
+        while (fscanf(f, "%d", &child) == 1 && out->len < MAX_PROCS + 1)
             pp_vec_append(out, &child);
         fclose(f);
     }
@@ -235,31 +247,70 @@ try_attach(struct pp_multi *m, struct mproc *p, uint64_t now)
     }
 }
 
-/* Finds new descendants, attaches to the Python ones. */
+/*
+ * Finds new descendants, attaches to the Python ones.  A process is known
+ * by (PID, start time): a PID used again (Gunicorn's --max-requests
+ * respawns) is a new process, and the old entry, if its session still
+ * runs, is folded first.  Entries of processes gone from the tree are
+ * freed (their samples were folded), so the table holds the live tree,
+ * at most MAX_PROCS processes (a warning says when that was reached).
+ */
 static void
 scan(struct pp_multi *m, uint64_t now)
 {
     struct pp_vec todo;
-    size_t i;
+    size_t i, j;
 
+    for (i = 0; i < m->procs.len; i++)
+        ((struct mproc *)pp_vec_at(&m->procs, i))->seen = false;
     pp_vec_init(&todo, sizeof(int));
     pp_vec_append(&todo, &m->root);
-    for (i = 0; i < todo.len && i < MAX_PROCS; i++) { /* breadth first */
+    for (i = 0; i < todo.len && i < MAX_PROCS + 1; i++) { /* breadth first */
         int pid = *(int *)pp_vec_at(&todo, i);
-        struct mproc *p = find_proc(m, pid);
-        if (!p && m->procs.len < MAX_PROCS) {
+        unsigned long long start = pp_proc_start_time(pid);
+        struct mproc *p;
+        if (!start) /* gone already */
+            continue;
+        p = find_proc(m, pid, start);
+        if (!p) {
+            for (j = 0; j < m->procs.len; j++) { /* its PID's previous process */
+                struct mproc *old = pp_vec_at(&m->procs, j);
+                if (old->pid == pid && old->s) {
+                    old->s->target_gone = true;
+                    fold(m, old);
+                }
+            }
+        }
+        if (!p && m->procs.len >= MAX_PROCS) {
+            cap_reached(m);
+        } else if (!p) {
             struct mproc np;
             memset(&np, 0, sizeof(np));
             np.pid = pid;
+            np.start_time = start;
             np.first_seen_ns = now;
             if (pp_vec_append(&m->procs, &np) == 0) {
                 p = pp_vec_at(&m->procs, m->procs.len - 1);
                 m->processes_seen++;
             }
         }
+        if (p)
+            p->seen = true;
         children_of(pid, &todo);
     }
+    if (todo.len > MAX_PROCS)
+        cap_reached(m);
     pp_vec_free(&todo);
+    /* free the entries of processes no longer in the tree (and folded) */
+    for (i = j = 0; i < m->procs.len; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        if (!p->seen && !p->s)
+            continue;
+        if (i != j)
+            memcpy(pp_vec_at(&m->procs, j), p, sizeof(*p));
+        j++;
+    }
+    m->procs.len = j;
     for (i = 0; i < m->procs.len; i++) {
         struct mproc *p = pp_vec_at(&m->procs, i);
         if (p->s && pp_proc_exec_id(p->pid) != p->exec_id) {
@@ -270,7 +321,7 @@ scan(struct pp_multi *m, uint64_t now)
             p->done = false;
             p->first_seen_ns = now;
         }
-        if (!p->done && !p->s)
+        if (!p->done && !p->s && p->seen)
             try_attach(m, p, now);
     }
 }
@@ -280,9 +331,13 @@ root_gone(struct pp_multi *m)
 {
     if (m->launched) {
         int st;
+        if (!m->root_reaped && pp_proc_child_reaped(m->root, &st)) {
+            m->root_reaped = true; /* reaped elsewhere (a wait for a ptrace stop) */
+            m->root_status = st;
+        }
         /* __WALL: with --blocking the root is also our tracee; its stops
          * are handed back, not taken for an exit */
-        if (!m->root_reaped && waitpid(m->root, &st, WNOHANG | __WALL) == m->root) {
+        if (!m->root_reaped && pp_proc_waitpid(m->root, &st, WNOHANG | __WALL) == m->root) {
             if (WIFSTOPPED(st)) {
                 pp_pstop_resume(m->root, st);
             } else {
@@ -663,9 +718,12 @@ pp_multi_stop_target(struct pp_multi *m)
     t0 = pp_now_ns();
     while (!root_gone(m)) {
         if (pp_now_ns() - t0 > 5000000000ULL) {
+            /* root_gone() just said: not reaped, so still our child */
             kill(m->root, SIGKILL);
-            if (waitpid(m->root, &m->root_status, __WALL) == m->root)
-                m->root_reaped = true;
+            while (pp_proc_waitpid(m->root, &m->root_status, __WALL) < 0 && errno == EINTR)
+                ;
+            (void)root_gone(m);
+            m->root_reaped = true;
             break;
         }
         usleep(2000);

@@ -761,7 +761,8 @@ run_perf(struct pp_session *s, uint64_t end)
             return err;
         now = pp_now_ns();
         pp_session_status(s, now);
-        if (now >= end || pp_native_maintain(s, now) == PP_EGONE)
+        if (now >= end || pp_native_maintain(s, now) == PP_EGONE ||
+            pp_session_exec_check(s, now))
             break;
     }
     return err;
@@ -919,7 +920,7 @@ run_blocking(struct pp_session *s, uint64_t end)
             s->target_gone = true;
             break;
         }
-        if (err)
+        if (err || pp_session_exec_check(s, pp_now_ns()))
             break;
     }
     poll_stops(s);

@@ -1,11 +1,16 @@
 /*
  * out.c -- raw and collapsed writers (layer L4).  See out.h.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -34,37 +39,193 @@ pp_out_stat(struct pp_out_info *info, const char *key, uint64_t val)
     info->nstats++;
 }
 
-/* ==== atomic files ==== */
+static uint64_t
+pp_out_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* ==== output files ====
+ *
+ * A regular file (or a new name) is written to a temporary file created
+ * next to it with an unpredictable name, O_CREAT|O_EXCL|O_NOFOLLOW and
+ * mode 0600 (pp_out_set_mode), fsync'ed and renamed over the path: a
+ * reader never sees half a file, and a symlink planted at any name
+ * (the temporary's or the path's) is never followed.  "-", a FIFO and a
+ * character device (/dev/null, a terminal, /dev/stdout -> a pipe) are
+ * streamed into directly and never replaced.  A symlink at the path is
+ * refused unless it leads to a FIFO or a character device.
+ */
+
+static unsigned out_mode = 0600;
+static char out_err_path[4096];
+static int out_err_errno;
+static bool out_err_tmp; /* while creating the temporary file */
+
+void
+pp_out_set_mode(unsigned mode)
+{
+    out_mode = mode & 07777;
+}
+
+const char *
+pp_out_error(int *errnum, bool *creating_tmp)
+{
+    if (errnum)
+        *errnum = out_err_errno;
+    if (creating_tmp)
+        *creating_tmp = out_err_tmp;
+    return out_err_path;
+}
+
+static int
+out_fail(const char *path, int e)
+{
+    snprintf(out_err_path, sizeof(out_err_path), "%s", path);
+    out_err_errno = e;
+    out_err_tmp = false;
+    errno = e;
+    return PP_EOUTPUT;
+}
 
 struct afile {
     FILE *f;
+    int fd;
+    bool stream; /* written in place: no temporary, no rename */
     char tmp[4200];
     const char *path;
 };
 
 static int
+tmp_create(struct afile *af, const char *path)
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) + 1 : 0;
+    const char *base = slash ? slash + 1 : path;
+    int tries;
+
+    for (tries = 0; tries < 100; tries++) {
+        unsigned char rnd[12];
+        char suffix[13];
+        size_t i;
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+            uint64_t t = pp_out_clock() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)tries;
+            for (i = 0; i < sizeof(rnd); i++, t = t * 6364136223846793005ULL + 1442695040888963407ULL)
+                rnd[i] = (unsigned char)(t >> 56);
+        }
+        for (i = 0; i < sizeof(rnd); i++)
+            suffix[i] = alnum[rnd[i] % (sizeof(alnum) - 1)];
+        suffix[sizeof(rnd)] = '\0';
+        /* ".NAME.pyprof-XXXXXXXXXXXX" in the output's own directory */
+        if (snprintf(af->tmp, sizeof(af->tmp), "%.*s.%.200s.pyprof-%s", dirlen, path, base,
+                     suffix) >= (int)sizeof(af->tmp))
+            return out_fail(path, ENAMETOOLONG);
+        af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (af->fd >= 0)
+            return 0;
+        if (errno != EEXIST)
+            break;
+    }
+    out_fail(path, errno);
+    out_err_tmp = true;
+    return PP_EOUTPUT;
+}
+
+static int
 afile_open(struct afile *af, const char *path)
 {
-    snprintf(af->tmp, sizeof(af->tmp), "%s.tmp.%d", path, (int)getpid());
+    struct stat st;
+
+    memset(af, 0, sizeof(*af));
+    af->fd = -1;
     af->path = path;
-    af->f = fopen(af->tmp, "w");
-    if (!af->f)
-        return PP_EOUTPUT;
+    if (strcmp(path, "-") == 0) {
+        af->stream = true;
+        af->fd = dup(1);
+        if (af->fd < 0)
+            return out_fail("standard output", errno);
+    } else if (lstat(path, &st) == 0 &&
+               (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISLNK(st.st_mode))) {
+        if (S_ISLNK(st.st_mode) &&
+            (stat(path, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))))
+            return out_fail(path, ELOOP); /* a symlink to a file: refused */
+        af->stream = true;
+        af->fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (af->fd < 0)
+            return out_fail(path, errno);
+        if (fstat(af->fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
+            close(af->fd); /* swapped for something else meanwhile */
+            return out_fail(path, EEXIST);
+        }
+    } else {
+        int err;
+        if ((err = tmp_create(af, path)))
+            return err;
+        if (out_mode != 0600 && fchmod(af->fd, out_mode) != 0) {
+            int e = errno;
+            close(af->fd);
+            unlink(af->tmp);
+            return out_fail(path, e);
+        }
+    }
+    af->f = fdopen(af->fd, "w");
+    if (!af->f) {
+        int e = errno;
+        close(af->fd);
+        if (!af->stream)
+            unlink(af->tmp);
+        return out_fail(path, e);
+    }
     setvbuf(af->f, NULL, _IOFBF, 1 << 16);
     return 0;
+}
+
+static void
+afile_abort(struct afile *af)
+{
+    fclose(af->f);
+    if (!af->stream)
+        unlink(af->tmp);
 }
 
 static int
 afile_commit(struct afile *af)
 {
-    int bad = ferror(af->f);
+    int e = 0;
+    /* a failed write left its data in the buffer: the flush says why */
     if (fflush(af->f) != 0)
-        bad = 1;
-    if (fclose(af->f) != 0)
-        bad = 1;
-    if (bad || rename(af->tmp, af->path) != 0) {
+        e = errno ? errno : EIO;
+    else if (ferror(af->f))
+        e = EIO;
+    if (!e && !af->stream && fsync(af->fd) != 0)
+        e = errno;
+    if (fclose(af->f) != 0 && !e)
+        e = errno ? errno : EIO;
+    if (af->stream)
+        return e ? out_fail(strcmp(af->path, "-") == 0 ? "standard output" : af->path, e)
+                 : 0;
+    if (!e && rename(af->tmp, af->path) != 0)
+        e = errno;
+    if (e) {
         unlink(af->tmp);
-        return PP_EOUTPUT;
+        return out_fail(af->path, e);
+    }
+    { /* the rename itself survives a crash too */
+        char dir[4200];
+        const char *slash = strrchr(af->path, '/');
+        int dfd;
+        if (slash)
+            snprintf(dir, sizeof(dir), "%.*s", (int)(slash - af->path) + 1, af->path);
+        else
+            snprintf(dir, sizeof(dir), ".");
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
     }
     return 0;
 }
@@ -247,8 +408,7 @@ pp_out_write_collapsed(const struct pp_agg *a, bool threads, const char *path)
     pp_hmap_free(&merged);
     pp_vec_free(&order);
     if (err) {
-        fclose(af.f);
-        unlink(af.tmp);
+        afile_abort(&af);
         return err;
     }
     return afile_commit(&af);

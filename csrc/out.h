@@ -2,9 +2,13 @@
  * out.h -- writers for the raw and collapsed formats (layer L4).
  *
  * Pure functions of an aggregation plus metadata; they never see the
- * target.  Every file is written atomically: to "PATH.tmp.PID" in the same
- * directory, then rename(2), so a reader never sees half a file.
- * Formats: docs/format.md.
+ * target.  A regular file is written atomically: to a temporary with an
+ * unpredictable name in the same directory (O_EXCL|O_NOFOLLOW, mode 0600
+ * unless pp_out_set_mode says otherwise), fsync(2), then rename(2), so a
+ * reader never sees half a file and no planted symlink is followed.  "-"
+ * (standard output), a FIFO or a character device is streamed into and
+ * never replaced; a symlink to anything else is refused.  Formats:
+ * docs/format.md; the rules: docs/sampler-cli.md "Output files".
  */
 #ifndef PP_OUT_H
 #define PP_OUT_H
@@ -27,6 +31,13 @@ struct pp_out_info {
 void pp_out_meta(struct pp_out_info *info, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void pp_out_stat(struct pp_out_info *info, const char *key, uint64_t val);
+
+/* Permission bits of the files created from now on (default 0600). */
+void pp_out_set_mode(unsigned mode);
+/* After PP_EOUTPUT: the path that failed ("standard output" for "-"), the
+ * errno that says why, and whether it was the temporary file next to it
+ * that could not be created. */
+const char *pp_out_error(int *errnum, bool *creating_tmp);
 
 int pp_out_write_raw(const struct pp_agg *a, const struct pp_out_info *info, const char *path);
 int pp_out_write_collapsed(const struct pp_agg *a, bool threads, const char *path);

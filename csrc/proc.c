@@ -259,6 +259,64 @@ pp_proc_root_path(int pid, const char *path, char *buf, size_t len)
         snprintf(buf, len, "%s", path);
 }
 
+/* the launched children (a few: one per session) and their fates */
+#define CHILDREN_MAX 16
+static struct {
+    int pid;
+    int status;
+    bool reaped;
+} children[CHILDREN_MAX];
+
+static void
+child_add(int pid)
+{
+    size_t i, slot = CHILDREN_MAX;
+    for (i = 0; i < CHILDREN_MAX; i++) {
+        if (children[i].pid == 0 || children[i].pid == pid) {
+            slot = i;
+            break;
+        }
+        if (children[i].reaped && slot == CHILDREN_MAX)
+            slot = i; /* reuse a reaped one's slot if all are taken */
+    }
+    if (slot == CHILDREN_MAX)
+        slot = 0;
+    children[slot].pid = pid;
+    children[slot].status = 0;
+    children[slot].reaped = false;
+}
+
+pid_t
+pp_proc_waitpid(pid_t pid, int *status, int flags)
+{
+    int st = 0;
+    pid_t r = waitpid(pid, &st, flags);
+    if (r > 0 && (WIFEXITED(st) || WIFSIGNALED(st))) {
+        size_t i;
+        for (i = 0; i < CHILDREN_MAX; i++)
+            if (children[i].pid == r && !children[i].reaped) {
+                children[i].reaped = true;
+                children[i].status = st;
+            }
+    }
+    if (status)
+        *status = st;
+    return r;
+}
+
+bool
+pp_proc_child_reaped(int pid, int *status)
+{
+    size_t i;
+    for (i = 0; i < CHILDREN_MAX; i++)
+        if (children[i].pid == pid && children[i].reaped) {
+            if (status)
+                *status = children[i].status;
+            return true;
+        }
+    return false;
+}
+
 int
 pp_proc_spawn(char *const argv[], pid_t *child)
 {
@@ -294,8 +352,41 @@ pp_proc_spawn(char *const argv[], pid_t *child)
         errno = code;
         return PP_ELAUNCH;
     }
+    child_add(pid);
     *child = pid;
     return 0;
+}
+
+unsigned long long
+pp_proc_start_time(int pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long v = 0;
+    ssize_t n;
+    int fd, field;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+    if (!p)
+        return 0;
+    p++;
+    for (field = 2; field < 21 && *p; field++) { /* p is before field field+1 */
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    if (field == 21 && sscanf(p, " %llu", &v) != 1)
+        v = 0;
+    return v;
 }
 
 unsigned long long

@@ -52,9 +52,28 @@ void pp_proc_root_path(int pid, const char *path, char *buf, size_t len);
  * otherwise. */
 int pp_proc_task_futex(int pid, int tid, unsigned long long *uaddr);
 
+/* The process's start time (/proc/PID/stat field 22, clock ticks since
+ * boot): with the PID, the identity of a process across PID reuse.  0 on
+ * error. */
+unsigned long long pp_proc_start_time(int pid);
+
 /* A value that changes when the process execs: the address of its
  * AT_RANDOM bytes (on the new stack, randomised at every exec).  0 on error. */
 unsigned long long pp_proc_exec_id(int pid);
+
+/*
+ * Our launched children's exit statuses, kept wherever they are reaped.
+ * A launched child is also a tracee under --blocking, so a waitpid for a
+ * ptrace stop of one of its threads (pstop.c), a poll of every child, or
+ * the session's own check may each be the one that consumes its exit.
+ * Every waitpid of the sampler goes through pp_proc_waitpid, which
+ * records an exit of a child registered by pp_proc_spawn; the child's
+ * owner asks pp_proc_child_reaped.  A PID recorded there was reaped: it
+ * may already name another process and must never be signalled.
+ */
+pid_t pp_proc_waitpid(pid_t pid, int *status, int flags);
+/* true (and *status) once pid, a child from pp_proc_spawn, was reaped. */
+bool pp_proc_child_reaped(int pid, int *status);
 
 /* fork + exec argv; the child is in our process group.  Exec failure is
  * reported through a close-on-exec pipe as PP_ELAUNCH. */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "proc.h"
 #include "util.h"
 
 #define SPIN_NS (40ULL * 1000ULL)
@@ -44,14 +45,14 @@ spin_wait(int tid, int *st)
     uint64_t t0 = pp_now_ns();
     struct timespec nap = {0, 50000};
     do {
-        pid_t r = waitpid(tid, st, __WALL | WNOHANG);
+        pid_t r = pp_proc_waitpid(tid, st, __WALL | WNOHANG);
         if (r != 0)
             return r;
     } while (pp_now_ns() - t0 < SPIN_NS);
     /* then in naps, bounded: a stop whose report someone else consumed
      * must not hang the profiler (the caller resumes the thread anyway) */
     while (pp_now_ns() - t0 < WAIT_MAX_NS) {
-        pid_t r = waitpid(tid, st, __WALL | WNOHANG);
+        pid_t r = pp_proc_waitpid(tid, st, __WALL | WNOHANG);
         if (r != 0)
             return r;
         nanosleep(&nap, NULL);
@@ -123,7 +124,7 @@ pp_pstop_poll(int watch, int *watch_status)
     pid_t r;
 
     for (n = 0; n < 256; n++) {
-        r = waitpid(-1, &st, WNOHANG | __WALL);
+        r = pp_proc_waitpid(-1, &st, WNOHANG | __WALL);
         if (r <= 0)
             break;
         if (WIFEXITED(st) || WIFSIGNALED(st)) {

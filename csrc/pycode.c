@@ -18,6 +18,7 @@ pp_pycode_init(struct pp_pycode *c, struct pp_strtab *strs)
     pp_hmap_init(&c->by_addr);
     pp_hmap_init(&c->seen);
     pp_vec_init(&c->infos, sizeof(struct pp_pycode_info));
+    pp_vec_init(&c->free_slots, sizeof(size_t));
     c->strs = strs;
 }
 
@@ -52,6 +53,7 @@ pp_pycode_free(struct pp_pycode *c)
     for (i = 0; i < c->infos.len; i++)
         free(((struct pp_pycode_info *)pp_vec_at(&c->infos, i))->linetable);
     pp_vec_free(&c->infos);
+    pp_vec_free(&c->free_slots);
     pp_hmap_free(&c->by_addr);
 }
 
@@ -305,6 +307,27 @@ pp_pycode_get(struct pp_pycode *c, struct pp_mem *mem, const struct pp_pylayout 
     if (err)
         return err;
     info.checked_ns = c->now_ns;
+    if (c->free_slots.len) { /* a forgotten entry's place */
+        size_t i = *(size_t *)pp_vec_at(&c->free_slots, --c->free_slots.len);
+        slot = pp_vec_at(&c->infos, i);
+        *slot = info;
+        err = pp_hmap_put(&c->by_addr, code_addr, i + 1);
+        if (err)
+            return err;
+        *out = slot;
+        return 0;
+    }
+    /* full (or its index full of forgotten addresses): start over */
+    if (c->infos.len >= PP_CODE_CACHE_MAX || c->by_addr.len >= 2 * (size_t)PP_CODE_CACHE_MAX) {
+        size_t i;
+        for (i = 0; i < c->infos.len; i++)
+            free(((struct pp_pycode_info *)pp_vec_at(&c->infos, i))->linetable);
+        c->infos.len = 0;
+        c->free_slots.len = 0;
+        pp_hmap_clear(&c->by_addr);
+        pp_hmap_clear(&c->seen);
+        c->flushes++;
+    }
     err = pp_vec_append(&c->infos, &info);
     if (err) {
         free(info.linetable);
@@ -406,10 +429,12 @@ pp_pycode_forget(struct pp_pycode *c, uint64_t code_addr)
     uint64_t idx;
     if (pp_hmap_get(&c->by_addr, code_addr, &idx) && idx) {
         struct pp_pycode_info *info = pp_vec_at(&c->infos, idx - 1);
+        size_t i = (size_t)(idx - 1);
         free(info->linetable);
         info->linetable = NULL;
         info->linetable_len = 0;
         pp_hmap_put(&c->by_addr, code_addr, 0);
+        (void)pp_vec_append(&c->free_slots, &i); /* no room: the slot stays unused */
     }
 }
 

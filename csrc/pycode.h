@@ -42,9 +42,16 @@ struct pp_pycode_info {
     uint64_t checked_ns; /* last time the fingerprint was verified */
 };
 
+/* Code objects cached at once.  A forgotten (stale) entry's slot is
+ * reused; a cache that fills up is emptied and refilled by the next
+ * samples.  ~200 bytes per entry plus its line table. */
+#define PP_CODE_CACHE_MAX 65536
+
 struct pp_pycode {
     struct pp_hmap by_addr; /* code_addr -> index + 1 in infos */
     struct pp_vec infos;    /* struct pp_pycode_info */
+    struct pp_vec free_slots; /* size_t: indexes of forgotten entries */
+    uint64_t flushes;         /* times the full cache was emptied */
     struct pp_strtab *strs;
     uint64_t code_type_addr; /* PyCode_Type in the target, once seen */
     struct pp_hmap seen;     /* scratch for pp_pycode_validate */

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "elf.h"
 #include "err.h"
 #include "log.h"
 #include "native.h"
@@ -66,11 +67,18 @@ pp_session_child_gone(struct pp_session *s)
                 return pp_proc_task_state(s->pid, &s->tasks.v[i]) == 'Z';
         return false;
     }
+    /* reaped anywhere (a wait for a ptrace stop may have taken it): the
+     * one record of its status */
+    if (pp_proc_child_reaped(s->pid, &status)) {
+        s->target_gone = true;
+        s->target_status = status;
+        return true;
+    }
     if (s->target_gone)
         return true;
     /* __WALL: with --blocking the child is also our tracee, and its stops
      * come here too; such a stop is handed back, not taken for an exit */
-    if (waitpid(s->pid, &status, WNOHANG | __WALL) == s->pid) {
+    if (pp_proc_waitpid(s->pid, &status, WNOHANG | __WALL) == s->pid) {
         if (WIFSTOPPED(status)) {
             pp_pstop_resume(s->pid, status);
             return false;
@@ -78,6 +86,50 @@ pp_session_child_gone(struct pp_session *s)
         s->target_gone = true;
         s->target_status = status;
         return true;
+    }
+    return false;
+}
+
+/*
+ * No _PyRuntime (CPython 3.7+) found: is it an older CPython (2.7, 3.6)?
+ * Every CPython exports Py_GetVersion; such a target is an unsupported
+ * version (exit 6), not "not a Python process" (exit 5).  The version is
+ * read from the file name (python2.7, libpython3.6m.so.1.0) when it says.
+ */
+static bool
+old_cpython(struct pp_session *s)
+{
+    char exe[4096], link[64], real[4200];
+    ssize_t n;
+    size_t i;
+
+    snprintf(link, sizeof(link), "/proc/%d/exe", s->pid);
+    n = readlink(link, exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    for (i = 0; i <= s->maps.n && i < 4096; i++) {
+        const char *path = i < s->maps.n ? s->maps.v[i].path : exe;
+        const char *base = strrchr(path, '/');
+        struct pp_elf e;
+        uint64_t value;
+        bool found;
+        base = base ? base + 1 : path;
+        if (path[0] != '/' || (i < s->maps.n && s->maps.v[i].offset != 0) ||
+            (i < s->maps.n && !strstr(base, "python")))
+            continue;
+        pp_proc_root_path(s->pid, path, real, sizeof(real));
+        if (pp_elf_open(real, &e) != 0)
+            continue;
+        found = pp_elf_find_symbol(&e, "Py_GetVersion", &value, NULL) == 0;
+        pp_elf_close(&e);
+        if (found) {
+            const char *v = strstr(base, "python");
+            unsigned major, minor;
+            if (v && sscanf(v + 6, "%u.%u", &major, &minor) == 2 && major <= 3)
+                snprintf(s->rt.version_str, sizeof(s->rt.version_str), "%u.%u", major, minor);
+            else
+                snprintf(s->rt.version_str, sizeof(s->rt.version_str), "older than 3.7");
+            return true;
+        }
     }
     return false;
 }
@@ -90,7 +142,10 @@ find_runtime(struct pp_session *s)
     err = pp_maps_read(s->pid, &s->maps);
     if (err)
         return err;
-    return pp_pyruntime_find(s->pid, &s->maps, s->mem, &s->rt);
+    err = pp_pyruntime_find(s->pid, &s->maps, s->mem, &s->rt);
+    if (err == PP_ENOTPY && old_cpython(s))
+        err = PP_EVERSION;
+    return err;
 }
 
 static int
@@ -202,6 +257,8 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
         return err;
     s->start_ns = pp_now_ns();
     s->status_ns = s->start_ns;
+    s->exec_id = pp_proc_exec_id(s->pid);
+    s->exec_checked_ns = s->start_ns;
     pp_log_info("sampling PID %d (Python %s, runtime at 0x%llx in %s)", s->pid,
                 s->rt.version_str, (unsigned long long)s->rt.runtime_addr, s->rt.path);
     return 0;
@@ -305,6 +362,17 @@ pp_session_thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid
         if (!(v & PYNAME_PENDING) || !t) /* no thread state this time: nothing to look up */
             return 0;
         first_tick = (v >> 32) & PYNAME_TICK_MASK;
+    } else if (s->agg.threads.len >= (s->opts.max_threads ? s->opts.max_threads
+                                                             : PP_THREADS_MAX)) {
+        /* as many threads as we keep apart: later ones share one entry
+         * (the counts per (stack, thread) stay bounded under thread churn) */
+        if (!s->threads_capped) {
+            s->threads_capped = true;
+            pp_log_warn("PID %d: more than %zu threads seen; later ones are counted together "
+                        "as thread -1 (<other threads>)", s->pid, s->agg.threads.len);
+        }
+        s->st.threads_merged++;
+        return pp_agg_thread(&s->agg, -1, "<other threads>", idx) ? PP_ENOMEM : 0;
     } else {
         if (tid > 0)
             pp_proc_task_comm(s->pid, tid, comm, sizeof(comm));
@@ -527,6 +595,46 @@ pp_session_tick(struct pp_session *s, bool force_all)
     return 0;
 }
 
+/* ==== exec ==== */
+
+#define EXEC_CHECK_NS (200ULL * 1000000ULL)
+
+bool
+pp_session_exec_check(struct pp_session *s, uint64_t now)
+{
+    unsigned long long id;
+
+    if (s->exec_seen)
+        return true;
+    if (!s->exec_id || now - s->exec_checked_ns < EXEC_CHECK_NS)
+        return false;
+    s->exec_checked_ns = now;
+    id = pp_proc_exec_id(s->pid);
+    if (!id || id == s->exec_id) /* 0: gone or unreadable, seen elsewhere */
+        return false;
+    s->exec_seen = true;
+    pp_proc_cmdline(s->pid, s->exec_cmdline, sizeof(s->exec_cmdline));
+    for (char *c = s->exec_cmdline; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = ' ';
+    pp_session_status_clear(s);
+    pp_log_warn("PID %d exec'd another program (%.120s) after %.1f s: sampling ends here, the "
+                "profile covers the program before the exec (--subprocesses follows an exec)",
+                s->pid, s->exec_cmdline, (now - s->start_ns) / 1e9);
+    return true;
+}
+
+void
+pp_session_wait_exit(struct pp_session *s)
+{
+    uint64_t end = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
+                                          : UINT64_MAX;
+    if (!s->launched || !s->exec_seen)
+        return;
+    while (!pp_stop_requested && !pp_session_child_gone(s) && pp_now_ns() < end)
+        sleep_ns(20000000);
+}
+
 /* ==== the loop ==== */
 
 static double
@@ -594,7 +702,7 @@ pp_session_run(struct pp_session *s)
             s->target_gone = true;
             break;
         }
-        if (err)
+        if (err || pp_session_exec_check(s, pp_now_ns()))
             break;
     }
     s->end_ns = pp_now_ns();
@@ -636,6 +744,16 @@ pp_session_status_clear(struct pp_session *s)
 static void
 target_status_text(struct pp_session *s, char *buf, size_t len)
 {
+    if (s->launched)
+        (void)pp_session_child_gone(s); /* its status, wherever it was reaped */
+    if (s->exec_seen) { /* "exec'd (CMD), exit 0" */
+        int n = snprintf(buf, len, "exec'd (%.60s)%s", s->exec_cmdline,
+                         s->target_gone ? ", " : "");
+        if (n < 0 || (size_t)n >= len || !s->target_gone)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
     if (!s->target_gone)
         snprintf(buf, len, "running");
     else if (!s->launched)
@@ -667,7 +785,7 @@ pp_session_out_agg(struct pp_session *s, struct pp_agg *tmp, const struct pp_agg
 void
 pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
 {
-    char status[64];
+    char status[160];
 
     memset(info, 0, sizeof(*info));
     target_status_text(s, status, sizeof(status));
@@ -697,6 +815,8 @@ pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "sample_ns_total", s->st.sample_ns_total);
     pp_out_stat(info, "mem_reads", s->mem ? s->mem->reads : 0);
     pp_out_stat(info, "code_cache_misses", s->codes.misses);
+    pp_out_stat(info, "code_cache_slots", s->codes.infos.len);
+    pp_out_stat(info, "threads_merged", s->st.threads_merged);
     pp_out_stat(info, "first_sample_us",
                 s->first_sample_ns ? (s->first_sample_ns - s->attach_ns) / 1000 : 0);
     pp_native_out_info(s, info);
@@ -726,7 +846,7 @@ pp_session_write(struct pp_session *s)
 void
 pp_session_summary(struct pp_session *s, const char *path)
 {
-    char status[64];
+    char status[160];
     char native[256];
     uint64_t errors = s->st.errors_transient + s->st.errors_baddata;
     target_status_text(s, status, sizeof(status));
@@ -748,11 +868,15 @@ pp_session_stop_target(struct pp_session *s)
          * --duration sends SIGTERM (quiet, unlike SIGINT's traceback) */
         int sig = pp_stop_signal ? pp_stop_signal : SIGTERM;
         uint64_t t0 = pp_now_ns();
+        /* not reaped yet (checked just now): the PID is still our child's,
+         * a zombie at worst, and cannot name another process */
         kill(s->pid, sig);
         while (!pp_session_child_gone(s)) {
             if (pp_now_ns() - t0 > 5000000000ULL) {
                 kill(s->pid, SIGKILL);
-                waitpid(s->pid, &s->target_status, __WALL);
+                while (pp_proc_waitpid(s->pid, &s->target_status, __WALL) < 0 && errno == EINTR)
+                    ;
+                (void)pp_session_child_gone(s); /* the recorded status, if reaped elsewhere */
                 s->target_gone = true;
                 break;
             }

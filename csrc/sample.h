@@ -37,6 +37,8 @@ struct pp_session_opts {
     int unwinder;      /* enum pp_unwinder_kind */
     unsigned stack_size;
     const char *debug_dirs;
+    const char *cleanup_dir; /* removed if the parent dies (main.c) */
+    unsigned max_threads;    /* 0: PP_THREADS_MAX */
 };
 
 struct pp_stats {
@@ -44,7 +46,13 @@ struct pp_stats {
     uint64_t errors_transient, errors_baddata, truncated, retries;
     uint64_t gil_skipped, gil_waiting;
     uint64_t sample_ns_total;
+    uint64_t threads_merged; /* samples of threads past the cap (PP_THREADS_MAX) */
 };
+
+/* Distinct threads kept apart per process (--max-threads): the count table
+ * is per (stack, thread), so thread churn would grow it without end.
+ * Later threads are counted together as thread -1 "<other threads>". */
+#define PP_THREADS_MAX 4096
 
 struct pp_session {
     struct pp_session_opts opts;
@@ -88,6 +96,12 @@ struct pp_session {
     uint32_t gil_wait_frame;  /* "<waiting for GIL>" */
     uint64_t gil_addr, gil_holder; /* this tick's GIL; gil_addr 0: unknown */
     struct pp_native *nat;    /* native mode state (native.c), or NULL */
+    /* an exec of the target ends the sampling (pp_session_exec_check) */
+    unsigned long long exec_id; /* pp_proc_exec_id() at start */
+    uint64_t exec_checked_ns;
+    bool exec_seen;
+    bool threads_capped; /* the thread cap was reached (warned once) */
+    char exec_cmdline[256];
 };
 
 /* Set by signal handlers; the loop polls them. */
@@ -117,6 +131,16 @@ void pp_session_summary(struct pp_session *s, const char *path);
 void pp_session_status(struct pp_session *s, uint64_t now);
 /* Clears the status line before other output. */
 void pp_session_status_clear(struct pp_session *s);
+
+/* Every 200 ms (cheap otherwise): has the target exec'ed another program?
+ * Then its memory is no longer the interpreter we found: the sampling
+ * loops end (a warning says so) instead of counting errors.  Without
+ * --subprocesses an exec is not followed. */
+bool pp_session_exec_check(struct pp_session *s, uint64_t now);
+/* After an exec of a launched child: wait, without sampling, until it
+ * exits, a stop is requested or the duration ends (its status goes in the
+ * output). */
+void pp_session_wait_exit(struct pp_session *s);
 
 /* For native.c: the per-thread pieces of a Python sample. */
 #define PP_READ_ATTEMPTS 3

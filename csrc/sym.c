@@ -198,10 +198,15 @@ module_of(struct pp_symbolizer *s, Dwfl_Module *mod)
     return m;
 }
 
+/* dwfl_report_end's `removed` callback.  libdwfl declares its second
+ * parameter `void *` but passes the address of the module's userdata
+ * field (a `void **`, as every Dwfl_Module callback does): the symmod is
+ * what that field holds. */
 static int
 removed_cb(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_Addr base, void *arg)
 {
-    struct symmod *m = userdata;
+    void **ud = userdata;
+    struct symmod *m = ud ? *ud : NULL;
     (void)mod;
     (void)name;
     (void)base;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,7 +48,7 @@ slurp(const char *path)
     return buf;
 }
 
-/* Files in dir whose name contains ".tmp." */
+/* Temporary files in dir: ".NAME.pyprof-XXXXXXXXXXXX" (and the old "NAME.tmp.PID") */
 static int
 count_tmp_files(const char *dir)
 {
@@ -57,7 +58,7 @@ count_tmp_files(const char *dir)
     if (!d)
         return -1;
     while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp."))
+        if (strstr(e->d_name, ".tmp.") || strstr(e->d_name, ".pyprof-"))
             n++;
     closedir(d);
     return n;
@@ -544,8 +545,49 @@ test_atomic(void)
     text = slurp(path);
     CHECK(text && strstr(text, "old") == NULL && strncmp(text, "<module>", 8) == 0);
     free(text);
+    {   /* a new file is 0600 whatever the umask; the old one's mode does not leak */
+        struct stat st;
+        mode_t old = umask(0);
+        CHECK_EQ_INT(pp_out_write_collapsed(&p.a, false, path), 0);
+        umask(old);
+        CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600);
+    }
     unlink(path);
     CHECK_EQ_INT(count_tmp_files(tmpdir), 0);
+
+    /* a symlink at the path (to a file): refused, the file untouched */
+    {
+        char victim[300];
+        int e = 0;
+        bool tmp = true;
+        snprintf(victim, sizeof victim, "%s/victim", tmpdir);
+        snprintf(path, sizeof path, "%s/link.txt", tmpdir);
+        {
+            FILE *f = fopen(victim, "w");
+            CHECK(f != NULL);
+            if (f) {
+                fputs("precious\n", f);
+                fclose(f);
+            }
+        }
+        CHECK_EQ_INT(symlink(victim, path), 0);
+        CHECK_EQ_INT(pp_out_write_collapsed(&p.a, false, path), PP_EOUTPUT);
+        CHECK(strcmp(pp_out_error(&e, &tmp), path) == 0 && e == ELOOP && !tmp);
+        text = slurp(victim);
+        CHECK(text && strcmp(text, "precious\n") == 0);
+        free(text);
+        /* a symlink to a character device is written through, never replaced */
+        unlink(path);
+        CHECK_EQ_INT(symlink("/dev/null", path), 0);
+        CHECK_EQ_INT(pp_out_write_raw(&p.a, &info, path), 0);
+        {
+            struct stat st;
+            CHECK(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+        }
+        unlink(path);
+        unlink(victim);
+        CHECK_EQ_INT(count_tmp_files(tmpdir), 0);
+    }
     free_profile(&p);
 }
 
