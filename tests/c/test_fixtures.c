@@ -30,6 +30,7 @@
 #include "mem.h"
 #include "out.h"
 #include "py/layout.h"
+#include "py/offsets_table.h"
 #include "pycode.h"
 #include "pyframe.h"
 #include "tap.h"
@@ -377,14 +378,31 @@ test_fixture(const char *dir, const char *name, int index)
     CHECK_EQ_INT(replay(mem, (uint32_t)version_hex, runtime_addr, false, out, &r), 0);
     CHECK_EQ_INT(r.walk_errors, 0);
     CHECK(same_lines(out, expected, name));
-    /* 3.13+: the debug table and the static table agree on this build */
-    if (((version_hex >> 16) & 0xff) >= 13) {
+    /* 3.13: the debug table and the static table agree on this build */
+    if (((version_hex >> 16) & 0xff) == 13) {
         struct pp_pylayout D, S;
         CHECK_EQ_INT(pp_pylayout_from_debug_offsets(mem, runtime_addr, &D), 0);
         CHECK_EQ_INT(pp_pylayout_static((uint32_t)version_hex, &S), 0);
         CHECK_EQ_INT(D.o.tstate_current_frame, S.o.tstate_current_frame);
         CHECK_EQ_INT(D.o.iframe_owner, S.o.iframe_owner);
         CHECK_EQ_INT(D.o.interp_threads_head, S.o.interp_threads_head);
+    }
+    /* 3.14+: no static layout; the debug table agrees with the table
+     * generated from the same build's headers, and the derived fields
+     * (_co_firsttraceable, the compact unicode header) come out right */
+    if (((version_hex >> 16) & 0xff) >= 14) {
+        struct pp_pylayout D, S;
+        const struct pp_pyoffsets *g = pp_pyoffsets_for(3, (version_hex >> 16) & 0xff);
+        CHECK_EQ_INT(pp_pylayout_from_debug_offsets(mem, runtime_addr, &D), 0);
+        CHECK_EQ_INT(pp_pylayout_static((uint32_t)version_hex, &S), PP_EVERSION);
+        CHECK(g != NULL);
+        if (g) {
+            CHECK_EQ_INT(D.o.tstate_current_frame, g->tstate_current_frame);
+            CHECK_EQ_INT(D.o.iframe_owner, g->iframe_owner);
+            CHECK_EQ_INT(D.o.interp_threads_head, g->interp_threads_head);
+            CHECK_EQ_INT(D.o.code_firsttraceable, g->code_firsttraceable);
+            CHECK_EQ_INT(D.o.unicode_compact_size, g->unicode_compact_size);
+        }
     }
     unlink(out);
     pp_mem_free(mem);
