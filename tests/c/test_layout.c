@@ -561,6 +561,102 @@ test_debug_offsets_314(void)
     }
 }
 
+/* The debug table of Debian's 3.15.2 (python3.15 3.15.2-1), read from a
+ * live interpreter's _PyRuntime (888 bytes). */
+static const uint64_t dbg_31502[] = {
+    0x030f02f0, 0, 346568, 912, 936, 226240, 7272, 7264, 7336, 7352, 7400, 7592, 7576, 7584,
+    16, 7736, 0, 7752, 7744, 7944, 0, 888, 0, 8, 16, 72, 80, 88, 96, 176, 184, 256, 32, 36,
+    40, 136, 288, 0, 88, 8, 0, 56, 80, 74, 64, 0, 216, 112, 120, 128, 136, 68, 52, 96, 104,
+    208, 0, 16, 8, 424, 24, 88, 168, 32, 288, 944, 888, 40, 32, 16, 40, 24, 16, 200, 24, 40,
+    32, 48, 32, 40, 24, 16, 32, 16, 24, 40, 16, 32, 64, 32, 16, 40, 56, 176, 112, 120, 1120,
+    104, 160, 24, 72, 67, 0, 8, 24, 344, 8028, 0, 4, 512,
+};
+
+static void
+dbg15_build(uint8_t *t)
+{
+    memset(t, 0, DBG_SIZE);
+    memcpy(t, "xdebugpy", 8);
+    memcpy(t + 8, dbg_31502, sizeof dbg_31502);
+}
+
+static int log_warnings;
+static char last_warning[256];
+
+static void
+warn_sink(enum pp_log_level level, const char *msg)
+{
+    if (level == PP_LOG_WARN) {
+        log_warnings++;
+        snprintf(last_warning, sizeof last_warning, "%s", msg);
+    }
+}
+
+static void
+test_debug_offsets_315_and_newer(void)
+{
+    uint8_t t[DBG_SIZE];
+    struct pp_pylayout L, M;
+
+    dbg15_build(t);
+    CHECK_EQ_INT(dbg_layout(t, &L), 0);
+    CHECK_EQ_INT(L.version_hex, 0x030f02f0);
+    CHECK_EQ_INT(L.shim_owner, 3);      /* FRAME_OWNED_BY_INTERPRETER */
+    CHECK_EQ_INT(L.shim_owner_last, 3); /* no CSTACK owner any more */
+    CHECK_EQ_INT(L.tstate_base_frame, 80);
+    CHECK_EQ_INT(L.o.tstate_size, 888);
+    CHECK_EQ_INT(L.o.tstate_thread_id, 176);
+    CHECK_EQ_INT(L.o.tstate_native_thread_id, 184);
+    CHECK_EQ_INT(L.o.iframe_owner, 74);
+    CHECK_EQ_INT(L.o.code_firsttraceable, 192);
+    CHECK_EQ_INT(L.o.unicode_compact_size, 56); /* in the 3.15 table */
+    CHECK_EQ_INT(L.o.type_tp_dictoffset, 288);
+    CHECK_EQ_INT(L.o.heaptype_ht_cached_keys, 888);
+    /* base_frame follows the table */
+    dbg_set(t, 216, 120);
+    CHECK_EQ_INT(dbg_layout(t, &M), 0);
+    CHECK_EQ_INT(M.tstate_base_frame, 120);
+    dbg_set(t, 216, 884);
+    CHECK_EQ_INT(dbg_layout(t, &M), PP_EVERSION); /* beyond thread_state.size */
+    dbg15_build(t);
+    dbg_set(t, 528, 0); /* heap_type_object.size */
+    CHECK_EQ_INT(dbg_layout(t, &M), PP_EVERSION);
+
+    /* 3.16 with a table that validates under the 3.15 layout: read with it,
+     * said once at warning level */
+    pp_log_set_sink(warn_sink);
+    log_warnings = 0;
+    dbg15_build(t);
+    dbg_set(t, 8, 0x031000f0);
+    CHECK_EQ_INT(dbg_layout(t, &M), 0);
+    CHECK_EQ_INT(M.version_hex, 0x031000f0);
+    CHECK_EQ_INT(M.tstate_base_frame, L.tstate_base_frame);
+    CHECK(memcmp(&M.o.runtime_size, &L.o.runtime_size,
+                 sizeof(L.o) - offsetof(struct pp_pyoffsets, runtime_size)) == 0);
+    CHECK_EQ_INT(log_warnings, 1);
+    CHECK(strstr(last_warning, "Python 3.16 is not verified; reading it with the 3.15 layout") !=
+          NULL);
+    CHECK_EQ_INT(dbg_layout(t, &M), 0);
+    CHECK_EQ_INT(log_warnings, 1); /* once */
+    /* an alpha of 3.16 too (its table is all there is) */
+    dbg_set(t, 8, 0x031000a1);
+    CHECK_EQ_INT(dbg_layout(t, &M), 0);
+    /* a 3.16 table that does not fit the 3.15 layout is refused */
+    dbg15_build(t);
+    dbg_set(t, 8, 0x031000f0);
+    dbg_set(t, 376, 0); /* code_object.size */
+    CHECK_EQ_INT(dbg_layout(t, &M), PP_EVERSION);
+    dbg15_build(t);
+    dbg_set(t, 8, 0x031000f0);
+    dbg_set(t, 352, 4096); /* interpreter_frame.owner beyond its section */
+    CHECK_EQ_INT(dbg_layout(t, &M), PP_EVERSION);
+    /* nor does the layout stretch to other majors */
+    dbg15_build(t);
+    dbg_set(t, 8, 0x040000f0);
+    CHECK_EQ_INT(dbg_layout(t, &M), PP_EVERSION);
+    pp_log_set_sink(quiet_sink);
+}
+
 int
 main(void)
 {
@@ -569,6 +665,7 @@ main(void)
     test_validate();
     test_debug_offsets();
     test_debug_offsets_314();
+    test_debug_offsets_315_and_newer();
     CHECK_EQ_INT(snap_failures, 0);
     TEST_DONE();
 }
