@@ -76,7 +76,7 @@ set_shape(struct pp_pylayout *L)
 }
 
 /* The generated table of a minor, as a base for the debug offsets (3.13+)
- * or as the whole layout (3.8 - 3.12 through pp_pylayout_static()). */
+ * or as the whole layout (3.8 - 3.13 through pp_pylayout_static()). */
 static int
 layout_base(uint32_t version_hex, struct pp_pylayout *out)
 {
