@@ -1,8 +1,8 @@
 /*
  * tests/c/test_layout.c -- layouts (py/layout.h): the static tables for
- * 3.8 - 3.13, validation of corrupted layouts, and the 3.13
- * _Py_DebugOffsets reader on synthetic tables served through the snapshot
- * memory backend.
+ * 3.8 - 3.13, validation of corrupted layouts, and the _Py_DebugOffsets
+ * reader (3.13 synthetic, 3.14.10 and 3.15.2 real tables, moved slot by
+ * slot, and an unknown 3.16) served through the snapshot memory backend.
  */
 #include <stddef.h>
 #include <stdint.h>
