@@ -22,7 +22,7 @@
 #define CHUNK_MARGIN 1024u
 #define HEAD_RECHECK_NS (100ULL * 1000000ULL)
 #define PTHREAD_SCAN 2048
-#define TSTATE_MAX 1024
+#define TSTATE_MAX PP_PYLAYOUT_TSTATE_MAX
 
 static bool
 ptr_ok(uint64_t p)
@@ -302,6 +302,8 @@ thread_finish(struct pp_pywalker *w, struct tsread *r, uint64_t interp, struct p
                         : -1;
     if (o->tstate_datastack_chunk >= 0)
         t->datastack_chunk = u64_at(buf, o->tstate_datastack_chunk);
+    if (w->L->tstate_base_frame >= 0)
+        t->base_frame = u64_at(buf, w->L->tstate_base_frame);
     switch (w->L->frames) {
     case PP_FRAMES_OBJECTS:
         t->top_frame = u64_at(buf, o->tstate_frame);
@@ -857,6 +859,8 @@ walk_iframes(struct pp_pywalker *w, const struct pp_pythread *t, struct pp_pyfra
     while (f) {
         int err;
         int owner;
+        if (t->base_frame && f == t->base_frame)
+            return 0; /* 3.15+: the thread's sentinel ends a complete chain */
         if (*n >= max) {
             *truncated = true;
             return 0;
@@ -868,12 +872,13 @@ walk_iframes(struct pp_pywalker *w, const struct pp_pythread *t, struct pp_pyfra
             return err;
         owner = (int8_t)buf[o->iframe_owner];
         raw[*n].frame_addr = f;
-        raw[*n].code_addr = u64_at(buf, o->iframe_code);
+        /* 3.14+: a _PyStackRef, tag bits cleared */
+        raw[*n].code_addr = u64_at(buf, o->iframe_code) & L->exec_tag_mask;
         raw[*n].instr = (int64_t)u64_at(buf, o->iframe_instr);
         raw[*n].flags = 0;
         if (L->entry == PP_ENTRY_FLAG && buf[o->iframe_is_entry])
             raw[*n].flags |= PP_RAWF_ENTRY;
-        if (L->entry == PP_ENTRY_SHIM && owner == L->shim_owner)
+        if (L->entry == PP_ENTRY_SHIM && owner >= L->shim_owner && owner <= L->shim_owner_last)
             raw[*n].flags |= PP_RAWF_SHIM;
         if (owner == L->gen_owner)
             raw[*n].flags |= PP_RAWF_GEN;
@@ -883,9 +888,10 @@ walk_iframes(struct pp_pywalker *w, const struct pp_pythread *t, struct pp_pyfra
             /* The bottom of a thread's chain is owned by the thread: on
              * 3.12+ the first activation's shim, never a generator.  A
              * generator frame (or, 3.12+, any non-shim frame) with no
-             * caller was suspended between our reads: torn. */
-            if (owner == L->gen_owner ||
-                (L->entry == PP_ENTRY_SHIM && owner != L->shim_owner))
+             * caller was suspended between our reads: torn.  3.15+ chains
+             * end at the thread's base frame, never at NULL. */
+            if (owner == L->gen_owner || t->base_frame ||
+                (L->entry == PP_ENTRY_SHIM && !(raw[*n - 1].flags & PP_RAWF_SHIM)))
                 return PP_EBADDATA;
         }
     }

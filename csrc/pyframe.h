@@ -34,11 +34,12 @@ struct pp_pythread {
     uint64_t top_frame;  /* frame object (<=3.10) or interpreter frame */
     uint64_t cframe_addr; /* 3.11-3.12: where top_frame was read */
     uint64_t datastack_chunk;
+    uint64_t base_frame; /* 3.15+: where a complete chain ends, else 0 */
 };
 
 enum {
     PP_RAWF_ENTRY = 1, /* 3.11: last frame of an eval-loop activation */
-    PP_RAWF_SHIM = 2,  /* 3.12+: C-stack shim that closes an activation */
+    PP_RAWF_SHIM = 2,  /* 3.12+: C-stack shim / entry frame that closes an activation */
     PP_RAWF_GEN = 4,   /* owned by a generator/coroutine */
 };
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dw.h"
+#include "elf.h"
 #include "err.h"
 #include "log.h"
 #include "proc.h"
@@ -170,6 +171,176 @@ load_symbols(Dwfl_Module *mod, struct symmod *m)
     m->n = k;
 }
 
+/*
+ * A stripped interpreter (Debian's 3.14/3.15: .dynsym only) names the hot
+ * part of _PyEval_EvalFrameDefault, but GCC's hot/cold partitioning can put
+ * most of the loop in a separate, unnamed range (the .cold part, 84 KB of
+ * Debian's 3.14.10 against 1.2 KB of hot part): an activation's PC is then
+ * in no symbol, and the merge would miss the activation.  The hot part
+ * reaches its cold part only by direct jumps, so: decode the direct jmp/jcc
+ * rel32 of the hot part's bytes, take their targets outside it, and give
+ * the .eh_frame FDE that covers them the name "_PyEval_EvalFrameDefault.cold"
+ * -- only if at least COLD_MIN_JUMPS land in that one FDE and no symbol
+ * starts inside it.  With a .symtab the real .cold symbol is used instead.
+ */
+#define COLD_MIN_JUMPS 3
+#define COLD_MAX_HOT (64u << 10)
+#define COLD_FDES 8
+
+/*
+ * The FDE (function range) that covers file address pc, from the binary
+ * search table of .eh_frame_hdr (the layout GCC and ld always emit: table
+ * encoding datarel|sdata4, entries (initial location, FDE address) relative
+ * to the section) and the FDE's own pc_begin/pc_range (pcrel|sdata4, the
+ * CIE's usual "zR" encoding, checked against the table's value).
+ */
+static int
+fde_range(const struct pp_elf *e, uint64_t pc, uint64_t *lo, uint64_t *hi)
+{
+    const uint8_t *hdr, *ehf;
+    size_t hlen, elen, n, a, b;
+    uint64_t haddr, hsize, eaddr, esize;
+    uint32_t count;
+    int32_t loc, fde, begin;
+    uint32_t range;
+    uint64_t fde_addr, start;
+
+    if (pp_elf_section_data(e, ".eh_frame_hdr", &hdr, &hlen) != 0 ||
+        pp_elf_find_section(e, ".eh_frame_hdr", &haddr, &hsize) != 0 ||
+        pp_elf_section_data(e, ".eh_frame", &ehf, &elen) != 0 ||
+        pp_elf_find_section(e, ".eh_frame", &eaddr, &esize) != 0)
+        return PP_ENOTFOUND;
+    /* version 1; eh_frame_ptr any 4-byte encoding; count udata4; table datarel|sdata4 */
+    if (hlen < 12 || hdr[0] != 1 || hdr[2] != 0x03 || hdr[3] != 0x3b)
+        return PP_EBADDATA;
+    memcpy(&count, hdr + 8, 4);
+    n = count;
+    if (n == 0 || 12 + n * 8 > hlen)
+        return PP_EBADDATA;
+    a = 0;
+    b = n; /* last entry with initial location <= pc */
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        memcpy(&loc, hdr + 12 + mid * 8, 4);
+        if (haddr + (uint64_t)(int64_t)loc <= pc)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    if (a == 0)
+        return PP_ENOTFOUND;
+    memcpy(&loc, hdr + 12 + (a - 1) * 8, 4);
+    memcpy(&fde, hdr + 12 + (a - 1) * 8 + 4, 4);
+    start = haddr + (uint64_t)(int64_t)loc;
+    fde_addr = haddr + (uint64_t)(int64_t)fde;
+    if (fde_addr < eaddr || fde_addr + 16 > eaddr + elen)
+        return PP_EBADDATA;
+    memcpy(&begin, ehf + (fde_addr - eaddr) + 8, 4);
+    memcpy(&range, ehf + (fde_addr - eaddr) + 12, 4);
+    if (fde_addr + 8 + (uint64_t)(int64_t)begin != start) /* not pcrel|sdata4 */
+        return PP_EBADDATA;
+    if (pc >= start + range)
+        return PP_ENOTFOUND;
+    *lo = start;
+    *hi = start + range;
+    return 0;
+}
+
+static void
+add_eval_cold(Dwfl_Module *mod, struct symmod *m)
+{
+    static const char eval[] = "_PyEval_EvalFrameDefault";
+    uint64_t lo = 0, hi = 0, text_addr, text_size, fde_lo[COLD_FDES], fde_hi[COLD_FDES];
+    unsigned hits[COLD_FDES];
+    size_t i, nfde = 0, text_len;
+    const uint8_t *text;
+    struct pp_elf e;
+    char path[4096];
+    Dwarf_Addr bias;
+
+    for (i = 0; i < m->n; i++) {
+        const char *name = m->names + m->r[i].name;
+        if (strncmp(name, eval, sizeof eval - 1) != 0)
+            continue;
+        if (name[sizeof eval - 1] == '.')
+            return; /* the symbol table names its parts */
+        if (name[sizeof eval - 1] == '\0') {
+            lo = m->r[i].lo;
+            hi = m->r[i].hi;
+        }
+    }
+    if (!lo || hi - lo > COLD_MAX_HOT || !pp_dw.dwfl_module_getelf(mod, &bias))
+        return;
+    pp_proc_root_path(sym_pid, m->path, path, sizeof path);
+    if (pp_elf_open(path, &e) != 0)
+        return;
+    if (pp_elf_find_section(&e, ".text", &text_addr, &text_size) != 0 ||
+        pp_elf_section_data(&e, ".text", &text, &text_len) != 0 || text_len != text_size ||
+        lo - bias < text_addr || hi - bias > text_addr + text_size) {
+        pp_elf_close(&e);
+        return;
+    }
+    for (i = (size_t)(lo - bias - text_addr); i + 6 <= (size_t)(hi - bias - text_addr); i++) {
+        size_t ilen, j;
+        int32_t rel;
+        uint64_t target, start, end;
+        if (text[i] == 0xe9)
+            ilen = 5;
+        else if (text[i] == 0x0f && (text[i + 1] & 0xf0) == 0x80)
+            ilen = 6;
+        else
+            continue;
+        memcpy(&rel, text + i + ilen - 4, 4);
+        target = text_addr + i + ilen + (uint64_t)(int64_t)rel; /* file vaddr */
+        if ((target + bias >= lo && target + bias < hi) || target < text_addr ||
+            target >= text_addr + text_size || fde_range(&e, target, &start, &end) != 0)
+            continue;
+        for (j = 0; j < nfde && fde_lo[j] != start; j++)
+            ;
+        if (j == nfde) {
+            if (nfde == COLD_FDES)
+                continue;
+            fde_lo[nfde] = start;
+            fde_hi[nfde] = end;
+            hits[nfde++] = 0;
+        }
+        hits[j]++;
+    }
+    pp_elf_close(&e);
+    for (i = 0; i < nfde; i++) {
+        uint64_t clo = fde_lo[i] + bias, chi = fde_hi[i] + bias;
+        size_t k, len_names = 0;
+        bool named = false;
+        struct symrange *nr;
+        char *nn;
+        if (hits[i] < COLD_MIN_JUMPS || chi <= clo)
+            continue;
+        for (k = 0; k < m->n && !named; k++) /* a symbol inside: not a bare part */
+            named = m->r[k].lo < chi && m->r[k].hi > clo;
+        if (named)
+            continue;
+        for (k = 0; k < m->n; k++) { /* names end at the last one's NUL */
+            size_t end = m->r[k].name + strlen(m->names + m->r[k].name) + 1;
+            if (end > len_names)
+                len_names = end;
+        }
+        if (!(nr = realloc(m->r, (m->n + 1) * sizeof *m->r)))
+            return;
+        m->r = nr;
+        if (!(nn = realloc(m->names, len_names + sizeof ".cold" + sizeof eval)))
+            return;
+        m->names = nn;
+        snprintf(m->names + len_names, sizeof ".cold" + sizeof eval, "%s.cold", eval);
+        m->r[m->n].lo = clo;
+        m->r[m->n].hi = chi;
+        m->r[m->n].name = (uint32_t)len_names;
+        m->n++;
+        qsort(m->r, m->n, sizeof *m->r, cmp_range);
+        pp_log_debug("sym: %s: %s.cold at 0x%llx-0x%llx (%u jumps from the hot part)", m->base,
+                     eval, (unsigned long long)clo, (unsigned long long)chi, hits[i]);
+    }
+}
+
 static struct symmod *
 module_of(struct pp_symbolizer *s, Dwfl_Module *mod)
 {
@@ -289,8 +460,11 @@ pp_sym_lookup(struct pp_symbolizer *s, uint64_t pc, struct pp_sym_info *out)
     out->module = m->base;
     out->path = m->path;
     out->interp = m->interp;
-    if (!m->loaded)
+    if (!m->loaded) {
         load_symbols(mod, m);
+        if (m->interp)
+            add_eval_cold(mod, m);
+    }
     lo = 0;
     hi = m->n;
     while (lo < hi) { /* last range with lo <= pc */

@@ -33,8 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#if PY_VERSION_HEX < 0x03080000 || PY_VERSION_HEX >= 0x030E0000
-#error "gen_offsets.c supports CPython 3.8 - 3.13"
+#if PY_VERSION_HEX < 0x03080000 || PY_VERSION_HEX >= 0x03100000
+#error "gen_offsets.c supports CPython 3.8 - 3.15"
 #endif
 
 #if PY_VERSION_HEX < 0x03090000

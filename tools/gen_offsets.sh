@@ -1,9 +1,12 @@
 #!/bin/sh
-# tools/gen_offsets.sh -- regenerate csrc/py/offsets_3_X.h (3.8 - 3.13).
+# tools/gen_offsets.sh -- regenerate csrc/py/offsets_3_X.h (3.8 - 3.15).
 #
 # For each minor version, compiles tools/gen_offsets.c against the highest
 # installed pyenv patch release's own headers and writes the table it
-# prints.  A missing version is skipped with a message (its committed
+# prints.  3.14 and 3.15 come from Debian's libpython3.X-dev headers in the
+# interpreter cache (make interpreters; PYPROF_INTERP_CACHE overrides
+# ~/.cache/pyprof/interpreters); for them the table only tops up the
+# target's own _Py_DebugOffsets (csrc/py/layout.c).  A missing version is skipped with a message (its committed
 # header is left alone).  Re-runnable: output goes through a temp file
 # and replaces the header only when generation succeeded.
 #
@@ -34,8 +37,9 @@ gen() {
     inc=$1
     dst=$2
     exe="$tmp/gen"
+    # shellcheck disable=SC2086
     if ! "$cc" -O0 -Wall -DPy_BUILD_CORE -I"$inc" -I"$inc/internal" \
-            -I"$top/csrc" -o "$exe" "$here/gen_offsets.c"; then
+            ${CFLAGS_EXTRA:-} -I"$top/csrc" -o "$exe" "$here/gen_offsets.c"; then
         echo "gen_offsets: cannot compile the generator against $inc" >&2
         return 1
     fi
@@ -68,6 +72,27 @@ for minor in 8 9 10 11 12 13; do
     fi
     dst="$out_dir/offsets_3_$minor.h"
     if gen "$inc" "$dst"; then
+        echo "gen_offsets: wrote csrc/py/offsets_3_$minor.h from $ver"
+    else
+        status=1
+    fi
+done
+
+# 3.14, 3.15: Debian's -dev headers of the newest cached patch release.
+cache=${PYPROF_INTERP_CACHE:-$HOME/.cache/pyprof/interpreters}
+for minor in 14 15; do
+    ver=$(ls -1 "$cache" 2>/dev/null | grep -E "^3\.$minor\.[0-9]+\$" |
+          sort -t. -k3,3n | tail -n 1)
+    root="$cache/$ver/root/usr/include"
+    if [ -z "$ver" ] || [ ! -f "$root/python3.$minor/Python.h" ]; then
+        echo "gen_offsets: no Python 3.$minor headers under $cache; skipped" >&2
+        continue
+    fi
+    # Debian's pyconfig.h includes <x86_64-linux-gnu/python3.X/pyconfig.h>;
+    # only that directory, not the cache's libc headers, goes on the path
+    mkdir -p "$tmp/arch$minor"
+    ln -sfn "$root/x86_64-linux-gnu" "$tmp/arch$minor/x86_64-linux-gnu"
+    if CFLAGS_EXTRA="-I$tmp/arch$minor" gen "$root/python3.$minor" "$out_dir/offsets_3_$minor.h"; then
         echo "gen_offsets: wrote csrc/py/offsets_3_$minor.h from $ver"
     else
         status=1

@@ -2,11 +2,14 @@
 # tools/make_fixtures.sh -- regenerate the snapshot fixtures of tests/fixtures/.
 #
 # For every pyenv interpreter 3.8 - 3.13 (the newest patch release of each
-# minor version) and the system /usr/bin/python3, start
+# minor version), Debian's 3.14 and 3.15 from the interpreter cache (the
+# newest patch release of each in CACHE/interpreters.txt; make interpreters,
+# PYPROF_INTERP_CACHE overrides ~/.cache/pyprof/interpreters) and the
+# system /usr/bin/python3, start
 # tests/fixtures/workload.py, wait until its main thread is in leaf(), take
 # one snapshot of every thread with `pyprof-sampler snapshot`, and stop it.
 # Results:
-#   tests/fixtures/py3X.snap            pyenv 3.X
+#   tests/fixtures/py3X.snap            pyenv 3.X, or the cache's 3.14/3.15
 #   tests/fixtures/system-py3X.snap     /usr/bin/python3 (3.X)
 # each with its .expected (the collapsed stacks the sampler produced live).
 # tests/c/test_fixtures.c replays every *.snap and compares.
@@ -92,6 +95,17 @@ for minor in 8 9 10 11 12 13; do
         continue
     fi
     make_one "$best/bin/python3" "py3$minor"
+done
+cache=${PYPROF_INTERP_CACHE:-$HOME/.cache/pyprof/interpreters}
+for minor in 14 15; do
+    # newest py3.<minor>.<patch> of the manifest ("ID PATH" lines)
+    best=$(grep -E "^py3\.$minor\.[0-9]+ " "$cache/interpreters.txt" 2>/dev/null |
+           sort -t. -k3 -n | tail -n 1 | cut -d' ' -f2- || true)
+    if [ -z "$best" ] || [ ! -x "$best" ]; then
+        echo "make_fixtures: no Python 3.$minor in $cache, skipped" >&2
+        continue
+    fi
+    make_one "$best" "py3$minor"
 done
 if [ -x /usr/bin/python3 ]; then
     v=$(/usr/bin/python3 -c 'import sys; print("%d%d" % sys.version_info[:2])')

@@ -32,7 +32,7 @@ enum pp_frame_shape {
 enum pp_entry_shape {
     PP_ENTRY_NONE,         /* <=3.10: one eval-loop activation per frame */
     PP_ENTRY_FLAG,         /* 3.11: is_entry on the last frame of a run */
-    PP_ENTRY_SHIM,         /* 3.12+: owner == shim_owner marks the boundary */
+    PP_ENTRY_SHIM,         /* 3.12+: owner in [shim_owner, shim_owner_last] marks the boundary */
 };
 
 /* Where an object's instance __dict__ lives (used for thread names). */
@@ -43,13 +43,22 @@ enum pp_instdict_shape {
     PP_INSTDICT_MANAGED_13, /* dict at obj - 24, or inline values after the object */
 };
 
+/* Walker buffers: a layout whose thread state or frame is larger is refused. */
+#define PP_PYLAYOUT_TSTATE_MAX 1024
+#define PP_PYLAYOUT_IFRAME_MAX 256
+
 struct pp_pylayout {
     uint32_t version_hex;  /* target's PY_VERSION_HEX (e.g. 0x030b07f0) */
     struct pp_pyoffsets o;
     enum pp_frame_shape frames;
     enum pp_entry_shape entry;
     enum pp_linetable_kind linetable;
-    int shim_owner;        /* owner value of C-stack shim frames (3.12+) */
+    int shim_owner;        /* owner value of C-stack shim / entry frames (3.12+) */
+    int shim_owner_last;   /* highest owner value that is not a Python frame:
+                              3 (3.12, 3.13, 3.15), 4 (3.14: INTERPRETER, CSTACK) */
+    uint64_t exec_tag_mask; /* 3.14+: f_executable is a tagged _PyStackRef */
+    int32_t iframe_stackpointer; /* 3.14+ (debug table; checked, not walked) */
+    int32_t tstate_base_frame; /* 3.15+: the thread's sentinel base frame, or -1 */
     int gen_owner;         /* owner value of generator-owned frames (3.11+) */
     enum pp_instdict_shape instdict;
     unsigned dictvalues_hdr; /* bytes before PyDictValues.values[] (3.13: 8) */
@@ -61,11 +70,14 @@ struct pp_pylayout {
 };
 
 /* Fill *out with the static table for major.minor (3.8 - 3.13).
- * Returns PP_EVERSION when there is none. */
+ * Returns PP_EVERSION when there is none (3.14+ exist only through their
+ * debug offsets). */
 int pp_pylayout_static(uint32_t version_hex, struct pp_pylayout *out);
 
 /* 3.13+: read _Py_DebugOffsets at runtime_addr, validate it and fill *out
- * (the static 3.13 table supplies fields the debug table lacks). */
+ * (the minor's generated table supplies the few fields the debug table
+ * lacks).  A newer minor than the newest known one is read with the newest
+ * layout if its table validates, with one warning. */
 int pp_pylayout_from_debug_offsets(struct pp_mem *mem, uint64_t runtime_addr,
                                    struct pp_pylayout *out);
 

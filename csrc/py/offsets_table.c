@@ -15,6 +15,8 @@
 #include "offsets_3_11.h"
 #include "offsets_3_12.h"
 #include "offsets_3_13.h"
+#include "offsets_3_14.h"
+#include "offsets_3_15.h"
 
 const struct pp_pyoffsets *pp_pyoffsets_for(unsigned major, unsigned minor)
 {
@@ -27,6 +29,8 @@ const struct pp_pyoffsets *pp_pyoffsets_for(unsigned major, unsigned minor)
     case 11: return &pp_offsets_3_11;
     case 12: return &pp_offsets_3_12;
     case 13: return &pp_offsets_3_13;
+    case 14: return &pp_offsets_3_14;
+    case 15: return &pp_offsets_3_15;
     default: return NULL;
     }
 }

@@ -164,7 +164,8 @@ def fmt(x, spec="%.2f", none="n/a"):
 # ---------------------------------------------------------------- tools
 
 def interpreters():
-    """pyenv 3.8..3.13 (newest patch of each) and /usr/bin/python3."""
+    """pyenv 3.8..3.13 (newest patch of each), Debian's 3.14/3.15 from the interpreter
+    cache (newest patch of each in its manifest) and /usr/bin/python3."""
     root = os.environ.get("PYENV_ROOT")
     if not root and shutil.which("pyenv"):
         try:
@@ -184,6 +185,23 @@ def interpreters():
     missing = [v for v in range(8, 14) if v not in found]
     if missing:
         note("pyenv interpreters absent: " + ", ".join("3.%d" % v for v in missing))
+    cache = os.environ.get("PYPROF_INTERP_CACHE") or os.path.expanduser(
+        "~/.cache/pyprof/interpreters")
+    cached = {}
+    try:
+        with open(os.path.join(cache, "interpreters.txt")) as f:
+            for line in f:
+                parts = line.split(None, 1)
+                m = re.fullmatch(r"py3\.(\d+)\.(\d+)", parts[0]) if len(parts) == 2 else None
+                if m and os.access(parts[1].strip(), os.X_OK):
+                    key, patch = int(m.group(1)), int(m.group(2))
+                    if key not in cached or patch > cached[key][0]:
+                        cached[key] = (patch, "debian 3.%d.%d" % (key, patch), parts[1].strip())
+    except OSError:
+        pass
+    out += [(label, exe) for _, (_, label, exe) in sorted(cached.items())]
+    if not cached:
+        note("Debian 3.14/3.15 absent from %s (make interpreters)" % cache)
     if os.access("/usr/bin/python3", os.X_OK):
         v = subprocess.run(["/usr/bin/python3", "-c",
                             "import platform; print(platform.python_version())"],

@@ -30,6 +30,7 @@
 #include "mem.h"
 #include "out.h"
 #include "py/layout.h"
+#include "py/offsets_table.h"
 #include "pycode.h"
 #include "pyframe.h"
 #include "tap.h"
@@ -327,6 +328,106 @@ corrupt_once(uint8_t *buf, const struct span *sp, size_t nsp)
     }
 }
 
+/*
+ * 3.15+: a chain is complete only where it reaches the thread's base frame
+ * (thread_state.base_frame).  Take the fixture's chains, check they end on
+ * an entry frame linked to the base frame, then cut one of them there
+ * (the entry frame's `previous` set to NULL, which 3.12 - 3.14 would take
+ * as a normal end): the walk must call it torn.
+ */
+static int
+walk_thread0(struct pp_mem *mem, const struct pp_pylayout *L, uint64_t runtime_addr,
+             struct pp_pyframe_raw *raw, size_t *n, struct pp_pythread *t0, uint64_t only)
+{
+    struct pp_strtab strs;
+    struct pp_pycode codes;
+    struct pp_pywalker w;
+    struct pp_vec threads;
+    bool truncated;
+    size_t i;
+    int err;
+
+    pp_strtab_init(&strs);
+    pp_pycode_init(&codes, &strs);
+    pp_vec_init(&threads, sizeof(struct pp_pythread));
+    pp_pywalker_init(&w, mem, L, &codes, runtime_addr);
+    err = pp_pyframe_threads(&w, &threads);
+    *n = 0;
+    for (i = 0; !err && i < threads.len; i++) { /* the thread with the deepest chain */
+        const struct pp_pythread *t = pp_vec_at(&threads, i);
+        size_t m = 0;
+        if (only && t->tstate_addr != only)
+            continue;
+        err = pp_pyframe_walk(&w, t, raw, PP_MAX_DEPTH, &m, &truncated);
+        if (!err && m > *n) {
+            *n = m;
+            *t0 = *t;
+        }
+    }
+    if (!err && *n)
+        err = pp_pyframe_walk(&w, t0, raw, PP_MAX_DEPTH, n, &truncated);
+    pp_pywalker_free(&w);
+    pp_vec_free(&threads);
+    pp_pycode_free(&codes);
+    pp_strtab_free(&strs);
+    return err;
+}
+
+static void
+test_base_frame_ends_chains(const char *path, uint32_t version_hex, uint64_t runtime_addr)
+{
+    struct pp_pyframe_raw *raw = calloc(PP_MAX_DEPTH, sizeof *raw);
+    struct span spans[4096];
+    struct pp_pylayout L;
+    struct pp_pythread t0;
+    struct pp_mem *mem = NULL;
+    uint8_t *file;
+    size_t flen, n = 0, nsp, i;
+    uint64_t prev_addr, base;
+    bool patched = false;
+
+    file = (uint8_t *)slurp(path, &flen);
+    CHECK(file != NULL && raw != NULL);
+    if (!file || !raw)
+        goto out;
+    CHECK_EQ_INT(pp_mem_snap_from_buffer(file, flen, &mem), 0);
+    CHECK_EQ_INT(pp_pylayout_from_debug_offsets(mem, runtime_addr, &L), 0);
+    CHECK(L.tstate_base_frame >= 0);
+    CHECK_EQ_INT(walk_thread0(mem, &L, runtime_addr, raw, &n, &t0, 0), 0);
+    pp_mem_free(mem);
+    mem = NULL;
+    CHECK(n >= 2 && t0.base_frame != 0);
+    if (n < 2)
+        goto out;
+    /* the last frame walked is an entry frame whose caller is the base frame */
+    CHECK(raw[n - 1].flags & PP_RAWF_SHIM);
+    prev_addr = raw[n - 1].frame_addr + (uint64_t)L.o.iframe_previous;
+    nsp = payload_spans(file, flen, spans, sizeof spans / sizeof spans[0]);
+    for (i = 0; i < nsp && !patched; i++) {
+        if (prev_addr >= spans[i].addr && prev_addr + 8 <= spans[i].addr + spans[i].len) {
+            size_t off = spans[i].off + (size_t)(prev_addr - spans[i].addr);
+            memcpy(&base, file + off, 8);
+            CHECK(base == t0.base_frame);
+            memset(file + off, 0, 8);
+            patched = true;
+        }
+    }
+    CHECK(patched);
+    CHECK_EQ_INT(pp_mem_snap_from_buffer(file, flen, &mem), 0);
+    if (mem) {
+        uint64_t ts = t0.tstate_addr;
+        CHECK_EQ_INT(walk_thread0(mem, &L, runtime_addr, raw, &n, &t0, ts), PP_EBADDATA);
+        /* the 3.14 rule alone (no base frame) would have taken the cut chain */
+        L.tstate_base_frame = PP_OFF_NONE;
+        CHECK_EQ_INT(walk_thread0(mem, &L, runtime_addr, raw, &n, &t0, ts), 0);
+    }
+    (void)version_hex;
+out:
+    pp_mem_free(mem);
+    free(file);
+    free(raw);
+}
+
 static void
 test_fixture(const char *dir, const char *name, int index)
 {
@@ -377,8 +478,8 @@ test_fixture(const char *dir, const char *name, int index)
     CHECK_EQ_INT(replay(mem, (uint32_t)version_hex, runtime_addr, false, out, &r), 0);
     CHECK_EQ_INT(r.walk_errors, 0);
     CHECK(same_lines(out, expected, name));
-    /* 3.13+: the debug table and the static table agree on this build */
-    if (((version_hex >> 16) & 0xff) >= 13) {
+    /* 3.13: the debug table and the static table agree on this build */
+    if (((version_hex >> 16) & 0xff) == 13) {
         struct pp_pylayout D, S;
         CHECK_EQ_INT(pp_pylayout_from_debug_offsets(mem, runtime_addr, &D), 0);
         CHECK_EQ_INT(pp_pylayout_static((uint32_t)version_hex, &S), 0);
@@ -386,8 +487,27 @@ test_fixture(const char *dir, const char *name, int index)
         CHECK_EQ_INT(D.o.iframe_owner, S.o.iframe_owner);
         CHECK_EQ_INT(D.o.interp_threads_head, S.o.interp_threads_head);
     }
+    /* 3.14+: no static layout; the debug table agrees with the table
+     * generated from the same build's headers, and the derived fields
+     * (_co_firsttraceable, the compact unicode header) come out right */
+    if (((version_hex >> 16) & 0xff) >= 14) {
+        struct pp_pylayout D, S;
+        const struct pp_pyoffsets *g = pp_pyoffsets_for(3, (version_hex >> 16) & 0xff);
+        CHECK_EQ_INT(pp_pylayout_from_debug_offsets(mem, runtime_addr, &D), 0);
+        CHECK_EQ_INT(pp_pylayout_static((uint32_t)version_hex, &S), PP_EVERSION);
+        CHECK(g != NULL);
+        if (g) {
+            CHECK_EQ_INT(D.o.tstate_current_frame, g->tstate_current_frame);
+            CHECK_EQ_INT(D.o.iframe_owner, g->iframe_owner);
+            CHECK_EQ_INT(D.o.interp_threads_head, g->interp_threads_head);
+            CHECK_EQ_INT(D.o.code_firsttraceable, g->code_firsttraceable);
+            CHECK_EQ_INT(D.o.unicode_compact_size, g->unicode_compact_size);
+        }
+    }
     unlink(out);
     pp_mem_free(mem);
+    if (((version_hex >> 16) & 0xff) >= 15)
+        test_base_frame_ends_chains(path, (uint32_t)version_hex, runtime_addr);
 
     /* corruption */
     file = (uint8_t *)slurp(path, &flen);

@@ -1,10 +1,12 @@
 /*
  * tests/c/test_layout.c -- layouts (py/layout.h): the static tables for
- * 3.8 - 3.13, validation of corrupted layouts, and the 3.13
- * _Py_DebugOffsets reader on synthetic tables served through the snapshot
- * memory backend.
+ * 3.8 - 3.13, validation of corrupted layouts, and the _Py_DebugOffsets
+ * reader (3.13 synthetic, 3.14.10 and 3.15.2 real tables, moved slot by
+ * slot, and an unknown 3.16) served through the snapshot memory backend.
  */
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,7 +139,7 @@ test_validate(void)
 
 /* ==== _Py_DebugOffsets (3.13) ==== */
 
-#define DBG_SIZE 584
+#define DBG_SIZE 1024 /* table buffer: the largest known table is 888 bytes */
 #define RUNTIME_ADDR 0x7f3a5c000000ULL
 
 /* The 3.13.0 default build's table (cpython-internals.md §6.2; the slots
@@ -297,7 +299,6 @@ test_debug_offsets(void)
             const char *what;
         } bad[] = {
             {16, 1, "free_threaded=1"}, /* (and says so at error level) */
-            {8, 0x030e00f0, "version 3.14"},
             {8, 0x030f00a1, "version 3.15a1"},
             {8, 0x030c01f0, "version 3.12"},
             {8, 0x040d00f0, "major 4"},
@@ -359,7 +360,7 @@ test_debug_offsets(void)
             nflip = 1 + (int)((seed >> 16) % 4);
             for (k = 0; k < nflip; k++) {
                 seed = seed * 1103515245u + 12345u;
-                t[8 + (seed >> 8) % (DBG_SIZE - 8)] ^= (uint8_t)(1u << ((seed >> 4) & 7));
+                t[8 + (seed >> 8) % (584 - 8)] ^= (uint8_t)(1u << ((seed >> 4) & 7));
             }
             if (dbg_layout(t, &L) == 0) {
                 accepted++;
@@ -371,6 +372,291 @@ test_debug_offsets(void)
     }
 }
 
+/* ==== 3.14 and later ==== */
+
+/* The debug table of Debian's 3.14.10 (python3.14 3.14.10-1), read from a
+ * live interpreter's _PyRuntime (760 bytes). */
+static const uint64_t dbg_31410[] = {
+    0x030e0af0, 0, 316616, 784, 808, 225864, 7280, 7272, 7344, 7360, 7408, 7688, 7672,
+    7680, 16, 7784, 0, 7800, 7792, 7992, 0, 832, 0, 8, 16, 72, 152, 160, 232, 32, 88, 8,
+    0, 56, 80, 74, 64, 0, 216, 112, 120, 128, 136, 68, 52, 96, 104, 208, 0, 16, 8, 416,
+    24, 88, 168, 40, 32, 16, 40, 24, 16, 200, 24, 40, 32, 48, 32, 40, 24, 16, 32, 16, 24,
+    40, 16, 32, 64, 32, 16, 40, 264, 192, 160, 24, 72, 67, 0, 8, 24, 304, 8076, 0, 4, 512,
+};
+
+static void
+dbg14_build(uint8_t *t)
+{
+    memset(t, 0, DBG_SIZE);
+    memcpy(t, "xdebugpy", 8);
+    memcpy(t + 8, dbg_31410, sizeof dbg_31410);
+}
+
+/*
+ * Every table slot a 3.14 layout takes from the target, named from the
+ * 3.14 header independently of csrc/py/layout.c, with the layout field it
+ * must land in.  The test moves each one (inside its section, aligned)
+ * and checks that the layout follows: a value the code took from a
+ * per-patch constant instead of the table would not move.
+ */
+struct slot {
+    uint16_t off;   /* in the 3.14 table */
+    int16_t delta; /* a move that stays aligned and inside the section */
+    size_t dest;    /* offsetof(struct pp_pylayout, ...) */
+    const char *what;
+};
+#define S(off, d, field, what) {off, d, offsetof(struct pp_pylayout, field), what}
+static const struct slot slots14[] = {
+    S(40, 8, o.runtime_interpreters_head, "runtime_state.interpreters_head"),
+    S(64, 8, o.interp_next, "interpreter_state.next"),
+    S(72, 8, o.interp_threads_head, "interpreter_state.threads_head"),
+    S(96, 8, o.interp_modules, "interpreter_state.imports_modules"),
+    S(120, 8, o.interp_ceval_gil, "interpreter_state.ceval_gil"),
+    S(176, 8, o.tstate_size, "thread_state.size"),
+    S(192, 8, o.tstate_next, "thread_state.next"),
+    S(208, 8, o.tstate_current_frame, "thread_state.current_frame"),
+    S(216, 8, o.tstate_thread_id, "thread_state.thread_id"),
+    S(224, 8, o.tstate_native_thread_id, "thread_state.native_thread_id"),
+    S(232, 8, o.tstate_datastack_chunk, "thread_state.datastack_chunk"),
+    S(248, 8, o.iframe_size, "interpreter_frame.size"),
+    S(256, 8, o.iframe_previous, "interpreter_frame.previous"),
+    S(264, 8, o.iframe_code, "interpreter_frame.executable"),
+    S(272, 8, o.iframe_instr, "interpreter_frame.instr_ptr"),
+    S(288, 1, o.iframe_owner, "interpreter_frame.owner"),
+    S(296, 8, iframe_stackpointer, "interpreter_frame.stackpointer"),
+    S(312, 8, o.code_size, "code_object.size"),
+    S(320, 8, o.code_filename, "code_object.filename"),
+    S(328, 8, o.code_name, "code_object.name"),
+    S(336, 8, o.code_qualname, "code_object.qualname"),
+    S(344, 8, o.code_linetable, "code_object.linetable"),
+    S(352, 4, o.code_firstlineno, "code_object.firstlineno"),
+    S(384, 8, o.code_code_adaptive, "code_object.co_code_adaptive"),
+    S(384, 8, o.code_firsttraceable, "co_code_adaptive (anchors _co_firsttraceable)"),
+    S(408, -8, o.object_ob_type, "pyobject.ob_type"),
+    S(424, 8, o.type_tp_name, "type_object.tp_name"),
+    S(440, 8, o.type_tp_flags, "type_object.tp_flags"),
+    S(480, 8, o.list_ob_item, "list_object.ob_item"),
+    S(536, 8, o.dict_ma_keys, "dict_object.ma_keys"),
+    S(544, -8, o.dict_ma_values, "dict_object.ma_values"),
+    S(576, 8, o.long_lv_tag, "long_object.lv_tag"),
+    S(584, 8, o.long_ob_digit, "long_object.ob_digit"),
+    S(600, 8, o.bytes_ob_size, "bytes_object.ob_size"),
+    S(608, 8, o.bytes_ob_sval, "bytes_object.ob_sval"),
+    S(624, 4, o.unicode_state, "unicode_object.state"),
+    S(632, 8, o.unicode_length, "unicode_object.length"),
+    S(640, 8, o.unicode_ascii_size, "unicode_object.asciiobject_size"),
+    S(640, 8, o.unicode_compact_size, "asciiobject_size (anchors the compact header)"),
+    S(680, 8, o.gen_gi_iframe, "gen_object.gi_iframe"),
+    S(144, 8, o.gil_locked, "interpreter_state.gil_runtime_state_locked"),
+    S(152, 8, o.gil_last_holder, "interpreter_state.gil_runtime_state_holder"),
+};
+#undef S
+
+static int32_t
+lfield(const struct pp_pylayout *L, size_t dest)
+{
+    int32_t v;
+    memcpy(&v, (const char *)L + dest, 4);
+    return v;
+}
+
+static void
+test_debug_offsets_314(void)
+{
+    uint8_t t[DBG_SIZE];
+    struct pp_pylayout L, M;
+    size_t i;
+
+    dbg14_build(t);
+    CHECK_EQ_INT(dbg_layout(t, &L), 0);
+    CHECK_EQ_INT(L.version_hex, 0x030e0af0);
+    CHECK_EQ_INT(L.frames, PP_FRAMES_CURRENT);
+    CHECK_EQ_INT(L.entry, PP_ENTRY_SHIM);
+    CHECK_EQ_INT(L.shim_owner, 3);      /* FRAME_OWNED_BY_INTERPRETER */
+    CHECK_EQ_INT(L.shim_owner_last, 4); /* FRAME_OWNED_BY_CSTACK */
+    CHECK(L.exec_tag_mask == ~(uint64_t)7);
+    CHECK_EQ_INT(L.tstate_base_frame, PP_OFF_NONE);
+    CHECK_EQ_INT(L.o.tstate_size, 832);
+    CHECK_EQ_INT(L.o.iframe_owner, 74);
+    CHECK_EQ_INT(L.o.iframe_size, 88);
+    CHECK_EQ_INT(L.iframe_stackpointer, 64);
+    CHECK_EQ_INT(L.o.code_code_adaptive, 208);
+    CHECK_EQ_INT(L.o.code_firsttraceable, 192);
+    CHECK_EQ_INT(L.o.unicode_compact_size, 56);
+    CHECK_EQ_INT(L.o.varobject_ob_size, 16);
+    CHECK_EQ_INT(L.o.gil_locked, 16);
+    CHECK_EQ_INT(L.o.gil_last_holder, 8);
+    CHECK_EQ_INT(pp_pylayout_validate(&L), 0);
+    /* the 3.14 layout exists only through a target's table */
+    CHECK_EQ_INT(pp_pylayout_static(0x030e0af0, &M), PP_EVERSION);
+
+    /* every used slot moves its layout field, and only as the table says */
+    for (i = 0; i < sizeof slots14 / sizeof slots14[0]; i++) {
+        const struct slot *s = &slots14[i];
+        uint64_t v;
+        int err;
+        dbg14_build(t);
+        memcpy(&v, t + s->off, 8);
+        dbg_set(t, s->off, v + (uint64_t)(int64_t)s->delta);
+        err = dbg_layout(t, &M);
+        if (err != 0 || lfield(&M, s->dest) != lfield(&L, s->dest) + (int32_t)s->delta)
+            fprintf(stderr, "  3.14 table slot %u (%s): err %d, layout %d -> %d\n", s->off,
+                    s->what, err, lfield(&L, s->dest), lfield(&M, s->dest));
+        CHECK_EQ_INT(err, 0);
+        CHECK_EQ_INT(lfield(&M, s->dest), lfield(&L, s->dest) + (int32_t)s->delta);
+    }
+
+    /* a patch release with a different table: every field follows */
+    dbg14_build(t);
+    dbg_set(t, 8, 0x030e08f0); /* 3.14.8 */
+    CHECK_EQ_INT(dbg_layout(t, &M), 0);
+    CHECK_EQ_INT(M.version_hex, 0x030e08f0);
+    CHECK(memcmp(&M.o.runtime_size, &L.o.runtime_size,
+                 sizeof(L.o) - offsetof(struct pp_pyoffsets, runtime_size)) == 0);
+
+    /* rejections */
+    {
+        static const struct {
+            size_t off;
+            uint64_t val;
+            const char *what;
+        } bad[] = {
+            {16, 1, "free_threaded=1"},
+            {8, 0x030e00b3, "version 3.14.0b3"},
+            {8, 0x030e00a7, "version 3.14.0a7"},
+            {496, 0, "set_object.size 0 (a section we do not use)"},
+            {648, 0, "gc.size 0"},
+            {664, 0, "gen_object.size 0"},
+            {208, 832, "current_frame == thread_state.size"},
+            {288, 88, "owner beyond interpreter_frame.size"},
+            {296, 84, "stackpointer + 8 beyond interpreter_frame.size"},
+            {256, 12, "previous misaligned"},
+            {352, 66, "firstlineno misaligned"},
+            {384, 120, "co_code_adaptive too early for _co_firsttraceable"},
+            {384, 400, "co_code_adaptive beyond code_object.size"},
+            {144, 7000, "gil locked before the gil struct"},
+            {152, 7790, "gil holder misaligned"},
+            {176, 2048, "thread_state larger than the walker's buffer"},
+        };
+        for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            int err;
+            dbg14_build(t);
+            dbg_set(t, bad[i].off, bad[i].val);
+            err = dbg_layout(t, &M);
+            if (err != PP_EVERSION)
+                fprintf(stderr, "  3.14 debug table with %s: %d\n", bad[i].what, err);
+            CHECK_EQ_INT(err, PP_EVERSION);
+        }
+    }
+
+    /* the 760-byte table must be readable as a whole */
+    {
+        struct pp_mem *m;
+        dbg14_build(t);
+        m = dbg_mem(t, 700);
+        if (m) {
+            CHECK(pp_pylayout_from_debug_offsets(m, RUNTIME_ADDR, &M) < 0);
+            pp_mem_free(m);
+        }
+    }
+}
+
+/* The debug table of Debian's 3.15.2 (python3.15 3.15.2-1), read from a
+ * live interpreter's _PyRuntime (888 bytes). */
+static const uint64_t dbg_31502[] = {
+    0x030f02f0, 0, 346568, 912, 936, 226240, 7272, 7264, 7336, 7352, 7400, 7592, 7576, 7584,
+    16, 7736, 0, 7752, 7744, 7944, 0, 888, 0, 8, 16, 72, 80, 88, 96, 176, 184, 256, 32, 36,
+    40, 136, 288, 0, 88, 8, 0, 56, 80, 74, 64, 0, 216, 112, 120, 128, 136, 68, 52, 96, 104,
+    208, 0, 16, 8, 424, 24, 88, 168, 32, 288, 944, 888, 40, 32, 16, 40, 24, 16, 200, 24, 40,
+    32, 48, 32, 40, 24, 16, 32, 16, 24, 40, 16, 32, 64, 32, 16, 40, 56, 176, 112, 120, 1120,
+    104, 160, 24, 72, 67, 0, 8, 24, 344, 8028, 0, 4, 512,
+};
+
+static void
+dbg15_build(uint8_t *t)
+{
+    memset(t, 0, DBG_SIZE);
+    memcpy(t, "xdebugpy", 8);
+    memcpy(t + 8, dbg_31502, sizeof dbg_31502);
+}
+
+static int log_warnings;
+static char last_warning[256];
+
+static void
+warn_sink(enum pp_log_level level, const char *msg)
+{
+    if (level == PP_LOG_WARN) {
+        log_warnings++;
+        snprintf(last_warning, sizeof last_warning, "%s", msg);
+    }
+}
+
+static void
+test_debug_offsets_315_and_newer(void)
+{
+    uint8_t t[DBG_SIZE];
+    struct pp_pylayout L, M;
+
+    dbg15_build(t);
+    CHECK_EQ_INT(dbg_layout(t, &L), 0);
+    CHECK_EQ_INT(L.version_hex, 0x030f02f0);
+    CHECK_EQ_INT(L.shim_owner, 3);      /* FRAME_OWNED_BY_INTERPRETER */
+    CHECK_EQ_INT(L.shim_owner_last, 3); /* no CSTACK owner any more */
+    CHECK_EQ_INT(L.tstate_base_frame, 80);
+    CHECK_EQ_INT(L.o.tstate_size, 888);
+    CHECK_EQ_INT(L.o.tstate_thread_id, 176);
+    CHECK_EQ_INT(L.o.tstate_native_thread_id, 184);
+    CHECK_EQ_INT(L.o.iframe_owner, 74);
+    CHECK_EQ_INT(L.o.code_firsttraceable, 192);
+    CHECK_EQ_INT(L.o.unicode_compact_size, 56); /* in the 3.15 table */
+    CHECK_EQ_INT(L.o.type_tp_dictoffset, 288);
+    CHECK_EQ_INT(L.o.heaptype_ht_cached_keys, 888);
+    /* base_frame follows the table */
+    dbg_set(t, 216, 120);
+    CHECK_EQ_INT(dbg_layout(t, &M), 0);
+    CHECK_EQ_INT(M.tstate_base_frame, 120);
+    dbg_set(t, 216, 884);
+    CHECK_EQ_INT(dbg_layout(t, &M), PP_EVERSION); /* beyond thread_state.size */
+    dbg15_build(t);
+    dbg_set(t, 528, 0); /* heap_type_object.size */
+    CHECK_EQ_INT(dbg_layout(t, &M), PP_EVERSION);
+
+    /* 3.16 with a table that validates under the 3.15 layout: read with it,
+     * said once at warning level */
+    pp_log_set_sink(warn_sink);
+    log_warnings = 0;
+    dbg15_build(t);
+    dbg_set(t, 8, 0x031000f0);
+    CHECK_EQ_INT(dbg_layout(t, &M), 0);
+    CHECK_EQ_INT(M.version_hex, 0x031000f0);
+    CHECK_EQ_INT(M.tstate_base_frame, L.tstate_base_frame);
+    CHECK(memcmp(&M.o.runtime_size, &L.o.runtime_size,
+                 sizeof(L.o) - offsetof(struct pp_pyoffsets, runtime_size)) == 0);
+    CHECK_EQ_INT(log_warnings, 1);
+    CHECK(strstr(last_warning, "Python 3.16 is not verified; reading it with the 3.15 layout") !=
+          NULL);
+    CHECK_EQ_INT(dbg_layout(t, &M), 0);
+    CHECK_EQ_INT(log_warnings, 1); /* once */
+    /* an alpha of 3.16 too (its table is all there is) */
+    dbg_set(t, 8, 0x031000a1);
+    CHECK_EQ_INT(dbg_layout(t, &M), 0);
+    /* a 3.16 table that does not fit the 3.15 layout is refused */
+    dbg15_build(t);
+    dbg_set(t, 8, 0x031000f0);
+    dbg_set(t, 376, 0); /* code_object.size */
+    CHECK_EQ_INT(dbg_layout(t, &M), PP_EVERSION);
+    dbg15_build(t);
+    dbg_set(t, 8, 0x031000f0);
+    dbg_set(t, 352, 4096); /* interpreter_frame.owner beyond its section */
+    CHECK_EQ_INT(dbg_layout(t, &M), PP_EVERSION);
+    /* nor does the layout stretch to other majors */
+    dbg15_build(t);
+    dbg_set(t, 8, 0x040000f0);
+    CHECK_EQ_INT(dbg_layout(t, &M), PP_EVERSION);
+    pp_log_set_sink(quiet_sink);
+}
+
 int
 main(void)
 {
@@ -378,6 +664,8 @@ main(void)
     test_static();
     test_validate();
     test_debug_offsets();
+    test_debug_offsets_314();
+    test_debug_offsets_315_and_newer();
     CHECK_EQ_INT(snap_failures, 0);
     TEST_DONE();
 }

@@ -2,7 +2,7 @@
  * tests/c/test_offsets.c -- sanity checks of the generated offset tables
  * (csrc/py/offsets_3_X.h via pp_pyoffsets_for).
  *
- * For every version 3.8 - 3.13:
+ * For every version 3.8 - 3.15 (3.14+ tables only top up the debug offsets):
  *   - the table exists and its version_hex is that major.minor;
  *   - every field is PP_OFF_NONE or >= 0, and no field is 0 unless the
  *     allow-list below says 0 is that field's real offset in that version
@@ -64,7 +64,7 @@ static const struct field *find(const char *name)
 }
 
 #define V(minor) (1u << (minor))
-#define V_ALL (V(8) | V(9) | V(10) | V(11) | V(12) | V(13))
+#define V_ALL (V(8) | V(9) | V(10) | V(11) | V(12) | V(13) | V(14) | V(15))
 
 /* Fields whose real offset is 0, and the versions where it is. */
 static const struct {
@@ -74,8 +74,8 @@ static const struct {
     {"tstate_prev", V_ALL},            /* first member of PyThreadState */
     {"interp_next", V(8) | V(9) | V(10) | V(11) | V(12)},
     {"cframe_current_frame", V(12)},   /* 3.11 has use_tracing first */
-    {"iframe_code", V(12) | V(13)},    /* f_code / f_executable first */
-    {"dictunicodeentry_me_key", V(11) | V(12) | V(13)},
+    {"iframe_code", V(12) | V(13) | V(14) | V(15)}, /* f_code / f_executable first */
+    {"dictunicodeentry_me_key", V(11) | V(12) | V(13) | V(14) | V(15)},
 };
 
 static int zero_allowed(const char *name, unsigned minor)
@@ -93,42 +93,42 @@ static const struct {
 } present_in[] = {
     {"runtime_gilstate_tstate_current", V(8) | V(9) | V(10) | V(11)},
     {"runtime_ceval_gil", V(8) | V(9) | V(10) | V(11)},
-    {"interp_ceval_gil", V(12) | V(13)},
-    {"interp_gil", V(12) | V(13)},
+    {"interp_ceval_gil", V(12) | V(13) | V(14) | V(15)},
+    {"interp_gil", V(12) | V(13) | V(14) | V(15)},
     {"tstate_frame", V(8) | V(9) | V(10)},
     {"tstate_cframe", V(11) | V(12)},
-    {"tstate_current_frame", V(13)},
-    {"tstate_native_thread_id", V(11) | V(12) | V(13)},
-    {"tstate_status", V(12) | V(13)},
-    {"tstate_state", V(13)},
-    {"tstate_datastack_chunk", V(11) | V(12) | V(13)},
+    {"tstate_current_frame", V(13) | V(14) | V(15)},
+    {"tstate_native_thread_id", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"tstate_status", V(12) | V(13) | V(14) | V(15)},
+    {"tstate_state", V(13) | V(14) | V(15)},
+    {"tstate_datastack_chunk", V(11) | V(12) | V(13) | V(14) | V(15)},
     {"cframe_current_frame", V(11) | V(12)},
     {"frameobj_f_code", V(8) | V(9) | V(10)},
     {"frameobj_f_lasti", V(8) | V(9) | V(10)},
     {"frameobj_f_gen", V(8) | V(9) | V(10)},
     {"frameobj_f_state", V(8) | V(9) | V(10)},
-    {"iframe_size", V(11) | V(12) | V(13)},
-    {"iframe_code", V(11) | V(12) | V(13)},
-    {"iframe_previous", V(11) | V(12) | V(13)},
-    {"iframe_instr", V(11) | V(12) | V(13)},
+    {"iframe_size", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"iframe_code", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"iframe_previous", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"iframe_instr", V(11) | V(12) | V(13) | V(14) | V(15)},
     {"iframe_is_entry", V(11)},
-    {"iframe_owner", V(11) | V(12) | V(13)},
-    {"iframe_localsplus", V(11) | V(12) | V(13)},
+    {"iframe_owner", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"iframe_localsplus", V(11) | V(12) | V(13) | V(14) | V(15)},
     {"code_code", V(8) | V(9) | V(10)},
-    {"code_qualname", V(11) | V(12) | V(13)},
-    {"code_firsttraceable", V(11) | V(12) | V(13)},
-    {"code_code_adaptive", V(11) | V(12) | V(13)},
-    {"long_lv_tag", V(12) | V(13)},
+    {"code_qualname", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"code_firsttraceable", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"code_code_adaptive", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"long_lv_tag", V(12) | V(13) | V(14) | V(15)},
     {"dictkeys_dk_size", V(8) | V(9) | V(10)},
-    {"dictkeys_dk_log2_size", V(11) | V(12) | V(13)},
-    {"dictkeys_dk_log2_index_bytes", V(11) | V(12) | V(13)},
-    {"dictkeys_dk_kind", V(11) | V(12) | V(13)},
-    {"dictunicodeentry_size", V(11) | V(12) | V(13)},
-    {"dictunicodeentry_me_key", V(11) | V(12) | V(13)},
-    {"dictunicodeentry_me_value", V(11) | V(12) | V(13)},
+    {"dictkeys_dk_log2_size", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"dictkeys_dk_log2_index_bytes", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"dictkeys_dk_kind", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"dictunicodeentry_size", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"dictunicodeentry_me_key", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"dictunicodeentry_me_value", V(11) | V(12) | V(13) | V(14) | V(15)},
     {"gen_gi_frame", V(8) | V(9) | V(10)},
-    {"gen_gi_iframe", V(11) | V(12) | V(13)},
-    {"gen_gi_frame_state", V(11) | V(12) | V(13)},
+    {"gen_gi_iframe", V(11) | V(12) | V(13) | V(14) | V(15)},
+    {"gen_gi_frame_state", V(11) | V(12) | V(13) | V(14) | V(15)},
 };
 
 static unsigned present_mask(const char *name)
@@ -223,19 +223,23 @@ static void check_spot_values(void)
     SPOT(13, runtime_interpreters_head, 632);
     SPOT(13, code_code_adaptive, 200);
     SPOT(13, gen_gi_iframe, 72);
+    /* 3.14 / 3.15 (Debian's 3.14.10 / 3.15.2 headers; debug tables agree) */
+    SPOT(14, iframe_owner, 74);
+    SPOT(14, tuple_ob_item, 32);
+    SPOT(15, tstate_native_thread_id, 184);
 }
 
 static void check_lookup(void)
 {
     CHECK(pp_pyoffsets_for(3, 7) == NULL, "3.7 should have no table");
-    CHECK(pp_pyoffsets_for(3, 14) == NULL, "3.14 should have no table");
+    CHECK(pp_pyoffsets_for(3, 16) == NULL, "3.16 should have no table");
     CHECK(pp_pyoffsets_for(2, 8) == NULL, "2.8 should have no table");
     CHECK(pp_pyoffsets_for(4, 11) == NULL, "4.11 should have no table");
 }
 
 int main(void)
 {
-    for (unsigned minor = 8; minor <= 13; minor++)
+    for (unsigned minor = 8; minor <= 15; minor++)
         check_version(minor);
     check_spot_values();
     check_lookup();

@@ -1,8 +1,10 @@
 """Fixtures for pyprof's end-to-end tests.
 
 * `interp`: parametrized over every interpreter under test: pyenv's 3.8 ... 3.13
-  (highest patch of each) and Debian's /usr/bin/python3. Ids: py3.8 ... py3.13,
-  system3.11. An absent interpreter is a skip; nothing else skips.
+  (highest patch of each), Debian's 3.14.10, 3.14.8, 3.15.2 and 3.15.0 from the
+  interpreter cache (`make interpreters`; PYPROF_INTERP_CACHE) and Debian's
+  /usr/bin/python3. Ids: py3.8 ... py3.13, py3.14.10 ..., system3.11. An absent
+  interpreter is a skip; nothing else skips.
 * `any_interp`: one supported interpreter, for tests that are not per-version.
 * `python37`: pyenv's 3.7 (unsupported by pyprof), skip when absent.
 * every test gets its children reaped afterwards, even when it fails.

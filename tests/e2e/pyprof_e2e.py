@@ -31,6 +31,9 @@ WORKLOADS = REPO / "tests" / "workloads"
 
 SUPPORTED_MINORS = (8, 9, 10, 11, 12, 13)
 SYSTEM_PYTHON = Path("/usr/bin/python3")
+# Debian's builds provisioned into the interpreter cache (make interpreters):
+# two patch releases of each minor, so a per-patch constant shows up.
+CACHED_IDS = ("py3.14.10", "py3.14.8", "py3.15.2", "py3.15.0")
 
 Stack = Tuple[str, ...]
 
@@ -100,11 +103,37 @@ def find_system_python() -> Optional[Interpreter]:
     return Interpreter("system%d.%d" % version[:2], str(SYSTEM_PYTHON), version)
 
 
+def interp_cache_dir() -> Path:
+    """Where `make interpreters` puts Debian's 3.14/3.15 (PYPROF_INTERP_CACHE overrides)."""
+    env = os.environ.get("PYPROF_INTERP_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "pyprof" / "interpreters"
+
+
+def find_cached_interpreters() -> Dict[str, Interpreter]:
+    """{id: Interpreter} from the cache's manifest (`ID PATH` lines, ids like py3.14.10)."""
+    found: Dict[str, Interpreter] = {}
+    try:
+        lines = (interp_cache_dir() / "interpreters.txt").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        parts = line.split(None, 1)
+        m = re.fullmatch(r"py(3)\.(\d+)\.(\d+)", parts[0]) if len(parts) == 2 else None
+        path = parts[1].strip() if m else ""
+        if m and os.path.isfile(path) and os.access(path, os.X_OK):
+            version = tuple(int(x) for x in m.groups())
+            found[parts[0]] = Interpreter(parts[0], path, version)  # type: ignore[arg-type]
+    return found
+
+
 def discover_interpreters() -> List[Tuple[str, Optional[Interpreter]]]:
     """[(pytest id, Interpreter or None when absent)] for every interpreter we test."""
     found: List[Tuple[str, Optional[Interpreter]]] = []
     for minor in SUPPORTED_MINORS:
         found.append(("py3.%d" % minor, find_pyenv_python(minor)))
+    cached = find_cached_interpreters()
+    for cid in CACHED_IDS:
+        found.append((cid, cached.get(cid)))
     system = find_system_python()
     found.append((system.id if system else "system", system))
     return found

@@ -7,11 +7,13 @@ port (examples/gunicorn_app/harness.py starts, polls and stops it); its view
                   -> compress_payload (app.py) -> zlib.compress -> libz (deflate ...)
 
 is loaded by `ab -c 4` (bounded by time and count) while `pyprof record --pid MASTER
---subprocesses` runs. Two Gunicorns:
+--subprocesses` runs. Three Gunicorns:
 
 * debian: /usr/bin/gunicorn (Debian's gunicorn + python3-flask) on /usr/bin/python3;
 * py3.12: gunicorn + Flask from PyPI in a venv of pyenv's 3.12, build/gunicorn-venv-3.12
-  (created on first use and kept; delete it to rebuild).
+  (created on first use and kept; delete it to rebuild);
+* py3.14.10: gunicorn + Flask in the interpreter cache's venv of Debian's 3.14.10
+  (`make interpreters`, manifest id venv-py3.14.10).
 
 A missing gunicorn, Flask or ab is a failure naming the tool (`make deps` installs them);
 only an absent interpreter is a skip. What is checked:
@@ -108,9 +110,38 @@ def _pypi_target():
     return Target("py3.%d" % VENV_MINOR, py, [str(VENV / "bin" / "gunicorn")], interp.version)
 
 
-@pytest.fixture(params=["debian", "py3.%d" % VENV_MINOR])
+CACHED_VENV = "venv-py3.14.10"  # make interpreters: gunicorn + Flask over Debian's 3.14
+
+
+def _cached_venv_target():
+    """Gunicorn in the interpreter cache's venv of Debian's 3.14 (manifest id venv-py3.14.10)."""
+    py = None
+    try:
+        for line in (e2e.interp_cache_dir() / "interpreters.txt").read_text().splitlines():
+            parts = line.split(None, 1)
+            if len(parts) == 2 and parts[0] == CACHED_VENV:
+                py = parts[1].strip()
+    except OSError:
+        pass
+    if not py or not os.access(py, os.X_OK):
+        pytest.skip("interpreter %s is not installed" % CACHED_VENV)
+    if not _venv_ok(py):
+        pytest.fail("gunicorn/flask are not importable in %s" % py)
+    gunicorn = os.path.join(os.path.dirname(py), "gunicorn")
+    if harness.missing_tools(py, gunicorn_cmd=[]):
+        pytest.fail("Gunicorn test needs: " + "; ".join(harness.missing_tools(py, [])))
+    version = subprocess.run([py, "-c", "import sys; print(*sys.version_info[:3])"],
+                             capture_output=True, text=True, timeout=30).stdout.split()
+    return Target("py3.14", py, [gunicorn], tuple(int(x) for x in version))
+
+
+@pytest.fixture(params=["debian", "py3.%d" % VENV_MINOR, "py3.14.10"])
 def target(request):
-    return _debian_target() if request.param == "debian" else _pypi_target()
+    if request.param == "debian":
+        return _debian_target()
+    if request.param == "py3.14.10":
+        return _cached_venv_target()
+    return _pypi_target()
 
 
 # --------------------------------------------------------------------------- #
