@@ -515,6 +515,8 @@ pp_pyframe_gil(struct pp_pywalker *w, uint64_t interp_addr, uint64_t *gil_addr, 
     int err;
 
     *gil_addr = *holder = 0;
+    if (w->L->free_threaded) /* no GIL (docs/versions.md) */
+        return PP_ENOTFOUND;
     if (o->gil_locked < 0 || o->gil_last_holder < 0 || o->gil_locked + 4 > (int)sizeof(buf) ||
         o->gil_last_holder + 8 > (int)sizeof(buf))
         return PP_ENOTFOUND;

@@ -46,6 +46,9 @@ set_shape(struct pp_pylayout *L)
     L->iframe_stackpointer = PP_OFF_NONE;
     L->tstate_base_frame = PP_OFF_NONE;
     L->dictvalues_hdr = minor >= 13 ? 8 : 0;
+    /* MANAGED_DICT_OFFSET (pycore_object.h): -3 words behind the GC header;
+     * a free-threaded build has no GC header there, so -1 word */
+    L->managed_dict_back = L->free_threaded ? 8 : 24;
     if (minor <= 10)
         L->instdict = PP_INSTDICT_DICTOFFSET;
     else if (minor == 11)
@@ -78,17 +81,18 @@ set_shape(struct pp_pylayout *L)
 /* The generated table of a minor, as a base for the debug offsets (3.13+)
  * or as the whole layout (3.8 - 3.12 through pp_pylayout_static()). */
 static int
-layout_base(uint32_t version_hex, struct pp_pylayout *out)
+layout_base(uint32_t version_hex, bool free_threaded, struct pp_pylayout *out)
 {
     const struct pp_pyoffsets *o;
 
     if (VER_MAJOR(version_hex) != 3)
         return PP_EVERSION;
-    o = pp_pyoffsets_for(3, VER_MINOR(version_hex));
+    o = pp_pyoffsets_for(3, VER_MINOR(version_hex), free_threaded);
     if (!o)
         return PP_EVERSION;
     memset(out, 0, sizeof(*out));
     out->version_hex = version_hex;
+    out->free_threaded = free_threaded;
     out->o = *o;
     set_shape(out);
     return 0;
@@ -101,7 +105,7 @@ pp_pylayout_static(uint32_t version_hex, struct pp_pylayout *out)
 
     if (VER_MAJOR(version_hex) == 3 && VER_MINOR(version_hex) > 13)
         return PP_EVERSION;
-    if ((err = layout_base(version_hex, out)))
+    if ((err = layout_base(version_hex, false, out)))
         return err;
     return pp_pylayout_validate(out);
 }
@@ -453,7 +457,7 @@ pp_pylayout_from_debug_offsets(struct pp_mem *mem, uint64_t runtime_addr,
     static bool warned_unverified;
     uint8_t t[DBG_SIZE_MAX];
     const struct dbg_minor *dm;
-    uint64_t version;
+    uint64_t version, free_threaded;
     unsigned minor;
     int err;
 
@@ -483,12 +487,18 @@ pp_pylayout_from_debug_offsets(struct pp_mem *mem, uint64_t runtime_addr,
     err = pp_mem_read(mem, runtime_addr, t, dm->size);
     if (err)
         return err;
-    if (tbl_u64(t, 16) != 0) {
-        pp_log_error("layout: free-threaded builds of Python 3.%u are not supported yet",
-                     minor);
+    free_threaded = tbl_u64(t, 16);
+    if (free_threaded > 1)
+        return PP_EVERSION;
+    /* a free-threaded build moves every object layout: only 3.13t has a
+     * generated table for what its debug table lacks (docs/versions.md) */
+    if (free_threaded && minor != 13) {
+        pp_log_error("layout: the free-threaded build of Python 3.%u is not supported yet "
+                     "(3.13t is)", minor);
         return PP_EVERSION;
     }
-    err = layout_base(((uint32_t)version & 0xff00ffffu) | (dm->minor << 16), out);
+    err = layout_base(((uint32_t)version & 0xff00ffffu) | (dm->minor << 16), free_threaded != 0,
+                      out);
     if (err)
         return err;
     out->version_hex = (uint32_t)version;
