@@ -515,8 +515,6 @@ pp_pyframe_gil(struct pp_pywalker *w, uint64_t interp_addr, uint64_t *gil_addr, 
     int err;
 
     *gil_addr = *holder = 0;
-    if (w->L->free_threaded) /* no GIL (docs/versions.md) */
-        return PP_ENOTFOUND;
     if (o->gil_locked < 0 || o->gil_last_holder < 0 || o->gil_locked + 4 > (int)sizeof(buf) ||
         o->gil_last_holder + 8 > (int)sizeof(buf))
         return PP_ENOTFOUND;
@@ -532,6 +530,14 @@ pp_pyframe_gil(struct pp_pywalker *w, uint64_t interp_addr, uint64_t *gil_addr, 
     }
     if ((err = pp_mem_read(w->mem, addr, buf, sizeof(buf))))
         return err;
+    if (w->L->free_threaded) { /* a GIL only while something enabled it */
+        int32_t enabled;
+        if (w->L->gil_enabled < 0 || w->L->gil_enabled + 4 > (int)sizeof(buf))
+            return PP_ENOTFOUND;
+        memcpy(&enabled, buf + w->L->gil_enabled, sizeof(enabled));
+        if (enabled == 0)
+            return PP_ENOTFOUND;
+    }
     memcpy(&locked, buf + o->gil_locked, sizeof(locked));
     memcpy(&last, buf + o->gil_last_holder, sizeof(last));
     *gil_addr = addr;

@@ -93,6 +93,7 @@ layout_base(uint32_t version_hex, bool free_threaded, struct pp_pylayout *out)
     memset(out, 0, sizeof(*out));
     out->version_hex = version_hex;
     out->free_threaded = free_threaded;
+    out->gil_enabled = PP_OFF_NONE;
     out->o = *o;
     set_shape(out);
     return 0;
@@ -329,6 +330,7 @@ struct dbg_minor {
     /* interpreter_state.gil_runtime_state / _locked / _holder: offsets in the
      * interpreter state, turned into offsets in the gil struct */
     uint16_t gil_state, gil_locked, gil_holder;
+    uint16_t gil_enabled; /* free-threaded builds: int enabled (0: no GIL now) */
     /* code_object.co_tlbc (free-threaded builds anchor _co_firsttraceable
      * there), or 0 */
     uint16_t co_tlbc;
@@ -355,13 +357,13 @@ struct dbg_minor {
 static const struct dbg_minor dbg_minors[] = {
     {13, 584, dbg13, sizeof dbg13 / sizeof dbg13[0],
      {24, 48, 152, 224, 272, 352, 368, 400, 424, 448, 472, 488, 512, 536, 568}, 15,
-     120, 136, 144, 0, 0, 0},
+     120, 136, 144, 128, 0, 0, 0},
     {14, 760, dbg14, sizeof dbg14 / sizeof dbg14[0],
      {24, 48, 176, 248, 312, 400, 416, 448, 472, 496, 528, 552, 568, 592, 616, 648, 664}, 17,
-     128, 144, 152, 392, 16, 16},
+     128, 144, 152, 136, 392, 16, 16},
     {15, 888, dbg15, sizeof dbg15 / sizeof dbg15[0],
      {24, 48, 176, 312, 376, 464, 480, 528, 544, 568, 592, 624, 648, 664, 688, 712, 752, 792},
-     18, 128, 144, 152, 456, 16, 0},
+     18, 128, 144, 152, 136, 456, 16, 0},
 };
 
 #define DBG_SIZE_MAX 888
@@ -433,6 +435,17 @@ dbg_apply(const struct dbg_minor *dm, const uint8_t *t, struct pp_pylayout *out)
         return PP_EVERSION;
     out->o.gil_locked = (int32_t)(tbl_u64(t, dm->gil_locked) - gil_state);
     out->o.gil_last_holder = (int32_t)(tbl_u64(t, dm->gil_holder) - gil_state);
+    out->gil_enabled = PP_OFF_NONE;
+    if (out->free_threaded) {
+        uint64_t en = tbl_u64(t, dm->gil_enabled);
+        /* 3.13t's table leaves it 0: `enabled` is the gil struct's first
+         * member in free-threaded builds (pycore_gil.h) */
+        if (en == 0)
+            en = gil_state;
+        if (en < gil_state || en - gil_state > 4096 || en % 4 != 0)
+            return PP_EVERSION;
+        out->gil_enabled = (int32_t)(en - gil_state);
+    }
     if (dm->firsttraceable_back) {
         anchor = (uint64_t)out->o.code_code_adaptive;
         if (dm->co_tlbc && tbl_u64(t, 16) != 0) /* free-threaded: co_tlbc precedes it */

@@ -62,7 +62,9 @@ struct pp_pylayout {
     int gen_owner;         /* owner value of generator-owned frames (3.11+) */
     enum pp_instdict_shape instdict;
     unsigned managed_dict_back; /* 3.13+: MANAGED_DICT_OFFSET = -3 words, free-threaded -1 */
-    bool free_threaded;    /* Py_GIL_DISABLED build (3.13t): no GIL to read */
+    bool free_threaded;    /* Py_GIL_DISABLED build (3.13t) */
+    int32_t gil_enabled;   /* free-threaded: `int enabled` in the gil struct (0: no GIL
+                              now; an extension without Py_mod_gil turns it on), or -1 */
     unsigned dictvalues_hdr; /* bytes before PyDictValues.values[] (3.13: 8) */
     bool has_qualname;
     bool lasti_in_units;   /* 3.10: f_lasti counts code units */
