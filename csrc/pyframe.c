@@ -530,6 +530,14 @@ pp_pyframe_gil(struct pp_pywalker *w, uint64_t interp_addr, uint64_t *gil_addr, 
     }
     if ((err = pp_mem_read(w->mem, addr, buf, sizeof(buf))))
         return err;
+    if (w->L->free_threaded) { /* a GIL only while something enabled it */
+        int32_t enabled;
+        if (w->L->gil_enabled < 0 || w->L->gil_enabled + 4 > (int)sizeof(buf))
+            return PP_ENOTFOUND;
+        memcpy(&enabled, buf + w->L->gil_enabled, sizeof(enabled));
+        if (enabled == 0)
+            return PP_ENOTFOUND;
+    }
     memcpy(&locked, buf + o->gil_locked, sizeof(locked));
     memcpy(&last, buf + o->gil_last_holder, sizeof(last));
     *gil_addr = addr;

@@ -322,7 +322,7 @@ instance_attr(struct reader *r, uint64_t obj, const char *want, uint64_t *value)
             return PP_ENOTFOUND;
         return dict_find_str(r, word, want, value);
     }
-    if ((err = pp_mem_read_cached(r->mem, obj - 24, &word, 8)))
+    if ((err = pp_mem_read_cached(r->mem, obj - r->L->managed_dict_back, &word, 8)))
         return err;
     switch (r->sh.inst) {
     case PP_INSTDICT_MANAGED_11:

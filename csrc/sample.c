@@ -234,6 +234,10 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     if ((err = pp_mem_cache_enable(s->mem)) || (err = pick_layout(s)))
         return err;
     pp_pywalker_init(&s->walker, s->mem, &s->layout, &s->codes, s->rt.runtime_addr);
+    if (opts->gil && s->layout.free_threaded)
+        pp_log_warn("PID %d runs a free-threaded Python: --gil filters only while an "
+                    "extension has turned the GIL on; otherwise every running thread is sampled",
+                    s->pid);
     if (s->launched) {
         uint64_t t0 = pp_now_ns();
         while (!pp_pyframe_runtime_ready(&s->walker) && !pp_session_child_gone(s) && !pp_stop_requested &&

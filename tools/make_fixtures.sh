@@ -15,7 +15,8 @@
 # tests/c/test_fixtures.c replays every *.snap and compares.
 #
 # Needs ptrace rights on the workload (root, or ptrace_scope 0).
-# Usage: sh tools/make_fixtures.sh [PYTHON...]   (default: all found)
+# Usage: sh tools/make_fixtures.sh [PYTHON...]   (default: all found;
+#        name a cached interpreter, e.g. the free-threaded 3.13t, explicitly)
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -79,7 +80,8 @@ make_one() {
 pythons=
 if [ $# -gt 0 ]; then
     for py in "$@"; do
-        v=$("$py" -c 'import sys; print("%d%d" % sys.version_info[:2])')
+        # a free-threaded build gets its own name (py313t)
+        v=$("$py" -c 'import sys, sysconfig; print("%d%d%s" % (sys.version_info[:2] + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "",)))')
         make_one "$py" "py$v"
     done
     exit 0

@@ -46,6 +46,9 @@ set_shape(struct pp_pylayout *L)
     L->iframe_stackpointer = PP_OFF_NONE;
     L->tstate_base_frame = PP_OFF_NONE;
     L->dictvalues_hdr = minor >= 13 ? 8 : 0;
+    /* MANAGED_DICT_OFFSET (pycore_object.h): -3 words behind the GC header;
+     * a free-threaded build has no GC header there, so -1 word */
+    L->managed_dict_back = L->free_threaded ? 8 : 24;
     if (minor <= 10)
         L->instdict = PP_INSTDICT_DICTOFFSET;
     else if (minor == 11)
@@ -78,17 +81,19 @@ set_shape(struct pp_pylayout *L)
 /* The generated table of a minor, as a base for the debug offsets (3.13+)
  * or as the whole layout (3.8 - 3.13 through pp_pylayout_static()). */
 static int
-layout_base(uint32_t version_hex, struct pp_pylayout *out)
+layout_base(uint32_t version_hex, bool free_threaded, struct pp_pylayout *out)
 {
     const struct pp_pyoffsets *o;
 
     if (VER_MAJOR(version_hex) != 3)
         return PP_EVERSION;
-    o = pp_pyoffsets_for(3, VER_MINOR(version_hex));
+    o = pp_pyoffsets_for(3, VER_MINOR(version_hex), free_threaded);
     if (!o)
         return PP_EVERSION;
     memset(out, 0, sizeof(*out));
     out->version_hex = version_hex;
+    out->free_threaded = free_threaded;
+    out->gil_enabled = PP_OFF_NONE;
     out->o = *o;
     set_shape(out);
     return 0;
@@ -101,7 +106,7 @@ pp_pylayout_static(uint32_t version_hex, struct pp_pylayout *out)
 
     if (VER_MAJOR(version_hex) == 3 && VER_MINOR(version_hex) > 13)
         return PP_EVERSION;
-    if ((err = layout_base(version_hex, out)))
+    if ((err = layout_base(version_hex, false, out)))
         return err;
     return pp_pylayout_validate(out);
 }
@@ -325,6 +330,7 @@ struct dbg_minor {
     /* interpreter_state.gil_runtime_state / _locked / _holder: offsets in the
      * interpreter state, turned into offsets in the gil struct */
     uint16_t gil_state, gil_locked, gil_holder;
+    uint16_t gil_enabled; /* free-threaded builds: int enabled (0: no GIL now) */
     /* code_object.co_tlbc (free-threaded builds anchor _co_firsttraceable
      * there), or 0 */
     uint16_t co_tlbc;
@@ -351,13 +357,13 @@ struct dbg_minor {
 static const struct dbg_minor dbg_minors[] = {
     {13, 584, dbg13, sizeof dbg13 / sizeof dbg13[0],
      {24, 48, 152, 224, 272, 352, 368, 400, 424, 448, 472, 488, 512, 536, 568}, 15,
-     120, 136, 144, 0, 0, 0},
+     120, 136, 144, 128, 0, 0, 0},
     {14, 760, dbg14, sizeof dbg14 / sizeof dbg14[0],
      {24, 48, 176, 248, 312, 400, 416, 448, 472, 496, 528, 552, 568, 592, 616, 648, 664}, 17,
-     128, 144, 152, 392, 16, 16},
+     128, 144, 152, 136, 392, 16, 16},
     {15, 888, dbg15, sizeof dbg15 / sizeof dbg15[0],
      {24, 48, 176, 312, 376, 464, 480, 528, 544, 568, 592, 624, 648, 664, 688, 712, 752, 792},
-     18, 128, 144, 152, 456, 16, 0},
+     18, 128, 144, 152, 136, 456, 16, 0},
 };
 
 #define DBG_SIZE_MAX 888
@@ -429,6 +435,17 @@ dbg_apply(const struct dbg_minor *dm, const uint8_t *t, struct pp_pylayout *out)
         return PP_EVERSION;
     out->o.gil_locked = (int32_t)(tbl_u64(t, dm->gil_locked) - gil_state);
     out->o.gil_last_holder = (int32_t)(tbl_u64(t, dm->gil_holder) - gil_state);
+    out->gil_enabled = PP_OFF_NONE;
+    if (out->free_threaded) {
+        uint64_t en = tbl_u64(t, dm->gil_enabled);
+        /* 3.13t's table leaves it 0: `enabled` is the gil struct's first
+         * member in free-threaded builds (pycore_gil.h) */
+        if (en == 0)
+            en = gil_state;
+        if (en < gil_state || en - gil_state > 4096 || en % 4 != 0)
+            return PP_EVERSION;
+        out->gil_enabled = (int32_t)(en - gil_state);
+    }
     if (dm->firsttraceable_back) {
         anchor = (uint64_t)out->o.code_code_adaptive;
         if (dm->co_tlbc && tbl_u64(t, 16) != 0) /* free-threaded: co_tlbc precedes it */
@@ -453,7 +470,7 @@ pp_pylayout_from_debug_offsets(struct pp_mem *mem, uint64_t runtime_addr,
     static bool warned_unverified;
     uint8_t t[DBG_SIZE_MAX];
     const struct dbg_minor *dm;
-    uint64_t version;
+    uint64_t version, free_threaded;
     unsigned minor;
     int err;
 
@@ -483,12 +500,18 @@ pp_pylayout_from_debug_offsets(struct pp_mem *mem, uint64_t runtime_addr,
     err = pp_mem_read(mem, runtime_addr, t, dm->size);
     if (err)
         return err;
-    if (tbl_u64(t, 16) != 0) {
-        pp_log_error("layout: free-threaded builds of Python 3.%u are not supported yet",
-                     minor);
+    free_threaded = tbl_u64(t, 16);
+    if (free_threaded > 1)
+        return PP_EVERSION;
+    /* a free-threaded build moves every object layout: only 3.13t has a
+     * generated table for what its debug table lacks (docs/versions.md) */
+    if (free_threaded && minor != 13) {
+        pp_log_error("layout: the free-threaded build of Python 3.%u is not supported yet "
+                     "(3.13t is)", minor);
         return PP_EVERSION;
     }
-    err = layout_base(((uint32_t)version & 0xff00ffffu) | (dm->minor << 16), out);
+    err = layout_base(((uint32_t)version & 0xff00ffffu) | (dm->minor << 16), free_threaded != 0,
+                      out);
     if (err)
         return err;
     out->version_hex = (uint32_t)version;

@@ -40,7 +40,7 @@ enum pp_instdict_shape {
     PP_INSTDICT_DICTOFFSET, /* <=3.10: PyObject * at obj + tp_dictoffset */
     PP_INSTDICT_MANAGED_11, /* dict at obj - 24, or values * at obj - 32 */
     PP_INSTDICT_MANAGED_12, /* tagged dict-or-(values - 1) word at obj - 24 */
-    PP_INSTDICT_MANAGED_13, /* dict at obj - 24, or inline values after the object */
+    PP_INSTDICT_MANAGED_13, /* dict at obj - managed_dict_back, or inline values after the object */
 };
 
 /* Walker buffers: a layout whose thread state or frame is larger is refused. */
@@ -61,6 +61,10 @@ struct pp_pylayout {
     int32_t tstate_base_frame; /* 3.15+: the thread's sentinel base frame, or -1 */
     int gen_owner;         /* owner value of generator-owned frames (3.11+) */
     enum pp_instdict_shape instdict;
+    unsigned managed_dict_back; /* 3.13+: MANAGED_DICT_OFFSET = -3 words, free-threaded -1 */
+    bool free_threaded;    /* Py_GIL_DISABLED build (3.13t) */
+    int32_t gil_enabled;   /* free-threaded: `int enabled` in the gil struct (0: no GIL
+                              now; an extension without Py_mod_gil turns it on), or -1 */
     unsigned dictvalues_hdr; /* bytes before PyDictValues.values[] (3.13: 8) */
     bool has_qualname;
     bool lasti_in_units;   /* 3.10: f_lasti counts code units */

@@ -15,13 +15,16 @@
 #include "offsets_3_11.h"
 #include "offsets_3_12.h"
 #include "offsets_3_13.h"
+#include "offsets_3_13t.h"
 #include "offsets_3_14.h"
 #include "offsets_3_15.h"
 
-const struct pp_pyoffsets *pp_pyoffsets_for(unsigned major, unsigned minor)
+const struct pp_pyoffsets *pp_pyoffsets_for(unsigned major, unsigned minor, bool free_threaded)
 {
     if (major != 3)
         return NULL;
+    if (free_threaded) /* a free-threaded build has its own object layouts */
+        return minor == 13 ? &pp_offsets_3_13t : NULL;
     switch (minor) {
     case 8: return &pp_offsets_3_8;
     case 9: return &pp_offsets_3_9;

@@ -160,7 +160,7 @@ static const struct field *size_field_for(const char *name)
 
 static void check_version(unsigned minor)
 {
-    const struct pp_pyoffsets *o = pp_pyoffsets_for(3, minor);
+    const struct pp_pyoffsets *o = pp_pyoffsets_for(3, minor, false);
 
     CHECK(o != NULL, "3.%u: no table", minor);
     if (o == NULL)
@@ -195,7 +195,7 @@ static void check_version(unsigned minor)
 
 #define SPOT(minor, field, value)                                             \
     do {                                                                      \
-        const struct pp_pyoffsets *o_ = pp_pyoffsets_for(3, minor);           \
+        const struct pp_pyoffsets *o_ = pp_pyoffsets_for(3, minor, false);           \
         CHECK(o_ != NULL && o_->field == (value), "3.%d %s: %d, want %d",     \
               minor, #field, o_ ? (int)o_->field : -99, value);               \
     } while (0)
@@ -231,10 +231,34 @@ static void check_spot_values(void)
 
 static void check_lookup(void)
 {
-    CHECK(pp_pyoffsets_for(3, 7) == NULL, "3.7 should have no table");
-    CHECK(pp_pyoffsets_for(3, 16) == NULL, "3.16 should have no table");
-    CHECK(pp_pyoffsets_for(2, 8) == NULL, "2.8 should have no table");
-    CHECK(pp_pyoffsets_for(4, 11) == NULL, "4.11 should have no table");
+    CHECK(pp_pyoffsets_for(3, 7, false) == NULL, "3.7 should have no table");
+    CHECK(pp_pyoffsets_for(3, 16, false) == NULL, "3.16 should have no table");
+    CHECK(pp_pyoffsets_for(2, 8, false) == NULL, "2.8 should have no table");
+    CHECK(pp_pyoffsets_for(4, 11, false) == NULL, "4.11 should have no table");
+    CHECK(pp_pyoffsets_for(3, 12, true) == NULL, "3.12t should have no table");
+    CHECK(pp_pyoffsets_for(3, 14, true) == NULL, "3.14t should have no table (not verified)");
+}
+
+/* 3.13t: its own generated table, every object layout moved by the larger
+ * object header (ob_tid, ob_flags, ob_mutex, ob_gc_bits, ob_ref_local,
+ * ob_ref_shared before ob_type). */
+static void check_free_threaded(void)
+{
+    const struct pp_pyoffsets *d = pp_pyoffsets_for(3, 13, false);
+    const struct pp_pyoffsets *t = pp_pyoffsets_for(3, 13, true);
+
+    CHECK(t != NULL && t != d, "3.13t: no table of its own");
+    if (!t || !d)
+        return;
+    CHECK((t->version_hex >> 16) == 0x030d, "3.13t: version_hex 0x%08x", (unsigned)t->version_hex);
+    CHECK(t->object_ob_type == 24 && d->object_ob_type == 8, "3.13t ob_type %d, 3.13 %d",
+          (int)t->object_ob_type, (int)d->object_ob_type);
+    CHECK(t->code_filename == d->code_filename + 16, "3.13t co_filename %d vs 3.13 %d",
+          (int)t->code_filename, (int)d->code_filename);
+    CHECK(t->unicode_ascii_size == d->unicode_ascii_size + 16, "3.13t ascii size %d",
+          (int)t->unicode_ascii_size);
+    CHECK(t->gil_locked == d->gil_locked + 8, "3.13t gil locked %d (int enabled first)",
+          (int)t->gil_locked);
 }
 
 int main(void)
@@ -243,6 +267,7 @@ int main(void)
         check_version(minor);
     check_spot_values();
     check_lookup();
+    check_free_threaded();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail != 0;
 }

@@ -33,7 +33,8 @@ SUPPORTED_MINORS = (8, 9, 10, 11, 12, 13)
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 # Debian's builds provisioned into the interpreter cache (make interpreters):
 # two patch releases of each minor, so a per-patch constant shows up.
-CACHED_IDS = ("py3.14.10", "py3.14.8", "py3.15.2", "py3.15.0")
+# py3.13t is a free-threaded (--disable-gil) 3.13 built from Debian's source package.
+CACHED_IDS = ("py3.14.10", "py3.14.8", "py3.15.2", "py3.15.0", "py3.13t")
 
 Stack = Tuple[str, ...]
 
@@ -47,6 +48,7 @@ class Interpreter:
     id: str                      # pytest id: "py3.8", "system3.11"
     path: str                    # absolute path of the executable
     version: Tuple[int, int, int]
+    free_threaded: bool = False  # a --disable-gil build (py3.13t): no GIL
 
     @property
     def has_qualnames(self) -> bool:
@@ -118,11 +120,18 @@ def find_cached_interpreters() -> Dict[str, Interpreter]:
         return found
     for line in lines:
         parts = line.split(None, 1)
-        m = re.fullmatch(r"py(3)\.(\d+)\.(\d+)", parts[0]) if len(parts) == 2 else None
+        m = re.fullmatch(r"py(3)\.(\d+)(?:\.(\d+)|(t))", parts[0]) if len(parts) == 2 else None
         path = parts[1].strip() if m else ""
         if m and os.path.isfile(path) and os.access(path, os.X_OK):
-            version = tuple(int(x) for x in m.groups())
-            found[parts[0]] = Interpreter(parts[0], path, version)  # type: ignore[arg-type]
+            if m.group(4):  # free-threaded: the id names no patch release
+                out = subprocess.run([path, "-c", "import sys; print(sys.version_info[2])"],
+                                     capture_output=True, text=True, timeout=30)
+                if out.returncode != 0:
+                    continue
+                version = (3, int(m.group(2)), int(out.stdout))
+            else:
+                version = (3, int(m.group(2)), int(m.group(3)))
+            found[parts[0]] = Interpreter(parts[0], path, version, bool(m.group(4)))
     return found
 
 

@@ -10,6 +10,11 @@ in time.sleep().  For 3.8 and 3.11-3.13 and Debian's python3:
   (the thread sleeps on the GIL's condition variable or mutex, read from
   /proc/PID/task/TID/syscall), and "sleeper" at the line that calls
   time.sleep(), not waiting for the GIL.
+
+A free-threaded 3.13t has a GIL only while something turned it on: importing
+cbext (no Py_mod_gil slot) does, so the tests above hold there too; with
+PYTHON_GIL=0 there is no GIL, --gil says so and filters nothing, and no thread
+ever waits for one.
 """
 import collections
 import subprocess
@@ -31,12 +36,15 @@ def interp(request):
     return request.param
 
 
-def _record(interp, tmp_path, *flags):
+def _record(interp, tmp_path, *flags, env=None, stderr=None):
     out = tmp_path / "gil.txt"
     cmd = [sys.executable, "-m", "pyprof", "record", "--threads", "-F", "200", "-d", "3", "--format", "collapsed",
            "-o", str(out)] + list(flags) + ["--", interp.path, str(WORKLOAD), str(cbext_dir(interp)), "5"]
-    proc = subprocess.run(cmd, cwd=e2e.REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(cmd, cwd=e2e.REPO, capture_output=True, text=True, timeout=60,
+                          env=e2e.child_env(env))
     assert proc.returncode == 0, proc.stderr
+    if stderr is not None:
+        stderr.append(proc.stderr)
     per_thread = collections.defaultdict(collections.Counter)
     for line in out.read_text().splitlines():
         stack, count = line.rsplit(" ", 1)
@@ -79,3 +87,26 @@ def test_idle_shows_gil_waiters_and_the_sleeper(interp, tmp_path):
     assert _total(sleeper) >= 100 and at_sleep >= 0.95 * _total(sleeper), (
         "sleeper: %d of %d samples at the time.sleep line %d (and not waiting for the GIL): %s"
         % (at_sleep, _total(sleeper), SLEEP_LINE, sleeper.most_common(3)))
+
+
+@pytest.fixture(params=[p for p in _NATIVE_PARAMS if p.id.endswith("t")])
+def ft_interp(request):
+    """The free-threaded interpreters among the native ones (py3.13t)."""
+    return request.param
+
+
+def test_free_threaded_without_a_gil(ft_interp, tmp_path):
+    # GIVEN a free-threaded target whose GIL stays off (PYTHON_GIL=0)
+    no_gil = {"PYTHON_GIL": "0"}
+    stderr = []
+    per = _record(ft_interp, tmp_path, "--gil", env=no_gil, stderr=stderr)
+    # THEN --gil says it does not filter, and the spinners, which run in
+    # parallel with the holder, keep their samples
+    assert "free-threaded" in stderr[0] and "--gil" in stderr[0], stderr[0]
+    for name in ("holder", "spinner-1", "spinner-2"):
+        assert _total(per[name]) >= 150, (name, {n: _total(c) for n, c in per.items()})
+    # AND with --idle no thread is ever shown waiting for a GIL
+    per = _record(ft_interp, tmp_path, "--idle", env=no_gil)
+    waiting = sum(n for c in per.values() for stack, n in c.items() if stack and stack[-1] == "<waiting for GIL>")
+    assert waiting == 0, {n: c.most_common(2) for n, c in per.items()}
+    assert _total(per["spinner-1"]) >= 150 and _total(per["sleeper"]) >= 150
