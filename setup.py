@@ -50,7 +50,7 @@ setup(
     description="Sampling profiler for Python with merged Python and native stacks",
     packages=["pyprof"],
     python_requires=">=3.8",
-    entry_points={"console_scripts": ["pyprof = pyprof.cli:main"]},
+    entry_points={"console_scripts": ["pyprof = pyprof.__main__:console_main"]},
     cmdclass={"build_py": BuildPyWithSampler},
     distclass=BinaryDistribution,
     zip_safe=False,

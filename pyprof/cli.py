@@ -7,10 +7,12 @@ Exit codes are those of docs/errors.md.
 """
 
 import argparse
+import errno
 import math
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,12 @@ CONVERT_FORMATS = FORMATS[:-1]  # rendered from a raw file
 SAMPLER_FORMATS = ("collapsed", "raw")  # written by the sampler itself
 EXTENSIONS = {"flamegraph": "svg", "collapsed": "txt", "speedscope": "speedscope.json", "pprof": "pb.gz", "raw": "raw"}
 MAX_RATE = 100000
+MAX_DURATION = 1e7  # seconds (115 days): the sampler's clock arithmetic stays exact far beyond
+STDOUT = "-"  # ``-o -``: write the profile to standard output
+OUTPUT_MODE = 0o600  # outputs hold command lines: private unless the user chmods them
+# The sampler option naming a directory it removes when pyprof (its parent)
+# dies before it could (docs/security.md); one constant for the one name.
+SAMPLER_CLEANUP_OPTION = "--cleanup-dir"
 # The record options that take a value (``python -m pyprof`` needs them to
 # find where the options end and the script begins).
 RECORD_VALUE_OPTIONS = frozenset(["--pid", "-o", "--output", "--format", "-F", "--rate", "-d", "--duration",
@@ -157,6 +165,8 @@ def validate_record_args(args):
         raise UsageError("--rate must be between 1 and %d Hz, not %d" % (MAX_RATE, args.rate))
     if args.duration is not None and not (args.duration > 0 and math.isfinite(args.duration)):
         raise UsageError("--duration must be a positive number of seconds, not %s" % args.duration)
+    if args.duration is not None and args.duration > MAX_DURATION:
+        raise UsageError("--duration must be at most %d seconds, not %s" % (MAX_DURATION, args.duration))
     if args.aggregate and not args.subprocesses:
         raise UsageError("--aggregate merges the processes of --subprocesses: give both")
 
@@ -264,7 +274,7 @@ def run_sampler(argv, raw_path=None, on_snapshot=None):
            ((signal.SIGINT, forward), (signal.SIGTERM, forward), (signal.SIGUSR1, flush))}
     try:
         try:
-            proc = subprocess.Popen(argv)
+            proc = subprocess.Popen(argv, preexec_fn=_die_with_parent(signal.SIGTERM))
         except OSError as e:
             raise PyprofError("cannot run the sampler %s: %s" % (argv[0], e.strerror or e))
         for signum in pending:
@@ -283,6 +293,29 @@ def run_sampler(argv, raw_path=None, on_snapshot=None):
             signal.signal(sig, handler)
 
 
+def _die_with_parent(signum):
+    """A preexec_fn: the child gets *signum* when pyprof dies, even by SIGKILL.
+
+    PR_SET_PDEATHSIG survives the exec of the sampler, which ends its run on
+    SIGTERM as on Ctrl-C: it stops sampling and releases the target instead
+    of going on as an orphan.  (The sampler sets it too; this covers older
+    samplers and the moments before its main() runs.)
+    """
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec():
+        prctl(pr_set_pdeathsig, int(signum), 0, 0, 0)
+        if os.getppid() != parent:  # pyprof died before prctl took effect
+            os._exit(EXIT_INTERRUPTED)
+    return preexec
+
+
 def _inode(path):
     try:
         return os.stat(path).st_ino if path else None
@@ -290,36 +323,141 @@ def _inode(path):
         return None
 
 
+def output_stream(path):
+    """How *path* is written: ``"stdout"`` (``-o -``), ``"stream"`` or None (a file).
+
+    A stream is an existing FIFO, character device or socket (``/dev/null``,
+    ``/dev/stdout``, a pipe to another program): it is opened and written in
+    place, never replaced.  A symbolic link is followed to find one only when
+    it belongs to root or to us (``/dev/stdout`` -> ``/proc/self/fd/1``): a link
+    that another user planted is replaced like a file, never followed.
+    """
+    if path == STDOUT:
+        return "stdout"
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            if st.st_uid not in (0, os.geteuid()):
+                return None
+            st = os.stat(path)
+    except OSError:
+        return None
+    return "stream" if _is_stream(st.st_mode) else None
+
+
+def _is_stream(mode):
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
 def check_output_path(path):
-    """Raise :class:`PyprofError` (exit 8) early if *path* cannot be written."""
+    """Raise :class:`PyprofError` (exit 8) early if *path* cannot be written.
+
+    For a file, a scratch file is created (and removed) where the temporary
+    file will be, so that a read-only file system, ``/proc`` or a full disk's
+    directory fail before the recording rather than after it.
+    """
+    if output_stream(path):
+        return
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise PyprofError("cannot write %s: it is a directory" % path, EXIT_OUTPUT)
     if not os.path.isdir(directory):
         raise PyprofError("cannot write %s: no such directory %s" % (path, directory), EXIT_OUTPUT)
-    if not os.access(directory, os.W_OK):
-        raise PyprofError("cannot write %s: permission denied" % path, EXIT_OUTPUT, "choose another -o FILE")
-
-
-def write_atomic(path, text):
-    """Write *text* (str, written as UTF-8, or bytes) to *path* through a temporary file and a rename."""
-    tmp = "%s.tmp.%d" % (path, os.getpid())
     try:
-        if isinstance(text, bytes):
-            with open(tmp, "wb") as f:
-                f.write(text)
-        else:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text)
+        fd, probe = _make_temp(path)
+    except OSError as e:
+        raise PyprofError("cannot write %s: %s" % (path, e.strerror or e), EXIT_OUTPUT,
+                          "choose another -o FILE") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _make_temp(path):
+    """Create the temporary file for *path* in its directory: ``(fd, name)``.
+
+    tempfile.mkstemp opens it with O_CREAT|O_EXCL|O_NOFOLLOW under an
+    unpredictable name, mode 0600: nobody sharing the directory can plant a
+    file or a symlink there for pyprof to write through.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    return tempfile.mkstemp(prefix="." + name[:200] + ".", suffix=".tmp", dir=directory)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _open_stream(path):
+    """Open the FIFO / device / socket *path* for writing, checking what was opened."""
+    flags = os.O_WRONLY | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+    if not os.path.islink(path):
+        flags |= os.O_NOFOLLOW
+    fd = os.open(path, flags)  # no O_CREAT, no O_TRUNC: a file swapped in meanwhile is not touched
+    if not _is_stream(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EEXIST, "it changed into a regular file while pyprof ran")
+    return fd
+
+
+def write_output(path, data):
+    """Write *data* (str, written as UTF-8, or bytes) to the output *path*.
+
+    A file goes through a temporary file in the same directory (mode 0600,
+    unpredictable name, never a followed symlink), fsync, then a rename over
+    *path*; a reader never sees half a profile.  ``-`` is standard output; a
+    FIFO, character device or socket is written in place (output_stream()).
+    Errors name *path*, never the temporary file.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    kind = output_stream(path)
+    fd = tmp = None
+    try:
+        if kind == "stdout":
+            sys.stdout.flush()
+            _write_all(sys.stdout.fileno(), data)
+            return
+        if kind == "stream":
+            fd = _open_stream(path)
+            _write_all(fd, data)
+            os.close(fd)
+            fd = None
+            return
+        fd, tmp = _make_temp(path)
+        if OUTPUT_MODE != 0o600:
+            os.fchmod(fd, OUTPUT_MODE)
+        _write_all(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        fd = None
         os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise PyprofError("cannot write %s: %s" % (path, e.strerror or e), EXIT_OUTPUT) from e
-        raise
+        tmp = None
+    except OSError as e:
+        name = "standard output" if kind == "stdout" else path
+        raise PyprofError("cannot write %s: %s" % (name, e.strerror or e), EXIT_OUTPUT) from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+write_atomic = write_output  # the name older callers use
+
+
+def copy_output(source, path):
+    """Write the file *source* (written by the sampler in pyprof's own temp dir) to the output *path*."""
+    try:
+        with open(source, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise PyprofError("cannot read the sampler's output %s: %s" % (source, e.strerror or e)) from None
+    write_output(path, data)
 
 
 def read_profile(path):
@@ -426,34 +564,53 @@ def _to_float(value):
 
 
 def cmd_record(args):
-    """``pyprof record``: run the sampler, render the output, print the summary."""
+    """``pyprof record``: run the sampler, render the output, print the summary.
+
+    The sampler writes only into pyprof's private temp dir (removed at the
+    end, and by the sampler if pyprof dies first); every output, raw and
+    collapsed included, is then written by write_output(): one writer, which
+    never follows a planted symlink and never replaces a FIFO or a device.
+    """
     output = args.output or default_output_name(args)
     check_output_path(output)
     sampler = find_sampler()
+    stream = output_stream(output)
     with tempfile.TemporaryDirectory(prefix="pyprof-") as tmpdir:
-        raw_path = output if args.format == "raw" else os.path.join(tmpdir, "profile.raw")
+        raw_path = os.path.join(tmpdir, "profile.raw")
+        collapsed_path = os.path.join(tmpdir, "profile.txt")
+
         def snapshot():
-            # SIGUSR1: render what the sampler wrote so far, keep recording
-            if args.format not in SAMPLER_FORMATS:
-                try:
-                    write_atomic(output, render(raw.read_raw(raw_path), args.format, args.threads))
-                except (OSError, raw.RawFormatError, PyprofError) as e:
-                    print("pyprof: warning: snapshot not rendered: %s" % e, file=sys.stderr)
-                    return
+            # SIGUSR1: write what the sampler wrote so far, keep recording
+            if stream:
+                print("pyprof: note: no snapshot is written to %s (a stream gets the final profile only)"
+                      % output, file=sys.stderr)
+                return
+            try:
+                if args.format == "raw":
+                    copy_output(raw_path, output)
+                else:
+                    write_output(output, render(raw.read_raw(raw_path), args.format, args.threads))
+            except (OSError, raw.RawFormatError, PyprofError) as e:
+                print("pyprof: warning: snapshot not written: %s" % e, file=sys.stderr)
+                return
             print("pyprof: snapshot written to %s" % output, file=sys.stderr)
 
-        status = run_sampler(sampler_record_argv(sampler, args, raw_path, output), raw_path,
-                             snapshot)
+        argv = sampler_record_argv(sampler, args, raw_path, collapsed_path)
+        if sampler_supports(sampler, SAMPLER_CLEANUP_OPTION):
+            argv[2:2] = [SAMPLER_CLEANUP_OPTION, tmpdir]
+        status = run_sampler(argv, raw_path, snapshot)
         if status < 0:
             raise PyprofError("the sampler was killed by signal %d" % -status, hint="please report this bug")
         if status != 0:
             return status  # the sampler has printed the error
-        written = args.format in SAMPLER_FORMATS  # the sampler wrote raw and collapsed itself
+        written = False
         try:
             profile = raw.read_raw(raw_path)
-            if not written:
-                write_atomic(output, render(profile, args.format, args.threads))
-                written = True
+            if args.format in SAMPLER_FORMATS:
+                copy_output(raw_path if args.format == "raw" else collapsed_path, output)
+            else:
+                write_output(output, render(profile, args.format, args.threads))
+            written = True
         except KeyboardInterrupt:
             if not written:
                 raise
@@ -461,8 +618,25 @@ def cmd_record(args):
             return EXIT_OK
     for note in debug_info_notes(profile):
         print(note, file=sys.stderr)
-    print(summary_line(profile, output), file=sys.stderr)
+    print(summary_line(profile, "<stdout>" if output == STDOUT else output), file=sys.stderr)
     return EXIT_OK
+
+
+_SUPPORTED = {}
+
+
+def sampler_supports(sampler, option):
+    """Whether the sampler binary knows *option* (an older one, e.g. from
+    $PYPROF_SAMPLER, would refuse it as a usage error).  Its option table holds
+    the long names as C strings; reading the binary costs no process."""
+    key = (sampler, option)
+    if key not in _SUPPORTED:
+        try:
+            with open(sampler, "rb") as f:
+                _SUPPORTED[key] = option.lstrip("-").encode() + b"\0" in f.read()
+        except OSError:
+            _SUPPORTED[key] = False
+    return _SUPPORTED[key]
 
 
 def descendants(pid):
@@ -541,10 +715,18 @@ def _error(message, hint=None):
         print("pyprof: hint: " + hint, file=sys.stderr)
 
 
+def _restore_interrupts():
+    """Undo __main__'s start-up handler: Ctrl-C is KeyboardInterrupt again."""
+    handler = signal.getsignal(signal.SIGINT)
+    if getattr(handler, "__name__", "") == "_interrupted_early":
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv=None):
     """Run the pyprof command line on *argv* (default: ``sys.argv[1:]``); return the exit code."""
     args = None
     try:
+        _restore_interrupts()
         args = parse_args(sys.argv[1:] if argv is None else list(argv))
         return args.func(args)
     except SystemExit as e:  # --help and --version
