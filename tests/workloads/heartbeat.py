@@ -7,7 +7,8 @@ writes an ever-growing counter to HEARTBEAT_FILE every 10 ms (a thread left
 stopped by a profiler stops the counter).  With CHILDREN > 0 it first starts
 that many child interpreters running the same script, each with its own
 heartbeat file HEARTBEAT_FILE.N (for --subprocesses).  Prints "ready" when
-the first heartbeat is written; runs until killed.
+the first heartbeat is written; runs until killed (a child: until its parent
+is gone).
 """
 import os
 import subprocess
@@ -41,6 +42,7 @@ def main():
              for n in range(children)]
     for k in range(3):
         threading.Thread(target=burner, args=(k,), daemon=True).start()
+    parent = os.getppid()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     beat = 0
     while True:
@@ -51,6 +53,8 @@ def main():
         time.sleep(0.01)
         for proc in procs:
             proc.poll()
+        if os.getppid() != parent:  # a child whose parent is gone ends too
+            return
 
 
 if __name__ == "__main__":
