@@ -29,19 +29,22 @@ def main():
     parser.add_argument("--seed", type=int, default=int(os.environ.get("STRESS_SEED", time.time())))
     parser.add_argument("--modes", default=",".join(ks.MODES))
     parser.add_argument("--python", default="/usr/bin/python3", help="the target's interpreter")
+    parser.add_argument("--cli-root", default=REPO,
+                        help="run `python -m pyprof` of this source tree (with its build/pyprof-sampler), "
+                        "e.g. an older checkout to compare with")
     parser.add_argument("--log", default=os.path.join(REPO, "build", "stress.jsonl"),
                         help="one JSON line per trial (default: build/stress.jsonl)")
     args = parser.parse_args()
     modes = tuple(args.modes.split(","))
     plan = ks.trial_plan(args.trials, args.seed, modes)
-    print("make stress: %d kill trials, seed %d, modes %s, target %s"
-          % (len(plan), args.seed, ", ".join(modes), args.python), flush=True)
+    print("make stress: %d kill trials, seed %d, modes %s, target %s, pyprof from %s"
+          % (len(plan), args.seed, ", ".join(modes), args.python, args.cli_root), flush=True)
     os.makedirs(os.path.dirname(args.log), exist_ok=True)
     results = []
     start = time.time()
     with open(args.log, "w") as log:
         for n, (mode, victim, signum, fmt, delay) in enumerate(plan, 1):
-            result = ks.run_trial(mode, victim, signum, fmt, delay, args.python, log=log)
+            result = ks.run_trial(mode, victim, signum, fmt, delay, args.python, log=log, cli_root=args.cli_root)
             results.append(result)
             if ks.harmed(result) or result["notes"]:
                 print("trial %d/%d %s %s %s %s %.2fs: %s %s" % (

@@ -195,8 +195,13 @@ class Target:
         self.proc.stdout.close()
 
 
-def run_trial(mode, victim, signum, fmt, delay, python_target, python_cli=sys.executable, rate=1000, log=None):
-    """One trial; returns a dict of what was found (CHECKS keys, truthy = harm)."""
+def run_trial(mode, victim, signum, fmt, delay, python_target, python_cli=sys.executable, rate=1000, log=None,
+              cli_root=REPO):
+    """One trial; returns a dict of what was found (CHECKS keys, truthy = harm).
+
+    *cli_root* is the source tree whose ``python -m pyprof`` runs (another
+    checkout, to compare with an older pyprof); its sampler is its own
+    build/pyprof-sampler."""
     workdir = tempfile.mkdtemp(prefix="pyprof-kill-")
     outdir, tmpdir = os.path.join(workdir, "out"), os.path.join(workdir, "tmp")
     os.mkdir(outdir)
@@ -209,9 +214,10 @@ def run_trial(mode, victim, signum, fmt, delay, python_target, python_cli=sys.ex
     cli = sampler = None
     try:
         env = dict(os.environ, TMPDIR=tmpdir, PYTHONDONTWRITEBYTECODE="1", **{TAG_VAR: tag})
+        env.pop("PYPROF_SAMPLER", None)
         argv = [python_cli, "-m", "pyprof", "record", "--pid", str(target.proc.pid), "-o", out,
                 "--format", fmt, "-F", str(rate), "-d", "30"] + MODES[mode]
-        cli = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        cli = subprocess.Popen(argv, cwd=cli_root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, start_new_session=True)
         start = time.time()
         while time.time() < start + delay:
