@@ -242,7 +242,7 @@ def sampler_record_argv(sampler, args, raw_path, output):
     return argv
 
 
-def run_sampler(argv, raw_path=None, on_snapshot=None):
+def run_sampler(argv, raw_path=None, on_snapshot=None, stdout=None):
     """Run the sampler *argv* to its end and return its exit status.
 
     While it runs, pyprof forwards SIGINT and SIGTERM to it instead of dying;
@@ -274,7 +274,7 @@ def run_sampler(argv, raw_path=None, on_snapshot=None):
            ((signal.SIGINT, forward), (signal.SIGTERM, forward), (signal.SIGUSR1, flush))}
     try:
         try:
-            proc = subprocess.Popen(argv, preexec_fn=_die_with_parent(signal.SIGTERM))
+            proc = subprocess.Popen(argv, stdout=stdout, preexec_fn=_die_with_parent(signal.SIGTERM))
         except OSError as e:
             raise PyprofError("cannot run the sampler %s: %s" % (argv[0], e.strerror or e))
         for signum in pending:
@@ -598,7 +598,8 @@ def cmd_record(args):
         argv = sampler_record_argv(sampler, args, raw_path, collapsed_path)
         if sampler_supports(sampler, SAMPLER_CLEANUP_OPTION):
             argv[2:2] = [SAMPLER_CLEANUP_OPTION, tmpdir]
-        status = run_sampler(argv, raw_path, snapshot)
+        # -o -: the profile owns stdout; a launched command's output goes to stderr
+        status = run_sampler(argv, raw_path, snapshot, sys.stderr.fileno() if stream == "stdout" else None)
         if status < 0:
             raise PyprofError("the sampler was killed by signal %d" % -status, hint="please report this bug")
         if status != 0:

@@ -408,18 +408,28 @@ def test_fifo_is_written_in_place(tmp_path):
     assert os.listdir(str(tmp_path)) == ["fifo"]
 
 
-def test_dev_null_stays_a_device():
-    cli.check_output_path("/dev/null")
-    cli.write_output("/dev/null", b"x" * 100000)
-    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+def _device(directory, name, minor):
+    # a private copy of /dev/null or /dev/full: never risk the host's own
+    path = str(directory / name)
+    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    return path
 
 
-def test_dev_full_is_a_clear_error_and_stays_a_device():
+def test_dev_null_stays_a_device(tmp_path):
+    null = _device(tmp_path, "null", 3)
+    cli.check_output_path(null)
+    cli.write_output(null, b"x" * 100000)
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    assert os.listdir(str(tmp_path)) == ["null"]
+
+
+def test_dev_full_is_a_clear_error_and_stays_a_device(tmp_path):
+    full = _device(tmp_path, "full", 7)
     with pytest.raises(cli.PyprofError) as info:
-        cli.write_output("/dev/full", "a;b 1\n")
-    assert str(info.value) == "cannot write /dev/full: No space left on device"
+        cli.write_output(full, "a;b 1\n")
+    assert str(info.value) == "cannot write %s: No space left on device" % full
     assert info.value.code == cli.EXIT_OUTPUT
-    assert stat.S_ISCHR(os.lstat("/dev/full").st_mode)
+    assert stat.S_ISCHR(os.lstat(full).st_mode)
 
 
 def test_dash_is_standard_output(capfd):
