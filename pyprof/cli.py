@@ -597,7 +597,7 @@ def cmd_record(args):
 
         argv = sampler_record_argv(sampler, args, raw_path, collapsed_path)
         if sampler_supports(sampler, SAMPLER_CLEANUP_OPTION):
-            argv[2:2] = [SAMPLER_CLEANUP_OPTION, tmpdir]
+            argv[2:2] = [SAMPLER_CLEANUP_OPTION, os.path.abspath(tmpdir)]
         # -o -: the profile owns stdout; a launched command's output goes to stderr
         status = run_sampler(argv, raw_path, snapshot, sys.stderr.fileno() if stream == "stdout" else None)
         if status < 0:
