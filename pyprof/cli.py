@@ -380,7 +380,7 @@ def _make_temp(path):
     file or a symlink there for pyprof to write through.
     """
     directory, name = os.path.split(os.path.abspath(path))
-    return tempfile.mkstemp(prefix="." + name[:200] + ".", suffix=".tmp", dir=directory)
+    return tempfile.mkstemp(prefix="." + name[:200] + ".tmp.", dir=directory)
 
 
 def _write_all(fd, data):
