@@ -487,3 +487,16 @@ def test_convert_of_crafted_metadata_is_a_clear_error(capsys, raw_file, sample_r
     assert code == cli.EXIT_INTERNAL and "internal error" not in err and "Traceback" not in err
     assert err.startswith("pyprof: error: %s: line 2: bad %r record" % (path, record[0]))
     assert not os.path.exists(path + ".out")
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_failed_write_leaves_neither_output_nor_temporary_file(tmp_path, monkeypatch, failure):
+    def write(fd, data):
+        raise failure
+
+    monkeypatch.setattr(cli.os, "write", write)
+    with pytest.raises((cli.PyprofError, KeyboardInterrupt)) as info:
+        cli.write_output(str(tmp_path / "out.svg"), "<svg/>")
+    if isinstance(failure, OSError):
+        assert str(info.value) == "cannot write %s: No space left on device" % (tmp_path / "out.svg")
+    assert os.listdir(str(tmp_path)) == []
