@@ -250,6 +250,8 @@ def run_trial(mode, victim, signum, fmt, delay, python_target, python_cli=sys.ex
             cli.kill()
             err = cli.communicate()[1].decode(errors="replace")
         result["cli_exit"] = cli.returncode
+        errors = [line for line in err.splitlines() if line.startswith("pyprof: error:")]
+        result["cli_error"] = errors[0][len("pyprof: error: "):] if errors else None
         if "Traceback" in err:
             result["notes"].append("traceback: " + err.strip().splitlines()[-1][:120])
         # orphan: a sampler of this trial alive 5 s after the CLI ended
