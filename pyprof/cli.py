@@ -575,7 +575,8 @@ def cmd_record(args):
     check_output_path(output)
     sampler = find_sampler()
     stream = output_stream(output)
-    with tempfile.TemporaryDirectory(prefix="pyprof-") as tmpdir:
+    remove_stale_temp_dirs()
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX % os.getpid()) as tmpdir:
         raw_path = os.path.join(tmpdir, "profile.raw")
         collapsed_path = os.path.join(tmpdir, "profile.txt")
 
@@ -621,6 +622,40 @@ def cmd_record(args):
         print(note, file=sys.stderr)
     print(summary_line(profile, "<stdout>" if output == STDOUT else output), file=sys.stderr)
     return EXIT_OK
+
+
+TEMP_PREFIX = "pyprof-%d-"  # pyprof's temp dir: its PID, then tempfile's random part
+_TEMP_RE = re.compile(r"pyprof-(\d+)-[a-z0-9_]+\Z")
+
+
+def remove_stale_temp_dirs(directory=None):
+    """Remove the temp dirs that dead pyprof runs of ours left in *directory*.
+
+    Only when pyprof and its sampler were both SIGKILLed is nobody left to
+    remove a run's temp dir; the next run does it.  A dir is removed only when
+    it is ours (owner, not a symlink), named pyprof-PID-XXXXXXXX and no process
+    PID exists; only its files go, then the dir (as the sampler's
+    --cleanup-dir does).
+    """
+    directory = directory or tempfile.gettempdir()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        m = _TEMP_RE.match(name)
+        if not m or os.path.exists("/proc/%s" % m.group(1)):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+                continue
+            for entry in os.listdir(path)[:100]:
+                os.unlink(os.path.join(path, entry))
+            os.rmdir(path)
+        except OSError:
+            continue
 
 
 _SUPPORTED = {}

@@ -500,3 +500,20 @@ def test_a_failed_write_leaves_neither_output_nor_temporary_file(tmp_path, monke
     if isinstance(failure, OSError):
         assert str(info.value) == "cannot write %s: No space left on device" % (tmp_path / "out.svg")
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_temp_dirs_of_dead_runs_are_removed_by_the_next_run(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a PID that no process has now
+    stale = tmp_path / ("pyprof-%d-abc123_x" % dead.pid)
+    stale.mkdir()
+    (stale / "profile.raw").write_text("pyprof-raw\t1\n")
+    alive = tmp_path / ("pyprof-%d-def456" % os.getpid())   # a live run's
+    alive.mkdir()
+    other = tmp_path / ("pyprof-%d-notmine" % dead.pid)       # someone else's
+    other.mkdir()
+    os.chown(str(other), 65534, 65534)
+    unrelated = tmp_path / "pyprof-kept"
+    unrelated.mkdir()
+    cli.remove_stale_temp_dirs(str(tmp_path))
+    assert sorted(os.listdir(str(tmp_path))) == sorted([alive.name, other.name, unrelated.name])
