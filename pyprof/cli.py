@@ -242,7 +242,7 @@ def sampler_record_argv(sampler, args, raw_path, output):
     return argv
 
 
-def run_sampler(argv, raw_path=None, on_snapshot=None, stdout=None):
+def run_sampler(argv, raw_path=None, on_snapshot=None, stdout=None, die_with_parent=True):
     """Run the sampler *argv* to its end and return its exit status.
 
     While it runs, pyprof forwards SIGINT and SIGTERM to it instead of dying;
@@ -274,7 +274,8 @@ def run_sampler(argv, raw_path=None, on_snapshot=None, stdout=None):
            ((signal.SIGINT, forward), (signal.SIGTERM, forward), (signal.SIGUSR1, flush))}
     try:
         try:
-            proc = subprocess.Popen(argv, stdout=stdout, preexec_fn=_die_with_parent(signal.SIGTERM))
+            preexec = _die_with_parent(signal.SIGTERM) if die_with_parent else None
+            proc = subprocess.Popen(argv, stdout=stdout, preexec_fn=preexec)
         except OSError as e:
             raise PyprofError("cannot run the sampler %s: %s" % (argv[0], e.strerror or e))
         for signum in pending:
@@ -298,8 +299,8 @@ def _die_with_parent(signum):
 
     PR_SET_PDEATHSIG survives the exec of the sampler, which ends its run on
     SIGTERM as on Ctrl-C: it stops sampling and releases the target instead
-    of going on as an orphan.  (The sampler sets it too; this covers older
-    samplers and the moments before its main() runs.)
+    of going on as an orphan.  For samplers that do not set it themselves
+    (those without --cleanup-dir).
     """
     try:
         import ctypes
@@ -597,10 +598,15 @@ def cmd_record(args):
             print("pyprof: snapshot written to %s" % output, file=sys.stderr)
 
         argv = sampler_record_argv(sampler, args, raw_path, collapsed_path)
-        if sampler_supports(sampler, SAMPLER_CLEANUP_OPTION):
+        # a sampler that knows --cleanup-dir sets PR_SET_PDEATHSIG itself, once
+        # its signal handlers are in place (set before its exec, the signal
+        # could kill it before it had a chance to remove the dir)
+        knows_cleanup = sampler_supports(sampler, SAMPLER_CLEANUP_OPTION)
+        if knows_cleanup:
             argv[2:2] = [SAMPLER_CLEANUP_OPTION, os.path.abspath(tmpdir)]
         # -o -: the profile owns stdout; a launched command's output goes to stderr
-        status = run_sampler(argv, raw_path, snapshot, sys.stderr.fileno() if stream == "stdout" else None)
+        status = run_sampler(argv, raw_path, snapshot, sys.stderr.fileno() if stream == "stdout" else None,
+                             die_with_parent=not knows_cleanup)
         if status < 0:
             raise PyprofError("the sampler was killed by signal %d" % -status, hint="please report this bug")
         if status != 0:
