@@ -217,8 +217,11 @@ def run_trial(mode, victim, signum, fmt, delay, python_target, python_cli=sys.ex
         env.pop("PYPROF_SAMPLER", None)
         argv = [python_cli, "-m", "pyprof", "record", "--pid", str(target.proc.pid), "-o", out,
                 "--format", fmt, "-F", str(rate), "-d", "30"] + MODES[mode]
+        # stderr to a file, not a pipe: an orphaned sampler holds its copy of
+        # stderr open, and reading a pipe to EOF would wait for the orphan
+        errfile = open(os.path.join(workdir, "stderr"), "w+b")
         cli = subprocess.Popen(argv, cwd=cli_root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
+                               stderr=errfile, start_new_session=True)
         start = time.time()
         while time.time() < start + delay:
             if sampler is None:
@@ -244,11 +247,14 @@ def run_trial(mode, victim, signum, fmt, delay, python_target, python_cli=sys.ex
         if sampler is None and victim != "cli":
             result["notes"].append("no sampler to signal")
         try:
-            err = cli.communicate(timeout=60)[1].decode(errors="replace")
+            cli.wait(timeout=60)
         except subprocess.TimeoutExpired:
             result["notes"].append("CLI still running 60 s after the signal")
             cli.kill()
-            err = cli.communicate()[1].decode(errors="replace")
+            cli.wait()
+        errfile.seek(0)
+        err = errfile.read().decode(errors="replace")
+        errfile.close()
         result["cli_exit"] = cli.returncode
         errors = [line for line in err.splitlines() if line.startswith("pyprof: error:")]
         result["cli_error"] = errors[0][len("pyprof: error: "):] if errors else None
