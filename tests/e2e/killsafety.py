@@ -259,7 +259,9 @@ def run_trial(mode, victim, signum, fmt, delay, python_target, python_cli=sys.ex
         errors = [line for line in err.splitlines() if line.startswith("pyprof: error:")]
         result["cli_error"] = errors[0][len("pyprof: error: "):] if errors else None
         if "Traceback" in err:
-            result["notes"].append("traceback: " + err.strip().splitlines()[-1][:120])
+            where = "the interpreter's start-up" if "init_import_site" in err else "pyprof"
+            result["notes"].append("traceback in %s: %s" % (where, err.strip().splitlines()[-1][:120]))
+            result["stderr"] = err[-2000:]
         # orphan: a sampler of this trial alive 5 s after the CLI ended
         deadline = time.time() + 5
         while time.time() < deadline and _tagged(tag, "pyprof-sampler"):
