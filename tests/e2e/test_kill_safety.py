@@ -34,7 +34,10 @@ def test_kill_at_a_random_moment_harms_nothing(mode, any_interp):
         signum = signum or rng.choice((signal.SIGINT, signal.SIGTERM))
         fmt = ks.FORMATS[(n + rng.randrange(3)) % 3]
         result = ks.run_trial(mode, victim, signum, fmt, rng.uniform(0.05, 1.2), any_interp.path)
-        if ks.harmed(result) or result["notes"]:
+        # a Ctrl-C that lands while the interpreter itself starts (before any
+        # of pyprof's code) may print Python's own site-import traceback
+        notes = [n for n in result["notes"] if not n.startswith("traceback in the interpreter's start-up")]
+        if ks.harmed(result) or notes:
             failures.append(result)
     hint = ""
     if not cli.sampler_supports(ks.SAMPLER, cli.SAMPLER_CLEANUP_OPTION):
