@@ -13,7 +13,11 @@
 #   make check      C unit tests under ASan+UBSan
 #   make demo       profile a Flask app under Gunicorn, write a flame graph + report
 #   make bench      benchmarks (not part of the tests); see docs/performance.md
-#   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 20)
+#   make fuzz       libFuzzer targets (tests/fuzz/) and the Atheris fuzzer of the raw
+#                   reader and renderers, FUZZ_SECONDS each (default 20), FUZZ_JOBS (2)
+#                   at a time; the long run is `make fuzz FUZZ_SECONDS=1800`
+#   make stress     >= 200 kill-safety trials across the modes, with a summary table
+#   make soak       SOAK_SECONDS (600) at 1 kHz on churning threads, and at 100 Hz --native
 #   make lint       layer check of csrc/ includes
 #   make offsets    regenerate csrc/py/offsets_3_X.h from installed interpreters
 
@@ -98,6 +102,7 @@ $(BUILD)/bench/unwind_bench: tests/bench/unwind_bench.c $(filter-out $(BUILD)/ob
 # libFuzzer targets: one per decoder of remote or file bytes.  Seeds: the
 # snapshot fixtures (walk), our own maps and binary (maps, elf).
 FUZZ_SECONDS ?= 20
+FUZZ_JOBS ?= 2
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all -iquote csrc
@@ -113,16 +118,7 @@ fuzz: sampler
 	@cp tests/fixtures/*.snap $(BUILD)/fuzz/seeds-fuzz_walk/
 	@cat /proc/self/maps > $(BUILD)/fuzz/seeds-fuzz_maps/self
 	@cp $(BUILD)/pyprof-sampler $(BUILD)/fuzz/seeds-fuzz_elf/sampler
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	    mkdir -p $(BUILD)/fuzz/corpus-$$t $(BUILD)/fuzz/seeds-$$t; \
-	    echo "== $$t ($(FUZZ_SECONDS) s)"; \
-	    if ! ./$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	        -max_len=262144 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
-	        $(BUILD)/fuzz/corpus-$$t $(BUILD)/fuzz/seeds-$$t > $(BUILD)/fuzz/$$t.log 2>&1; then \
-	        tail -40 $(BUILD)/fuzz/$$t.log; echo "fuzz: $$t FAILED (input saved as $(BUILD)/fuzz/$$t-*)"; exit 1; \
-	    fi; \
-	    grep -E '^(Done|stat::number_of_executed_units)' $(BUILD)/fuzz/$$t.log; \
-	done
+	@$(PYTHON) tools/fuzz_run.py --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) $(FUZZ_TARGETS) fuzz_raw
 
 lint:
 	@$(PYTHON) tools/layercheck.py csrc
@@ -132,3 +128,14 @@ offsets:
 
 clean:
 	rm -rf $(BUILD) pyprof/_bin *.egg-info
+
+# issue 10: kill-safety trials (tools/stress.py; a few of them run in make test)
+# and a long soak of the sampler (tools/soak.py); neither is part of make test
+STRESS_TRIALS ?= 216
+SOAK_SECONDS ?= 600
+.PHONY: stress soak
+stress: sampler
+	$(PYTHON) tools/stress.py --trials $(STRESS_TRIALS)
+
+soak: sampler
+	$(PYTHON) tools/soak.py --seconds $(SOAK_SECONDS)

@@ -138,7 +138,7 @@ setup(
     keywords="profiler sampling flamegraph perf py-spy native",
     packages=["pyprof"],
     python_requires=">=3.8",
-    entry_points={"console_scripts": ["pyprof = pyprof.cli:main"]},
+    entry_points={"console_scripts": ["pyprof = pyprof.__main__:console_main"]},
     cmdclass={"build_py": BuildPyWithSampler, "bdist_wheel": BdistWheelAnyPython},
     distclass=BinaryDistribution,
     zip_safe=False,

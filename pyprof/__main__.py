@@ -8,9 +8,21 @@ The last two are ``pyprof record [record options] -- PYTHON script.py ...``
 with PYTHON the interpreter running pyprof.
 """
 
+import signal
 import sys
 
-from .cli import RECORD_VALUE_OPTIONS, SUBCOMMANDS, main
+
+def _interrupted_early(signum, frame):
+    # Ctrl-C while pyprof is still importing: leave quietly, with no traceback
+    # (main() puts the normal KeyboardInterrupt handler back once it runs)
+    raise SystemExit(130)
+
+
+# first thing, before the imports that take most of pyprof's start-up time
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_early)
+
+from .cli import RECORD_VALUE_OPTIONS, SUBCOMMANDS, main  # noqa: E402
 
 _PASS_THROUGH = ("-h", "--help", "--version")
 _PYTHON_OPTIONS = ("-m", "-c")
@@ -40,6 +52,11 @@ def split_argv(argv, python=sys.executable):
             i += 1
         i += 1
     return ["record"] + options
+
+
+def console_main():
+    """The ``pyprof`` console script (setup.py): ``main()`` behind the early Ctrl-C handler."""
+    return main()
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ Exit codes are those of docs/errors.md.
 
 import argparse
 import difflib
+import errno
 import math
 import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,12 @@ CONVERT_FORMATS = FORMATS[:-1]  # rendered from a raw file
 SAMPLER_FORMATS = ("collapsed", "raw")  # written by the sampler itself
 EXTENSIONS = {"flamegraph": "svg", "collapsed": "txt", "speedscope": "speedscope.json", "pprof": "pb.gz", "raw": "raw"}
 MAX_RATE = 100000
+MAX_DURATION = 1e7  # seconds (115 days): the sampler's clock arithmetic stays exact far beyond
+STDOUT = "-"  # ``-o -``: write the profile to standard output
+OUTPUT_MODE = 0o600  # outputs hold command lines: private unless the user chmods them
+# The sampler option naming a directory it removes when pyprof (its parent)
+# dies before it could (docs/security.md); one constant for the one name.
+SAMPLER_CLEANUP_OPTION = "--cleanup-dir"
 # The record options that take a value (``python -m pyprof`` needs them to
 # find where the options end and the script begins).
 RECORD_VALUE_OPTIONS = frozenset(["-p", "--pid", "-o", "--output", "-f", "--format", "-F", "-r", "--rate",
@@ -269,6 +277,8 @@ def validate_record_args(args):
         raise UsageError("--rate must be between 1 and %d Hz, not %d" % (MAX_RATE, args.rate))
     if args.duration is not None and not (args.duration > 0 and math.isfinite(args.duration)):
         raise UsageError("--duration must be a positive number of seconds, not %s" % args.duration)
+    if args.duration is not None and args.duration > MAX_DURATION:
+        raise UsageError("--duration must be at most %d seconds, not %s" % (MAX_DURATION, args.duration))
     if args.aggregate and not args.subprocesses:
         raise UsageError("--aggregate merges the processes of --subprocesses: give both")
     validate_native_args(args)
@@ -356,7 +366,7 @@ def sampler_record_argv(sampler, args, raw_path, output):
     return argv
 
 
-def run_sampler(argv, raw_path=None, on_snapshot=None):
+def run_sampler(argv, raw_path=None, on_snapshot=None, stdout=None, die_with_parent=True):
     """Run the sampler *argv* to its end and return its exit status.
 
     While it runs, pyprof forwards SIGINT and SIGTERM to it instead of dying;
@@ -388,7 +398,8 @@ def run_sampler(argv, raw_path=None, on_snapshot=None):
            ((signal.SIGINT, forward), (signal.SIGTERM, forward), (signal.SIGUSR1, flush))}
     try:
         try:
-            proc = subprocess.Popen(argv)
+            preexec = _die_with_parent(signal.SIGTERM) if die_with_parent else None
+            proc = subprocess.Popen(argv, stdout=stdout, preexec_fn=preexec)
         except OSError as e:
             raise PyprofError("cannot run the sampler %s: %s" % (argv[0], e.strerror or e))
         for signum in pending:
@@ -407,6 +418,29 @@ def run_sampler(argv, raw_path=None, on_snapshot=None):
             signal.signal(sig, handler)
 
 
+def _die_with_parent(signum):
+    """A preexec_fn: the child gets *signum* when pyprof dies, even by SIGKILL.
+
+    PR_SET_PDEATHSIG survives the exec of the sampler, which ends its run on
+    SIGTERM as on Ctrl-C: it stops sampling and releases the target instead
+    of going on as an orphan.  For samplers that do not set it themselves
+    (those without --cleanup-dir).
+    """
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec():
+        prctl(pr_set_pdeathsig, int(signum), 0, 0, 0)
+        if os.getppid() != parent:  # pyprof died before prctl took effect
+            os._exit(EXIT_INTERRUPTED)
+    return preexec
+
+
 def _inode(path):
     try:
         return os.stat(path).st_ino if path else None
@@ -414,36 +448,140 @@ def _inode(path):
         return None
 
 
+def output_stream(path):
+    """How *path* is written: ``"stdout"`` (``-o -``), ``"stream"`` or None (a file).
+
+    A stream is an existing FIFO, character device or socket (``/dev/null``,
+    ``/dev/stdout``, a pipe to another program): it is opened and written in
+    place, never replaced.  A symbolic link is followed to find one only when
+    it belongs to root or to us (``/dev/stdout`` -> ``/proc/self/fd/1``): a link
+    that another user planted is replaced like a file, never followed.
+    """
+    if path == STDOUT:
+        return "stdout"
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            if st.st_uid not in (0, os.geteuid()):
+                return None
+            st = os.stat(path)
+    except OSError:
+        return None
+    return "stream" if _is_stream(st.st_mode) else None
+
+
+def _is_stream(mode):
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
 def check_output_path(path):
-    """Raise :class:`PyprofError` (exit 8) early if *path* cannot be written."""
+    """Raise :class:`PyprofError` (exit 8) early if *path* cannot be written.
+
+    For a file, a scratch file is created (and removed) where the temporary
+    file will be, so that a read-only file system, ``/proc`` or a full disk's
+    directory fail before the recording rather than after it.
+    """
+    if output_stream(path):
+        return
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise PyprofError("cannot write %s: it is a directory" % path, EXIT_OUTPUT)
     if not os.path.isdir(directory):
         raise PyprofError("cannot write %s: no such directory %s" % (path, directory), EXIT_OUTPUT)
-    if not os.access(directory, os.W_OK):
-        raise PyprofError("cannot write %s: permission denied" % path, EXIT_OUTPUT, "choose another -o FILE")
-
-
-def write_atomic(path, text):
-    """Write *text* (str, written as UTF-8, or bytes) to *path* through a temporary file and a rename."""
-    tmp = "%s.tmp.%d" % (path, os.getpid())
     try:
-        if isinstance(text, bytes):
-            with open(tmp, "wb") as f:
-                f.write(text)
-        else:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text)
+        fd, probe = _make_temp(path)
+    except OSError as e:
+        raise PyprofError("cannot write %s: %s" % (path, e.strerror or e), EXIT_OUTPUT,
+                          "choose another -o FILE") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _make_temp(path):
+    """Create the temporary file for *path* in its directory: ``(fd, name)``.
+
+    tempfile.mkstemp opens it with O_CREAT|O_EXCL|O_NOFOLLOW under an
+    unpredictable name, mode 0600: nobody sharing the directory can plant a
+    file or a symlink there for pyprof to write through.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    return tempfile.mkstemp(prefix="." + name[:200] + ".tmp.", dir=directory)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _open_stream(path):
+    """Open the FIFO / device / socket *path* for writing, checking what was opened."""
+    flags = os.O_WRONLY | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+    if not os.path.islink(path):
+        flags |= os.O_NOFOLLOW
+    fd = os.open(path, flags)  # no O_CREAT, no O_TRUNC: a file swapped in meanwhile is not touched
+    if not _is_stream(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EEXIST, "it changed into a regular file while pyprof ran")
+    return fd
+
+
+def write_output(path, data):
+    """Write *data* (str, written as UTF-8, or bytes) to the output *path*.
+
+    A file goes through a temporary file in the same directory (mode 0600,
+    unpredictable name, never a followed symlink), fsync, then a rename over
+    *path*; a reader never sees half a profile.  ``-`` is standard output; a
+    FIFO, character device or socket is written in place (output_stream()).
+    Errors name *path*, never the temporary file.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    kind = output_stream(path)
+    fd = tmp = None
+    try:
+        if kind == "stdout":
+            sys.stdout.flush()
+            _write_all(sys.stdout.fileno(), data)
+            return
+        if kind == "stream":
+            fd = _open_stream(path)
+            _write_all(fd, data)
+            os.close(fd)
+            fd = None
+            return
+        fd, tmp = _make_temp(path)
+        if OUTPUT_MODE != 0o600:
+            os.fchmod(fd, OUTPUT_MODE)
+        _write_all(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        fd = None
         os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise PyprofError("cannot write %s: %s" % (path, e.strerror or e), EXIT_OUTPUT) from e
-        raise
+        tmp = None
+    except OSError as e:
+        name = "standard output" if kind == "stdout" else path
+        raise PyprofError("cannot write %s: %s" % (name, e.strerror or e), EXIT_OUTPUT) from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+
+
+def copy_output(source, path):
+    """Write the file *source* (written by the sampler in pyprof's own temp dir) to the output *path*."""
+    try:
+        with open(source, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise PyprofError("cannot read the sampler's output %s: %s" % (source, e.strerror or e)) from None
+    write_output(path, data)
 
 
 def read_profile(path):
@@ -554,47 +692,70 @@ def _to_float(value):
 
 
 def cmd_record(args):
-    """``pyprof record``: run the sampler, render the output, print the summary."""
+    """``pyprof record``: run the sampler, render the output, print the summary.
+
+    The sampler writes only into pyprof's private temp dir (removed at the
+    end, and by the sampler if pyprof dies first); every output, raw and
+    collapsed included, is then written by write_output(): one writer, which
+    never follows a planted symlink and never replaces a FIFO or a device.
+    """
     output = args.output or default_output_name(args)
     check_output_path(output)
     sampler = find_sampler()
+    stream = output_stream(output)
     project_root = target_cwd(args)
+    remove_stale_temp_dirs()
     if args.command and _isatty(sys.stderr):
         print("pyprof: recording %s until it exits or Ctrl-C%s (no live status line: it shares this terminal)"
               % (_shell_words(args.command), " or %g s" % args.duration if args.duration else ""),
               file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="pyprof-") as tmpdir:
-        raw_path = output if args.format == "raw" else os.path.join(tmpdir, "profile.raw")
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX % os.getpid()) as tmpdir:
+        raw_path = os.path.join(tmpdir, "profile.raw")
+        collapsed_path = os.path.join(tmpdir, "profile.txt")
+
         def snapshot():
-            # SIGUSR1: render what the sampler wrote so far, keep recording
-            if args.format not in SAMPLER_FORMATS:
-                try:
-                    write_atomic(output, render(raw.read_raw(raw_path), args.format, args.threads, args.lines,
+            # SIGUSR1: write what the sampler wrote so far, keep recording
+            if stream:
+                print("pyprof: note: no snapshot is written to %s (a stream gets the final profile only)"
+                      % output, file=sys.stderr)
+                return
+            try:
+                if args.format == "raw":
+                    copy_output(raw_path, output)
+                else:
+                    write_output(output, render(raw.read_raw(raw_path), args.format, args.threads, args.lines,
                                                 project_root))
-                except (OSError, raw.RawFormatError, PyprofError) as e:
-                    print("pyprof: warning: snapshot not rendered: %s" % e, file=sys.stderr)
-                    return
+            except (OSError, raw.RawFormatError, PyprofError) as e:
+                print("pyprof: warning: snapshot not written: %s" % e, file=sys.stderr)
+                return
             print("pyprof: snapshot written to %s" % output, file=sys.stderr)
 
-        status = run_sampler(sampler_record_argv(sampler, args, raw_path, output), raw_path,
-                             snapshot)
+        argv = sampler_record_argv(sampler, args, raw_path, collapsed_path)
+        # the sampler of record sets PR_SET_PDEATHSIG itself, once its signal
+        # handlers are in place (set before its exec, the signal could kill it
+        # before it had a chance to remove the dir), and removes the dir if we die
+        argv[2:2] = [SAMPLER_CLEANUP_OPTION, os.path.abspath(tmpdir)]
+        # -o -: the profile owns stdout; a launched command's output goes to stderr
+        status = run_sampler(argv, raw_path, snapshot, sys.stderr.fileno() if stream == "stdout" else None,
+                             die_with_parent=False)
         if status < 0:
             raise PyprofError("the sampler was killed by signal %d" % -status, hint="please report this bug")
         if status != 0:
-            if status == EXIT_OUTPUT and raw_path != output:
+            if status == EXIT_OUTPUT:
                 keep_raw(raw_path, output)
             return status  # the sampler has printed the error
-        written = args.format in SAMPLER_FORMATS  # the sampler wrote raw and collapsed itself
+        written = False
         try:
             profile = raw.read_raw(raw_path)
-            if not written:
-                try:
-                    text = render(profile, args.format, args.threads, args.lines, project_root)
-                    write_atomic(output, text)
-                except Exception:
-                    keep_raw(raw_path, output)
-                    raise
-                written = True
+            try:
+                if args.format in SAMPLER_FORMATS:
+                    copy_output(raw_path if args.format == "raw" else collapsed_path, output)
+                else:
+                    write_output(output, render(profile, args.format, args.threads, args.lines, project_root))
+            except Exception:
+                keep_raw(raw_path, output)
+                raise
+            written = True
         except KeyboardInterrupt:
             if not written:
                 raise
@@ -602,7 +763,7 @@ def cmd_record(args):
             return EXIT_OK
     for note in debug_info_notes(profile):
         print(note, file=sys.stderr)
-    print(summary_line(profile, output), file=sys.stderr)
+    print(summary_line(profile, "<stdout>" if output == STDOUT else output), file=sys.stderr)
     for note in no_samples_notes(profile, args):
         print(note, file=sys.stderr)
     failed = failed_at_once(profile, args)
@@ -681,6 +842,40 @@ def no_samples_notes(profile, args):
             "record for longer or under load%s" % ("" if getattr(args, "idle", False) else ", or add --idle")]
 
 
+TEMP_PREFIX = "pyprof-%d-"  # pyprof's temp dir: its PID, then tempfile's random part
+_TEMP_RE = re.compile(r"pyprof-(\d+)-[a-z0-9_]+\Z")
+
+
+def remove_stale_temp_dirs(directory=None):
+    """Remove the temp dirs that dead pyprof runs of ours left in *directory*.
+
+    Only when pyprof and its sampler were both SIGKILLed is nobody left to
+    remove a run's temp dir; the next run does it.  A dir is removed only when
+    it is ours (owner, not a symlink), named pyprof-PID-XXXXXXXX and no process
+    PID exists; only its files go, then the dir (as the sampler's
+    --cleanup-dir does).
+    """
+    directory = directory or tempfile.gettempdir()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        m = _TEMP_RE.match(name)
+        if not m or os.path.exists("/proc/%s" % m.group(1)):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+                continue
+            for entry in os.listdir(path)[:100]:
+                os.unlink(os.path.join(path, entry))
+            os.rmdir(path)
+        except OSError:
+            continue
+
+
 def descendants(pid):
     """PIDs of the process tree under *pid* (itself first), from /proc/PID/task/*/children."""
     tree, i = [pid], 0
@@ -740,7 +935,7 @@ def cmd_convert(args):
         if os.path.abspath(output) == os.path.abspath(args.rawfile):
             output += "." + EXTENSIONS[args.format]
     check_output_path(output)
-    write_atomic(output, render(profile, args.format, args.threads, args.lines, os.getcwd()))
+    write_output(output, render(profile, args.format, args.threads, args.lines, os.getcwd()))
     if profile.meta.get("input") == "collapsed":
         print("pyprof: %d samples (collapsed input) -> %s" % (profile.stat("samples"), output), file=sys.stderr)
     else:
@@ -760,10 +955,18 @@ def _error(message, hint=None):
         print("pyprof: hint: " + hint, file=sys.stderr)
 
 
+def _restore_interrupts():
+    """Undo __main__'s start-up handler: Ctrl-C is KeyboardInterrupt again."""
+    handler = signal.getsignal(signal.SIGINT)
+    if getattr(handler, "__name__", "") == "_interrupted_early":
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv=None):
     """Run the pyprof command line on *argv* (default: ``sys.argv[1:]``); return the exit code."""
     args = None
     try:
+        _restore_interrupts()
         args = parse_args(sys.argv[1:] if argv is None else list(argv))
         return args.func(args)
     except SystemExit as e:  # --help and --version

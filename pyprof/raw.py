@@ -18,6 +18,14 @@ Frame.__doc__ = "One frame: kind ('py', 'native', 'marker', 'process'), name, fi
 _UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n"}
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 _SANITIZE = str.maketrans({";": ":", "\n": " ", "\r": " ", "\t": " "})
+_UINT_RE = re.compile(r"[0-9]{1,18}\Z")  # ASCII digits only; < 10**18 fits an int64
+# Metadata that renderers compute with: (lowest, highest) accepted value.  A
+# file written by the sampler is always inside these; a crafted one is refused.
+NUMERIC_META = {
+    "rate_hz": (1e-3, 1e9),          # the sampling period must be a sane number of ns
+    "duration_s": (0.0, 1e9),
+    "start_unix": (0.0, 9e9),        # nanoseconds since the epoch fit an int64
+}
 
 
 class RawFormatError(ValueError):
@@ -124,51 +132,77 @@ def parse_raw(lines):
     raise RawFormatError("truncated raw file (no 'E' record at the end)")
 
 
+def _uint(text):
+    """A non-negative decimal integer field (ASCII digits only, < 10**18)."""
+    if not _UINT_RE.match(text):
+        raise ValueError("%r is not a non-negative integer" % text[:40])
+    return int(text)
+
+
+def _index(text, items, what):
+    """An id field that must name one of *items* (no negative indexing)."""
+    value = _uint(text)
+    if value >= len(items):
+        raise ValueError("undefined %s id %d" % (what, value))
+    return value
+
+
 def _expect_next(items, item_id, what):
     if item_id != len(items):
         raise ValueError("%s id %d out of sequence" % (what, item_id))
 
 
 def _parse_meta(profile, fields):
-    profile.meta[fields[0]] = unescape("\t".join(fields[1:]))
+    key, value = fields[0], unescape("\t".join(fields[1:]))
+    if key in NUMERIC_META:
+        low, high = NUMERIC_META[key]
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("%s %r is not a number" % (key, value[:40])) from None
+        if not low <= number <= high:  # also refuses nan and inf
+            raise ValueError("%s %r is out of range (%g to %g)" % (key, value[:40], low, high))
+    elif key == "pid" and value != "?":
+        _uint(value)
+    profile.meta[key] = value
 
 
 def _parse_stat(profile, fields):
-    profile.stats[fields[0]] = int(fields[1])
+    key, value = fields
+    profile.stats[key] = _uint(value)
 
 
 def _parse_thread(profile, fields):
-    profile.threads[int(fields[0])] = (int(fields[1]), unescape("\t".join(fields[2:])))
+    profile.threads[_uint(fields[0])] = (_uint(fields[1]), unescape("\t".join(fields[2:])))
 
 
 def _parse_string(profile, fields):
-    _expect_next(profile.strings, int(fields[0]), "string")
+    _expect_next(profile.strings, _uint(fields[0]), "string")
     profile.strings.append(unescape("\t".join(fields[1:])))
 
 
 def _parse_frame(profile, fields):
     frame_id, kind, name_id, file_id, line = fields
-    _expect_next(profile.frames, int(frame_id), "frame")
+    _expect_next(profile.frames, _uint(frame_id), "frame")
     strings = profile.strings
-    profile.frames.append(Frame(kind, strings[int(name_id)], strings[int(file_id)], int(line)))
+    name = strings[_index(name_id, strings, "string")]
+    filename = strings[_index(file_id, strings, "string")]
+    profile.frames.append(Frame(kind, name, filename, _uint(line)))
 
 
 def _parse_stack(profile, fields):
-    _expect_next(profile.stacks, int(fields[0]), "stack")
-    frame_ids = [int(f) for f in fields[1].split()]
-    for frame_id in frame_ids:
-        if not 0 <= frame_id < len(profile.frames):
-            raise ValueError("undefined frame id %d" % frame_id)
-    profile.stacks.append(frame_ids)
+    stack_id, frames = fields
+    _expect_next(profile.stacks, _uint(stack_id), "stack")
+    profile.stacks.append([_index(f, profile.frames, "frame") for f in frames.split()])
 
 
 def _sample_fields(profile, fields):
-    stack_id, thread_idx, value = (int(f) for f in fields)
-    if not 0 <= stack_id < len(profile.stacks):
-        raise ValueError("undefined stack id %d" % stack_id)
+    stack_id, thread_idx, value = fields
+    stack_id = _index(stack_id, profile.stacks, "stack")
+    thread_idx = _uint(thread_idx)
     if thread_idx not in profile.threads:
         raise ValueError("undefined thread index %d" % thread_idx)
-    return stack_id, thread_idx, value
+    return stack_id, thread_idx, _uint(value)
 
 
 def _parse_count(profile, fields):

@@ -57,6 +57,22 @@ if [ -n "$need_apt" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_apt
 fi
+# make fuzz: Atheris (PyPI) for tests/fuzz/fuzz_raw.py, in a venv under build/, from the
+# first pyenv interpreter it installs for (binary wheels: 3.11 and older)
+if [ "$WHAT" = fuzz ] && ! build/fuzz-venv/bin/python -c 'import atheris' >/dev/null 2>&1; then
+    root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+    for v in 3.11 3.10 3.9 3.8; do
+        py=$(ls -d "$root"/versions/$v.*/bin/python$v 2>/dev/null | sort -V | tail -1)
+        [ -n "$py" ] || continue
+        echo "deps: installing atheris from PyPI into build/fuzz-venv (fuzz-only, for $py)"
+        if "$py" -m venv --clear build/fuzz-venv && build/fuzz-venv/bin/python -m pip install -q \
+            --disable-pip-version-check atheris; then
+            break
+        fi
+    done
+    build/fuzz-venv/bin/python -c 'import atheris' >/dev/null 2>&1 ||
+        echo "deps: could not install atheris: fuzz_raw runs its own mutation driver instead"
+fi
 # tests/e2e/test_gunicorn.py: gunicorn + Flask from PyPI for pyenv's 3.12, in a venv under build/
 # (the test creates it too when it is missing)
 if [ "$WHAT" = test ]; then

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -92,6 +93,8 @@ def error_lines(capsys):
         (["record", "--pid", "1", "-d", "0"], "--duration must be a positive number"),
         (["record", "--pid", "1", "-d", "-1"], "--duration must be a positive number"),
         (["record", "--pid", "1", "-d", "nan"], "--duration must be a positive number"),
+        (["record", "--pid", "1", "-d", "1e300"], "--duration must be at most 10000000 seconds"),
+        (["record", "--pid", "1", "-d", "inf"], "--duration must be a positive number"),
         (["record", "--pid", "1", "--format", "svg"], "invalid choice: 'svg'"),
         (["record", "--pid", "1", "--nonsense"], "unrecognized arguments: --nonsense"),
         (["record", "--pi", "1"], "unrecognized arguments: --pi"),
@@ -156,8 +159,9 @@ def test_record_flamegraph(capsys, fake_sampler, tmp_path):
     assert cli.main(argv) == 0
     log = fake_sampler()
     raw_path = log[log.index("--raw") + 1]
-    assert log == ["record", "--pid", "42", "--raw", raw_path, "--no-summary", "--rate", "250",
-                   "--duration", "1.5", "--threads", "--idle", "-v"]
+    # the sampler removes pyprof's temp dir if pyprof dies first
+    assert log == ["record", "--cleanup-dir", os.path.dirname(raw_path), "--pid", "42", "--raw", raw_path,
+                   "--no-summary", "--rate", "250", "--duration", "1.5", "--threads", "--idle", "-v"]
     assert not os.path.exists(raw_path)  # the temporary raw file is gone
     titles = [t.text for t in ET.parse(out).iter("{http://www.w3.org/2000/svg}title")]
     assert "thread 1234 (MainThread) (7 samples, 70.00%)" in titles
@@ -168,17 +172,21 @@ def test_record_flamegraph(capsys, fake_sampler, tmp_path):
 def test_record_command_collapsed_default_name(capsys, fake_sampler, tmp_path):
     assert cli.main(["record", "--format", "collapsed", "--timestamps", "--", "/usr/bin/python3", "app.py", "-x"]) == 0
     log = fake_sampler()
-    out = log[log.index("--collapsed") + 1]
+    # the sampler writes into pyprof's temp dir; pyprof writes the output
+    sampler_out = log[log.index("--collapsed") + 1]
+    assert os.path.dirname(sampler_out) == os.path.dirname(log[log.index("--raw") + 1])
+    assert not os.path.exists(sampler_out)
+    (out,) = [name for name in os.listdir(str(tmp_path)) if name.startswith("pyprof-")]
     assert re.match(r"pyprof-python3-\d{8}-\d{6}\.txt$", out)
     assert log[-5:] == ["--timestamps", "--", "/usr/bin/python3", "app.py", "-x"]
     assert (tmp_path / out).read_text() == "a;b 1\n"
     assert error_lines(capsys) == [SUMMARY % out]
 
 
-def test_record_raw_is_written_by_the_sampler(capsys, fake_sampler, tmp_path):
+def test_record_raw_is_copied_from_the_sampler(capsys, fake_sampler, tmp_path):
     assert cli.main(["record", "--pid", "42", "--format", "raw", "-o", "p.raw"]) == 0
     log = fake_sampler()
-    assert log[log.index("--raw") + 1] == "p.raw"
+    assert log[log.index("--raw") + 1] != "p.raw"  # written in pyprof's temp dir, then copied
     assert "--collapsed" not in log
     assert (tmp_path / "p.raw").read_text().startswith("pyprof-raw\t1\n")
     assert error_lines(capsys) == [SUMMARY % "p.raw"]
@@ -389,3 +397,154 @@ def test_cli_habit_usage_errors(capsys, argv, message):
 def test_short_flags_and_command_without_double_dash(argv, pid, command, fmt):
     args = cli.parse_args(argv)
     assert (args.pid, args.command, args.format) == (pid, command, fmt)
+
+
+# --- how outputs are written (issue 10, defects 2, 3 and 8) -------------------
+
+def test_output_is_private_and_complete(tmp_path):
+    out = tmp_path / "out.txt"
+    cli.write_output(str(out), "a;b 1\n")
+    assert out.read_text() == "a;b 1\n"
+    assert out.stat().st_mode & 0o777 == 0o600  # outputs hold command lines
+    assert os.listdir(str(tmp_path)) == ["out.txt"]  # no temporary file left
+
+
+def test_old_predictable_temp_names_are_not_followed(tmp_path):
+    # GIVEN symlinks planted at <OUT>.tmp.<pid> for this and the next PIDs,
+    # pointing at a file pyprof must not touch
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    out = tmp_path / "out.txt"
+    pid = os.getpid()
+    for n in range(pid, pid + 50):
+        os.symlink(str(victim), "%s.tmp.%d" % (out, n))
+    # WHEN pyprof writes the output
+    cli.write_output(str(out), "a;b 1\n")
+    # THEN the victim is intact, the output is a regular file, the links are untouched
+    assert victim.read_text() == "precious\n"
+    assert not out.is_symlink() and out.read_text() == "a;b 1\n"
+    assert os.readlink("%s.tmp.%d" % (out, pid)) == str(victim)
+
+
+def test_a_symlink_at_the_output_planted_by_another_user_is_replaced_not_followed(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    out = tmp_path / "out.txt"
+    os.symlink(str(victim), str(out))
+    os.lchown(str(out), 65534, 65534)  # nobody's link (the tests run as root)
+    cli.write_output(str(out), "a;b 1\n")
+    assert victim.read_text() == "precious\n"
+    assert not out.is_symlink() and out.read_text() == "a;b 1\n"
+
+
+def test_fifo_is_written_in_place(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(str(fifo))
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    cli.write_output(str(fifo), "a;b 1\n")
+    assert reader.communicate(timeout=10)[0] == b"a;b 1\n"
+    assert stat.S_ISFIFO(os.lstat(str(fifo)).st_mode)
+    assert os.listdir(str(tmp_path)) == ["fifo"]
+
+
+def _device(directory, name, minor):
+    # a private copy of /dev/null or /dev/full: never risk the host's own
+    path = str(directory / name)
+    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    return path
+
+
+def test_dev_null_stays_a_device(tmp_path):
+    null = _device(tmp_path, "null", 3)
+    cli.check_output_path(null)
+    cli.write_output(null, b"x" * 100000)
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    assert os.listdir(str(tmp_path)) == ["null"]
+
+
+def test_dev_full_is_a_clear_error_and_stays_a_device(tmp_path):
+    full = _device(tmp_path, "full", 7)
+    with pytest.raises(cli.PyprofError) as info:
+        cli.write_output(full, "a;b 1\n")
+    assert str(info.value) == "cannot write %s: No space left on device" % full
+    assert info.value.code == cli.EXIT_OUTPUT
+    assert stat.S_ISCHR(os.lstat(full).st_mode)
+
+
+def test_dash_is_standard_output(capfd):
+    cli.write_output("-", "a;b 1\n")
+    assert capfd.readouterr().out == "a;b 1\n"
+
+
+def test_errors_name_the_output_not_a_temporary_file(tmp_path):
+    with pytest.raises(cli.PyprofError) as info:
+        cli.check_output_path("/proc/version")
+    assert str(info.value).startswith("cannot write /proc/version: ")
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "none", str(read_only)], check=True)
+    try:
+        with pytest.raises(cli.PyprofError) as info:
+            cli.write_output(str(read_only / "out.svg"), "x")
+        assert str(info.value) == "cannot write %s: Read-only file system" % (read_only / "out.svg")
+    finally:
+        subprocess.run(["umount", str(read_only)], check=True)
+
+
+def test_record_streams_to_a_fifo_and_to_stdout(capfd, fake_sampler, tmp_path):
+    assert cli.main(["record", "--pid", "42", "--format", "collapsed", "-o", "-"]) == 0
+    captured = capfd.readouterr()
+    assert captured.out == "a;b 1\n"
+    assert captured.err.splitlines() == [SUMMARY % "<stdout>"]
+    fifo = tmp_path / "fifo"
+    os.mkfifo(str(fifo))
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    assert cli.main(["record", "--pid", "42", "--format", "raw", "-o", str(fifo)]) == 0
+    assert reader.communicate(timeout=10)[0].startswith(b"pyprof-raw\t1\n")
+    assert stat.S_ISFIFO(os.lstat(str(fifo)).st_mode)
+
+
+@pytest.mark.parametrize(
+    "record",
+    ["M\trate_hz\t1e-300", "M\tduration_s\tinf", "M\tduration_s\tlong", "M\tstart_unix\t1e300",
+     "C\t0\t0\t-5", "F\t9\tpy\t-1\t-1\t1"],
+)
+@pytest.mark.parametrize("fmt", cli.CONVERT_FORMATS)
+def test_convert_of_crafted_metadata_is_a_clear_error(capsys, raw_file, sample_records, record, fmt):
+    sample_records.insert(1, record)
+    path = raw_file("".join(r + "\n" for r in sample_records))
+    code = cli.main(["convert", path, "--format", fmt, "-o", path + ".out"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_INTERNAL and "internal error" not in err and "Traceback" not in err
+    assert err.startswith("pyprof: error: %s: line 2: bad %r record" % (path, record[0]))
+    assert not os.path.exists(path + ".out")
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_failed_write_leaves_neither_output_nor_temporary_file(tmp_path, monkeypatch, failure):
+    def write(fd, data):
+        raise failure
+
+    monkeypatch.setattr(cli.os, "write", write)
+    with pytest.raises((cli.PyprofError, KeyboardInterrupt)) as info:
+        cli.write_output(str(tmp_path / "out.svg"), "<svg/>")
+    if isinstance(failure, OSError):
+        assert str(info.value) == "cannot write %s: No space left on device" % (tmp_path / "out.svg")
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_temp_dirs_of_dead_runs_are_removed_by_the_next_run(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a PID that no process has now
+    stale = tmp_path / ("pyprof-%d-abc123_x" % dead.pid)
+    stale.mkdir()
+    (stale / "profile.raw").write_text("pyprof-raw\t1\n")
+    alive = tmp_path / ("pyprof-%d-def456" % os.getpid())   # a live run's
+    alive.mkdir()
+    other = tmp_path / ("pyprof-%d-notmine" % dead.pid)       # someone else's
+    other.mkdir()
+    os.chown(str(other), 65534, 65534)
+    unrelated = tmp_path / "pyprof-kept"
+    unrelated.mkdir()
+    cli.remove_stale_temp_dirs(str(tmp_path))
+    assert sorted(os.listdir(str(tmp_path))) == sorted([alive.name, other.name, unrelated.name])

@@ -1,5 +1,7 @@
 """Tests of pyprof.raw: the raw-format reader and the collapsed output."""
 
+import re
+
 import pytest
 
 from pyprof import raw
@@ -156,3 +158,49 @@ def test_iter_stacks_reports_kinds(raw_file):
     frames, count = stacks[3]
     assert count == 1
     assert [kind for _, kind in frames] == ["thread", "py", "marker"]
+
+
+# --- crafted files (issue 10, defect 8): refused with a clear reason ----------
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ("M\trate_hz\t1e-300", "rate_hz '1e-300' is out of range"),
+        ("M\trate_hz\tnan", "rate_hz 'nan' is out of range"),
+        ("M\trate_hz\t-100", "rate_hz '-100' is out of range"),
+        ("M\trate_hz\tfast", "rate_hz 'fast' is not a number"),
+        ("M\tduration_s\tinf", "duration_s 'inf' is out of range"),
+        ("M\tduration_s\t1e400", "duration_s '1e400' is out of range"),
+        ("M\tduration_s\ttwo", "duration_s 'two' is not a number"),
+        ("M\tstart_unix\t1e300", "start_unix '1e300' is out of range"),
+        ("M\tpid\t-5", "'-5' is not a non-negative integer"),
+        ("C\t0\t0\t-3", "'-3' is not a non-negative integer"),
+        ("C\t0\t0\t99999999999999999999999", "is not a non-negative integer"),
+        ("C\t0\t0\t\u0661\u0662", "is not a non-negative integer"),   # Arabic-Indic digits: int() takes them
+        ("C\t0\t0\t1_000", "'1_000' is not a non-negative integer"),
+        ("C\t-1\t0\t1", "'-1' is not a non-negative integer"),
+        ("S\tsamples\t-1", "'-1' is not a non-negative integer"),
+        ("T\t2\t-7\tx", "'-7' is not a non-negative integer"),
+        ("P\t0\t0\t-1", "'-1' is not a non-negative integer"),
+        ("K\t3\t0 -1", "'-1' is not a non-negative integer"),   # a negative id indexed from the end
+        ("F\t4\tpy\t-1\t1\t3", "'-1' is not a non-negative integer"),
+        ("F\t4\tpy\t0\t99\t3", "undefined string id 99"),
+        ("F\t4\tpy\tabc\t1\t3", "'abc' is not a non-negative integer"),
+        ("F\t4\tpy\t0\t1\t-2", "'-2' is not a non-negative integer"),
+    ],
+)
+def test_crafted_records_are_refused(sample_records, record, message):
+    # M records go before the first C record as the sampler writes them; the
+    # others at the end, after everything they may refer to
+    at = sample_records.index("S\tsamples\t10") if record.startswith("M") else -1
+    sample_records.insert(at, record)
+    with pytest.raises(RawFormatError, match=re.escape(message)):
+        raw.parse_raw(lines(sample_records))
+
+
+def test_sampler_metadata_values_are_accepted(sample_records):
+    for record in ("M\trate_hz\t100000", "M\trate_hz\t1", "M\tduration_s\t0.000",
+                   "M\tstart_unix\t1764790000.123456", "M\tpid\t4194304"):
+        sample_records.insert(-1, record)
+    profile = raw.parse_raw(lines(sample_records))
+    assert profile.meta["rate_hz"] == "1" and profile.meta["pid"] == "4194304"
