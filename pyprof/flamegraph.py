@@ -204,29 +204,17 @@ def function_stacks(profile, threads=False, lines=False, root=None):
     the lines of a function make one box.  Frames are ``(text, kind, label)``:
     *text* (full path) tells frames apart and is the tooltip, *label* is drawn.
     """
-    texts = []
-    for f in profile.frames:
-        if f.kind == "py":
-            if lines:
-                text = raw.frame_text(f)
-                label = raw.sanitize("%s (%s:%d)" % (f.name, short_path(f.file, root), f.line))
-            else:
-                text = raw.sanitize("%s (%s)" % (f.name, f.file))
-                label = raw.sanitize("%s (%s)" % (f.name, short_path(f.file, root)))
-        else:
-            text = label = raw.frame_text(f)
-        texts.append((text, f.kind, label))
-    roots = {idx: ((raw.thread_text(tid, name), "thread", raw.thread_text(tid, name)),)
-             for idx, (tid, name) in profile.threads.items()}
-    stacks = [tuple(texts[f] for f in stack) for stack in profile.stacks]
-    for stack_id, thread_idx, count in profile.counts:
-        frames = stacks[stack_id]
-        if threads:
-            if frames and frames[0][1] == "process":
-                frames = frames[:1] + roots[thread_idx] + frames[1:]
-            else:
-                frames = roots[thread_idx] + frames
-        yield frames, count
+    def describe(f):
+        if f.kind != "py":
+            text = raw.frame_text(f)
+            return text, f.kind, text
+        if lines:
+            return (raw.frame_text(f), f.kind,
+                    raw.sanitize("%s (%s:%d)" % (f.name, short_path(f.file, root), f.line)))
+        return (raw.sanitize("%s (%s)" % (f.name, f.file)), f.kind,
+                raw.sanitize("%s (%s)" % (f.name, short_path(f.file, root))))
+
+    return raw.iter_stacks(profile, threads, describe)
 
 
 def _layout(root):

@@ -225,15 +225,22 @@ _HANDLERS = {
 }
 
 
-def iter_stacks(profile, threads=False):
+def iter_stacks(profile, threads=False, describe=None):
     """Yield ``(frames, count)`` for each count record of *profile*.
 
     *frames* is a root-first tuple of ``(text, kind)`` pairs, where text is the
     collapsed-format frame text and kind is the frame kind, or ``"thread"``
-    for the thread root that *threads* adds.
+    for the thread root that *threads* adds.  With *describe*, a frame is
+    ``describe(frame)`` instead (a tuple whose second item is its kind) and a
+    thread root ``(text, "thread", text)``.
     """
-    texts = [(frame_text(f), f.kind) for f in profile.frames]
-    roots = {idx: ((thread_text(tid, name), "thread"),) for idx, (tid, name) in profile.threads.items()}
+    if describe is None:
+        texts = [(frame_text(f), f.kind) for f in profile.frames]
+        roots = {idx: ((thread_text(tid, name), "thread"),) for idx, (tid, name) in profile.threads.items()}
+    else:
+        texts = [describe(f) for f in profile.frames]
+        roots = {idx: ((thread_text(tid, name), "thread", thread_text(tid, name)),)
+                 for idx, (tid, name) in profile.threads.items()}
     stacks = [tuple(texts[f] for f in stack) for stack in profile.stacks]
     for stack_id, thread_idx, count in profile.counts:
         frames = stacks[stack_id]
