@@ -492,7 +492,7 @@ test_fixture(const char *dir, const char *name, int index)
      * (_co_firsttraceable, the compact unicode header) come out right */
     if (((version_hex >> 16) & 0xff) >= 14) {
         struct pp_pylayout D, S;
-        const struct pp_pyoffsets *g = pp_pyoffsets_for(3, (version_hex >> 16) & 0xff);
+        const struct pp_pyoffsets *g = pp_pyoffsets_for(3, (version_hex >> 16) & 0xff, false);
         CHECK_EQ_INT(pp_pylayout_from_debug_offsets(mem, runtime_addr, &D), 0);
         CHECK_EQ_INT(pp_pylayout_static((uint32_t)version_hex, &S), PP_EVERSION);
         CHECK(g != NULL);
