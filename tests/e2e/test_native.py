@@ -61,7 +61,7 @@ WORKLOAD_SLACK = 4           # a launched workload outlives the recording by thi
 TRACER_POLL_S = 0.003
 
 # the interpreters; others run the rest of the e2e suite
-NATIVE_IDS = ("py3.8", "py3.11", "py3.12", "py3.13", "py3.14.10", "py3.15.2", "py3.13t")
+NATIVE_IDS = ("py3.8", "py3.11", "py3.12", "py3.13", "py3.14.10", "py3.14.8", "py3.15.2", "py3.15.0", "py3.13t")
 
 # the hot path, root first: (kind, name); "py" frames must be consecutive Python frames
 CALLBACK_PATH = (("py", "caller"), ("c", "cbext_entry"), ("c", "cbext_helper"),
