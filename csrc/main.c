@@ -141,6 +141,7 @@ install_signals(void)
  * prctl() took effect is caught by the getppid() check after it.
  */
 static pid_t parent_pid;
+static bool orphaned; /* the parent was gone before we watched it */
 
 static void
 watch_parent(void)
@@ -149,6 +150,7 @@ watch_parent(void)
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
         return;
     if (getppid() != parent_pid || parent_pid == 1) {
+        orphaned = true;
         pp_stop_signal = SIGTERM;
         pp_stop_requested = 1;
     }
@@ -157,7 +159,7 @@ watch_parent(void)
 static bool
 parent_died(void)
 {
-    return getppid() != parent_pid;
+    return orphaned || getppid() != parent_pid;
 }
 
 /*
