@@ -798,9 +798,13 @@ def keep_raw(raw_path, output):
     """Keep the recording *raw_path* as ``<output>.raw`` (else in the current or home directory).
 
     Called when the output could not be written, so that a long recording is
-    not lost; prints where it is.  Returns the path kept, or None.
+    not lost; prints where it is.  Returns the path kept, or None.  A stream
+    output (``-o -``, a FIFO or a device such as /dev/full) gets none: nothing
+    is written beside a device, and its one error line stands alone.
     """
     if not raw_path or not os.path.isfile(raw_path) or os.path.getsize(raw_path) == 0:
+        return None
+    if output_stream(output):
         return None
     name = os.path.basename(output) + ".raw" if output and output != "-" else "pyprof-recording.raw"
     places = [output + ".raw"] if output and output != "-" else []

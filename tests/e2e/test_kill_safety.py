@@ -14,7 +14,6 @@ import signal
 import pytest
 
 import killsafety as ks
-from pyprof import cli
 
 SEED = int(os.environ.get("PYPROF_KILL_SEED", random.randrange(1 << 30)))
 
@@ -39,9 +38,5 @@ def test_kill_at_a_random_moment_harms_nothing(mode, any_interp):
         notes = [n for n in result["notes"] if not n.startswith("traceback in the interpreter's start-up")]
         if ks.harmed(result) or notes:
             failures.append(result)
-    hint = ""
-    if not cli.sampler_supports(ks.SAMPLER, cli.SAMPLER_CLEANUP_OPTION):
-        hint = ("\n(this sampler has no %s: a SIGKILLed CLI's temp dir stays behind)"
-                % cli.SAMPLER_CLEANUP_OPTION)
-    assert not failures, "seed %d (PYPROF_KILL_SEED=%d to replay):\n%s%s" % (
-        SEED, SEED, "\n".join(str(f) for f in failures), hint)
+    assert not failures, "seed %d (PYPROF_KILL_SEED=%d to replay):\n%s" % (
+        SEED, SEED, "\n".join(str(f) for f in failures))
