@@ -562,7 +562,8 @@ cmd_bench(int argc, char **argv)
         usage_error("bench needs --pid PID [--count N]");
         return 2;
     }
-    o.idle = true;
+    /* force_all samples idle threads too; o.idle stays off so that the
+     * tick costs what a default recording's does (--idle adds the GIL read) */
     err = pp_session_start(&s, &o);
     if (!err)
         err = pp_session_tick(&s, true); /* warm the code cache */
@@ -608,7 +609,8 @@ cmd_snapshot(int argc, char **argv)
     }
     path = o.argv[0];
     o.argv = NULL;
-    o.idle = true;
+    /* force_all samples idle threads too; o.idle stays off so that the
+     * tick costs what a default recording's does (--idle adds the GIL read) */
     err = pp_session_start(&s, &o);
     if (!err)
         err = pp_mem_recorder_new(s.mem, &rec);

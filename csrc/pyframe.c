@@ -556,6 +556,23 @@ pp_pyframe_runtime_ready(struct pp_pywalker *w)
     return ready;
 }
 
+/*
+ * Is the interpreter shutting down?  _PyRuntime's finalizing thread state is
+ * set once Py_FinalizeEx starts deleting thread states and stays set until
+ * the process exits, so a read that fails then is the target's own exit.
+ * An unreadable runtime counts as finalizing too.
+ */
+bool
+pp_pyframe_finalizing(struct pp_pywalker *w)
+{
+    uint64_t v;
+    if (w->L->o.runtime_finalizing < 0)
+        return false;
+    if (pp_mem_read_u64(w->mem, w->runtime_addr + (uint64_t)w->L->o.runtime_finalizing, &v))
+        return true;
+    return v != 0;
+}
+
 /* ==== TIDs on 3.8-3.10 ==== */
 
 static bool

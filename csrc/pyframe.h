@@ -141,6 +141,8 @@ int pp_pyframe_gil(struct pp_pywalker *w, uint64_t interp_addr, uint64_t *gil_ad
 
 /* True once the runtime has at least one interpreter with a thread. */
 bool pp_pyframe_runtime_ready(struct pp_pywalker *w);
+/* The runtime is finalizing (or unreadable): a failed read is the target exiting. */
+bool pp_pyframe_finalizing(struct pp_pywalker *w);
 
 /* <=3.10: fills native_tid of each thread from glibc's descriptor,
  * discovering the TID field's offset against the known tasks on first use. */

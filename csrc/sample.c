@@ -298,7 +298,7 @@ void
 pp_session_count_error(struct pp_session *s, int err)
 {
     /* the target's own exit makes the last read fail: that is no error */
-    if (pp_session_child_gone(s) || target_exiting(s->pid))
+    if (pp_session_child_gone(s) || target_exiting(s->pid) || pp_pyframe_finalizing(&s->walker))
         return;
     if (s->st.errors_transient + s->st.errors_baddata < 10)
         pp_log_debug("sample: thread sample dropped: %s", pp_strerror(err));

@@ -91,6 +91,12 @@ def soak(name, seconds, python):
     print("   %s" % err.splitlines()[-1])
     print("   sampler RSS: %d KiB after the %.0f s warm-up, %d KiB at the end (%+.1f %%), peak %d KiB"
           % (at_warmup, warmup, at_end, 100.0 * (at_end - at_warmup) / at_warmup, peak))
+    marks = []
+    for tenth in range(1, 11):
+        t_mark = seconds * tenth / 10.0
+        rss_mark = next((rss for t, rss in series if t >= t_mark), series[-1][1])
+        marks.append("%.0fs %.1f" % (t_mark, rss_mark / 1024.0))
+    print("   RSS (MiB) over the run: %s" % ", ".join(marks))
     print("   output: %d bytes raw, %d distinct stacks, %d threads, %d count records, %d frames "
           "(%.0f bytes per distinct stack)" % (size, unique, len(profile.threads), len(profile.counts),
                                                 len(profile.frames), size / max(unique, 1)))
