@@ -173,7 +173,9 @@ def _parse_stat(profile, fields):
 
 
 def _parse_thread(profile, fields):
-    profile.threads[_uint(fields[0])] = (_uint(fields[1]), unescape("\t".join(fields[2:])))
+    # tid -1: the threads past the sampler's --max-threads, counted together
+    tid = -1 if fields[1] == "-1" else _uint(fields[1])
+    profile.threads[_uint(fields[0])] = (tid, unescape("\t".join(fields[2:])))
 
 
 def _parse_string(profile, fields):

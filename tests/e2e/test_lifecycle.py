@@ -452,3 +452,13 @@ def test_thread_churn_is_bounded(any_interp):
         with open(col) as f:
             stacks = e2e.parse_collapsed(f.read())
         assert any(st[0].startswith("thread -1 (<other threads>)") for st in stacks), stacks
+        # the CLI renders such a raw file in every format (it once refused tid -1)
+        for fmt, name in (("flamegraph", "p.svg"), ("speedscope", "p.json"), ("pprof", "p.pb.gz"),
+                          ("collapsed", "c.txt")):
+            out = os.path.join(tmp, name)
+            conv = e2e.run_pyprof(["convert", "--threads", "-f", fmt, "-o", out, raw])
+            assert conv.returncode == 0 and os.path.getsize(out) > 0, e2e.describe(conv)
+        with open(os.path.join(tmp, "c.txt")) as f:
+            assert "thread -1 (<other threads>);" in f.read()
+        rep = e2e.run_pyprof(["report", raw])
+        assert rep.returncode == 0, e2e.describe(rep)

@@ -204,3 +204,12 @@ def test_sampler_metadata_values_are_accepted(sample_records):
         sample_records.insert(-1, record)
     profile = raw.parse_raw(lines(sample_records))
     assert profile.meta["rate_hz"] == "1" and profile.meta["pid"] == "4194304"
+
+
+def test_merged_threads_have_tid_minus_one(sample_records, raw_file):
+    # the sampler's --max-threads: later threads are counted together as thread -1
+    records = [r.replace("T\t1\t1240\tw\u00f6rker\\t1", "T\t1\t-1\t<other threads>") for r in sample_records]
+    profile = raw.read_raw(raw_file("".join(r + "\n" for r in records)))
+    assert profile.threads[1] == (-1, "<other threads>")
+    assert "thread -1 (<other threads>);<module> (app.py:30);<unreadable frame> 1" in \
+        list(raw.collapsed_lines(profile, threads=True))
