@@ -30,7 +30,9 @@ without them.  Results are printed and written to build/bench-results.md.
 
 Environment: BENCH_ROUNDS (default 5) rounds of the slowdown test,
 BENCH_BUDGET (default 600) seconds: slowdown rounds stop early past it,
-BENCH_COUNT (default 20000) ticks per `pyprof-sampler bench` repeat.
+BENCH_COUNT (default 20000) ticks per `pyprof-sampler bench` repeat,
+BENCH_BASELINE=PATH: first compare another sampler binary's cost per sample
+with this one's (tests/bench/compare.py; BENCH_COMPARE_REPEATS, default 3).
 """
 import copy
 import datetime
@@ -624,6 +626,12 @@ def main():
     if "austin" in peers:
         profs.append(AustinP("austin", peers["austin"][0]))
 
+    compare_text = None
+    if os.environ.get("BENCH_BASELINE"):
+        # another sampler binary side by side with this one (tests/bench/compare.py)
+        sys.modules.setdefault("bench", sys.modules[__name__])
+        import compare
+        compare_text = compare.section(os.path.abspath(os.environ["BENCH_BASELINE"]), SAMPLER)
     cost = pyprof_cost(interps)
     floor = readv_floor(py)
     peer_rows = peer_rates(profs, py)
@@ -662,7 +670,7 @@ def main():
         % (py_label, DEPTH, REPEATS, COUNT, ROUNDS),
         "- total bench time: %.0f s" % (time.monotonic() - T_START),
     ]
-    text = "\n".join(head) + "\n\n" + "\n\n".join([
+    text = "\n".join(head) + "\n\n" + "\n\n".join(([compare_text.strip()] if compare_text else []) + [
         "## 1. pyprof cost per sample (20-deep stack, one thread, "
         "`pyprof-sampler bench --count %d`, %d repeats)" % (COUNT, REPEATS),
         table_cost(cost) + "\n\nOne process_vm_readv of 64 B from the %s target costs %s µs "
