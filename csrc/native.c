@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +31,6 @@
 #define REFRESH_MAPS_NS (100ULL * 1000000ULL)
 #define MAX_INLINE 16
 #define LAT_KEEP 65536
-#define WARM_NS (100ULL * 1000ULL) /* blocking mode: awake this long before a tick */
 #define STALE_US 20000 /* samples read later than this are dropped */
 
 /* A native PC seen in a sample.  Stacks hold it as one PP_FRAME_PC frame
@@ -637,6 +635,7 @@ pp_native_start(struct pp_session *s)
         if (!nt->stackbuf)
             return PP_ENOMEM;
     }
+    nt->last_tasks_ns = pp_now_ns();
     pp_log_info("native mode: %s, unwinder %s", nt->mode == PP_NATIVE_PERF ? "perf" : "blocking",
                 nt->unw->ops->name);
     return 0;
@@ -657,20 +656,6 @@ add_new_tasks(struct pp_session *s)
         if (nt->mode == PP_NATIVE_PERF && !pp_perf_has(&nt->perf, tid))
             pp_perf_add(&nt->perf, tid, &why);
     }
-}
-
-static void
-flush_if_asked(struct pp_session *s)
-{
-    int err;
-    if (!pp_flush_requested)
-        return;
-    pp_flush_requested = 0;
-    s->end_ns = pp_now_ns();
-    if ((err = pp_session_write(s)))
-        pp_log_warn("snapshot not written: %s", pp_strerror(err));
-    else
-        pp_log_info("snapshot written");
 }
 
 /* Processes every sample the kernel holds for s (perf mode). */
@@ -744,36 +729,6 @@ pp_native_maintain(struct pp_session *s, uint64_t now)
         add_new_tasks(s);
     }
     return 0;
-}
-
-static int
-run_perf(struct pp_session *s, uint64_t end)
-{
-    struct pp_native *nt = s->nat;
-    int err = 0;
-
-    nt->last_tasks_ns = pp_now_ns();
-    while (!pp_stop_requested) {
-        uint64_t now;
-        pp_perf_wait(&nt->perf, 50);
-        flush_if_asked(s);
-        if ((err = pp_native_drain(s, end)))
-            return err;
-        now = pp_now_ns();
-        pp_session_status(s, now);
-        if (now >= end || pp_native_maintain(s, now) == PP_EGONE ||
-            pp_session_exec_check(s, now))
-            break;
-    }
-    return err;
-}
-
-static double
-exp_interval(double mean)
-{
-    double u = (random() + 1.0) / ((double)RAND_MAX + 2.0);
-    double v = -log(u) * mean;
-    return v > 10 * mean ? 10 * mean : v;
 }
 
 static int
@@ -852,80 +807,14 @@ pp_native_blocking_tick(struct pp_session *s)
     return blocking_tick(s, false);
 }
 
-static void
-poll_stops(struct pp_session *s)
+void
+pp_native_poll_stops(struct pp_session *s)
 {
     int status;
     if (pp_pstop_poll(s->launched ? s->pid : -1, &status) && s->launched) {
         s->target_gone = true; /* reaped here: pp_session_child_gone() sees the flag */
         s->target_status = status;
     }
-}
-
-static int
-run_blocking(struct pp_session *s, uint64_t end)
-{
-    double mean = 1e9 / s->opts.rate_hz;
-    uint64_t deadline = pp_now_ns();
-    int err = 0;
-
-    sigset_t chld, old;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, &old);
-    srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
-    while (!pp_stop_requested) {
-        struct timespec ts;
-        uint64_t now;
-        deadline += (uint64_t)exp_interval(mean);
-        if (deadline >= end)
-            break;
-        /* wait for the deadline, woken by SIGCHLD: a seized thread that
-         * stops on its own between samples (a signal for it) is resumed
-         * with its signal at once, not at the next tick */
-        for (;;) {
-            uint64_t t = pp_now_ns();
-            if (t >= deadline || pp_stop_requested || pp_flush_requested)
-                break;
-            if (deadline - t <= WARM_NS) {
-                /* the last stretch awake: a CPU that just left an idle
-                 * state (a halted vCPU) makes every syscall of the stop
-                 * slower, and the thread waits for all of them */
-                while (pp_now_ns() < deadline && !pp_stop_requested)
-                    ;
-                break;
-            }
-            t = deadline - WARM_NS - t;
-            ts.tv_sec = (time_t)(t / 1000000000ULL);
-            ts.tv_nsec = (long)(t % 1000000000ULL);
-            if (sigtimedwait(&chld, NULL, &ts) == SIGCHLD)
-                poll_stops(s);
-        }
-        if (pp_stop_requested)
-            break;
-        flush_if_asked(s);
-        now = pp_now_ns();
-        if (now >= end)
-            break;
-        if (now > deadline + (uint64_t)mean) {
-            s->st.late_ticks++;
-            if (now > deadline + 1000000000ULL)
-                deadline = now;
-        }
-        err = blocking_tick(s, false);
-        poll_stops(s);
-        pp_session_status(s, pp_now_ns());
-        if (err == PP_EGONE || pp_session_child_gone(s)) {
-            err = 0;
-            s->target_gone = true;
-            break;
-        }
-        if (err || pp_session_exec_check(s, pp_now_ns()))
-            break;
-    }
-    poll_stops(s);
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    return err;
 }
 
 static void
@@ -937,23 +826,6 @@ detach_all(struct pp_session *s)
         pp_pstop_detach(*(int *)pp_vec_at(&nt->seized_list, i));
     nt->seized_list.len = 0;
     pp_hmap_clear(&nt->seized);
-}
-
-int
-pp_native_run(struct pp_session *s)
-{
-    uint64_t end = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
-                                          : UINT64_MAX;
-    int err;
-    s->nat->last_tasks_ns = pp_now_ns();
-    if (s->nat->mode == PP_NATIVE_PERF)
-        err = run_perf(s, end);
-    else
-        err = run_blocking(s, end);
-    detach_all(s);
-    s->end_ns = pp_now_ns();
-    pp_session_status_clear(s);
-    return err;
 }
 
 int

@@ -27,8 +27,6 @@ enum pp_native_mode { PP_NATIVE_AUTO, PP_NATIVE_PERF, PP_NATIVE_BLOCKING };
  * mode, stepping down as needed.  s->nat stays NULL when native sampling
  * is unavailable (Python-only then).  Fails only on fatal errors. */
 int pp_native_start(struct pp_session *s);
-/* The sampling loop of native mode. */
-int pp_native_run(struct pp_session *s);
 /* Perf mode, for a loop over several processes (multi.c): the fds to
  * poll (*ready: data is already waiting), what poll said, the samples,
  * new threads (PP_EGONE when the process is gone). */
@@ -45,6 +43,9 @@ bool pp_native_is_blocking(const struct pp_session *s);
  * detach at the end. */
 int pp_native_blocking_tick(struct pp_session *s);
 void pp_native_detach(struct pp_session *s);
+/* Blocking mode: passes on the signals that stopped seized threads (call
+ * on SIGCHLD and after each tick); notes the launched child's exit. */
+void pp_native_poll_stops(struct pp_session *s);
 
 /* One consistent sample of every thread (ptrace), for `dump --native`. */
 int pp_native_dump(struct pp_session *s);

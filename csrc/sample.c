@@ -11,7 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +24,11 @@
 #include "elf.h"
 #include "err.h"
 #include "log.h"
+#include "loop.h"
 #include "native.h"
 #include "out.h"
 #include "pstop.h"
 #include "sample.h"
-
-volatile sig_atomic_t pp_stop_requested;
-volatile sig_atomic_t pp_flush_requested;
-volatile sig_atomic_t pp_stop_signal;
 
 /* raw-frame cache entry, see frame_id() */
 struct rawframe {
@@ -42,7 +39,6 @@ struct rawframe {
 
 #define LAUNCH_FIND_TIMEOUT_NS (3ULL * 1000000000ULL)
 #define LAUNCH_READY_TIMEOUT_NS (10ULL * 1000000000ULL)
-#define SPIN_BELOW_NS (50ULL * 1000ULL)
 #define TASK_REFRESH_NS (200ULL * 1000000ULL)
 
 static void
@@ -639,76 +635,92 @@ pp_session_wait_exit(struct pp_session *s)
         sleep_ns(20000000);
 }
 
-/* ==== the loop ==== */
+/* ==== the loop (loop.c) over one process ==== */
 
-static double
-exp_interval_ns(double mean_ns)
+static unsigned
+session_prepare(void *arg, uint64_t now, struct pollfd *fds, size_t max, size_t *nfds,
+                bool *ready)
 {
-    double u = (random() + 1.0) / ((double)RAND_MAX + 2.0);
-    double v = -log(u) * mean_ns;
-    if (v > 10 * mean_ns)
-        v = 10 * mean_ns;
-    return v;
+    struct pp_session *s = arg;
+    (void)now;
+    if (pp_native_is_perf(s)) {
+        *nfds = pp_native_pollfds(s, fds, max, ready);
+        return 0;
+    }
+    return pp_native_is_blocking(s) ? PP_LOOP_TIMED | PP_LOOP_CHILD : PP_LOOP_TIMED;
 }
+
+static int
+session_drain(void *arg, const struct pollfd *fds, size_t nfds, uint64_t end)
+{
+    struct pp_session *s = arg;
+    pp_native_after_poll(s, fds, nfds);
+    return pp_native_drain(s, end);
+}
+
+static int
+session_tick(void *arg, bool late)
+{
+    struct pp_session *s = arg;
+    int err;
+    if (late)
+        s->st.late_ticks++;
+    err = pp_native_is_blocking(s) ? pp_native_blocking_tick(s) : pp_session_tick(s, false);
+    if (err == PP_EGONE)
+        s->target_gone = true;
+    return err;
+}
+
+static void
+session_child(void *arg)
+{
+    pp_native_poll_stops(arg);
+}
+
+static void
+session_flush(void *arg)
+{
+    struct pp_session *s = arg;
+    int err;
+    s->end_ns = pp_now_ns();
+    if ((err = pp_session_write(s)))
+        pp_log_warn("snapshot not written: %s", pp_strerror(err));
+    else
+        pp_log_info("snapshot written");
+}
+
+static bool
+session_after(void *arg, uint64_t now)
+{
+    struct pp_session *s = arg;
+    pp_session_status(s, now);
+    if (pp_native_is_perf(s)) {
+        if (pp_native_maintain(s, now) == PP_EGONE)
+            return true;
+    } else if (pp_session_child_gone(s)) {
+        s->target_gone = true;
+        return true;
+    }
+    return pp_session_exec_check(s, pp_now_ns());
+}
+
+static const struct pp_loop_ops session_ops = {
+    session_prepare, session_drain, session_tick, session_child, session_flush, session_after,
+};
 
 int
 pp_session_run(struct pp_session *s)
 {
-    double mean = 1e9 / s->opts.rate_hz;
-    uint64_t deadline = pp_now_ns();
-    uint64_t end = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
-                                          : UINT64_MAX;
-    int err = 0;
+    struct pp_loop l;
+    int err;
 
-    if (s->nat)
-        return pp_native_run(s);
-    srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
-    while (!pp_stop_requested) {
-        uint64_t now;
-        struct timespec ts;
-
-        deadline += (uint64_t)exp_interval_ns(mean);
-        if (deadline >= end)
-            break;
-        ts.tv_sec = (time_t)(deadline / 1000000000ULL);
-        ts.tv_nsec = (long)(deadline % 1000000000ULL);
-        if (deadline > pp_now_ns() + SPIN_BELOW_NS) {
-            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-                   !pp_stop_requested && !pp_flush_requested)
-                ;
-        } else {
-            /* a wake-up from sleep costs more than such a short wait */
-            while (pp_now_ns() < deadline && !pp_stop_requested)
-                ;
-        }
-        if (pp_stop_requested)
-            break;
-        if (pp_flush_requested) {
-            pp_flush_requested = 0;
-            s->end_ns = pp_now_ns();
-            if ((err = pp_session_write(s)))
-                pp_log_warn("snapshot not written: %s", pp_strerror(err));
-            else
-                pp_log_info("snapshot written");
-        }
-        now = pp_now_ns();
-        if (now >= end) /* behind schedule: the clock, not the tick count, ends a run */
-            break;
-        if (now > deadline + (uint64_t)mean) {
-            s->st.late_ticks++;
-            if (now > deadline + 1000000000ULL)
-                deadline = now; /* far behind (suspended?): don't burst */
-        }
-        err = pp_session_tick(s, false);
-        pp_session_status(s, pp_now_ns());
-        if (err == PP_EGONE || pp_session_child_gone(s)) {
-            err = 0;
-            s->target_gone = true;
-            break;
-        }
-        if (err || pp_session_exec_check(s, pp_now_ns()))
-            break;
-    }
+    l.ops = &session_ops;
+    l.arg = s;
+    l.rate_hz = s->opts.rate_hz;
+    l.end_ns = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
+                                      : UINT64_MAX;
+    err = pp_loop_run(&l);
+    pp_native_detach(s);
     s->end_ns = pp_now_ns();
     pp_session_status_clear(s);
     return err;

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "agg.h"
+#include "loop.h"
 #include "maps.h"
 #include "mem.h"
 #include "proc.h"
@@ -103,11 +104,6 @@ struct pp_session {
     bool threads_capped; /* the thread cap was reached (warned once) */
     char exec_cmdline[256];
 };
-
-/* Set by signal handlers; the loop polls them. */
-extern volatile sig_atomic_t pp_stop_requested;
-extern volatile sig_atomic_t pp_flush_requested;
-extern volatile sig_atomic_t pp_stop_signal;
 
 int pp_session_start(struct pp_session *s, const struct pp_session_opts *opts);
 /* Samples until stopped, the duration ends or the target exits. */

@@ -11,7 +11,7 @@ LAYERS = {
     "dw": 2, "unwind": 2, "unwind_dw": 2, "unwind_lu": 2, "sym": 2,
     "linetable": 3, "pycode": 3, "pyframe": 3, "pythreadname": 3,
     "agg": 4, "out": 4, "merge": 4,
-    "sample": 5, "native": 5, "multi": 5, "main": 5,
+    "sample": 5, "native": 5, "multi": 5, "main": 5, "loop": 5,
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
