@@ -70,7 +70,7 @@ struct pp_native {
     uint32_t *off;
     struct pp_merge_py *mp;
     size_t npy;
-    bool py_found;
+    const struct pp_pythread *py_thread; /* the sampled thread's state (in s->threads), or NULL */
     bool gil_skip; /* --gil: this sample's thread does not hold the GIL */
     int py_err;
     uint32_t *merged;
@@ -306,7 +306,7 @@ capture_py(struct pp_session *s, int tid)
     int err, attempt;
 
     nt->npy = 0;
-    nt->py_found = false;
+    nt->py_thread = NULL;
     nt->py_err = 0;
     nt->gil_skip = false;
     pp_mem_cache_reset(s->mem);
@@ -328,7 +328,7 @@ capture_py(struct pp_session *s, int tid)
     }
     if (!t)
         return;
-    nt->py_found = true;
+    nt->py_thread = t;
     err = walk_py(s, t);
     for (attempt = 1; err && pp_err_class(err) != PP_FATAL && attempt < PP_READ_ATTEMPTS;
          attempt++) {
@@ -375,7 +375,6 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
     unsigned status = 0;
     uint64_t t0 = pp_now_ns(), t1;
     uint32_t stack_id, idx;
-    struct pp_pythread *t;
     int err, r;
 
     if (nt->gil_skip) {
@@ -433,9 +432,8 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
         s->st.empty++;
         return 0;
     }
-    t = find_pythread(s, tid);
     if ((err = pp_agg_stack(&s->agg, nt->merged, depth, &stack_id)) ||
-        (err = pp_session_thread_idx(s, nt->py_found ? t : NULL, tid, now, &idx)) ||
+        (err = pp_session_thread_idx(s, nt->py_thread, tid, now, &idx)) ||
         (err = pp_agg_add(&s->agg, stack_id, idx, now - s->start_ns)))
         return err;
     s->st.samples++;

@@ -189,19 +189,6 @@ attach(struct pp_session *s)
     return pp_mem_read(s->mem, s->rt.runtime_addr, &probe, sizeof(probe));
 }
 
-static int
-pick_layout(struct pp_session *s)
-{
-    unsigned minor = (s->rt.version_hex >> 16) & 0xff;
-    int err;
-
-    if (minor >= 13)
-        err = pp_pylayout_from_debug_offsets(s->mem, s->rt.runtime_addr, &s->layout);
-    else
-        err = pp_pylayout_static(s->rt.version_hex, &s->layout);
-    return err;
-}
-
 int
 pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
 {
@@ -220,14 +207,14 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     pp_vec_init(&s->rawcache, sizeof(struct rawframe));
     pp_hmap_init(&s->rawcache_ids);
     s->raw = calloc(PP_MAX_DEPTH, sizeof(*s->raw));
-    s->frames = calloc(PP_MAX_DEPTH, sizeof(*s->frames));
     s->stack_buf = calloc(PP_MAX_DEPTH + 2, sizeof(*s->stack_buf));
-    if (!s->raw || !s->frames || !s->stack_buf)
+    if (!s->raw || !s->stack_buf)
         return PP_ENOMEM;
     err = opts->argv ? launch(s) : attach(s);
     if (err)
         return err;
-    if ((err = pp_mem_cache_enable(s->mem)) || (err = pick_layout(s)))
+    if ((err = pp_mem_cache_enable(s->mem)) ||
+        (err = pp_pylayout_pick(s->mem, s->rt.runtime_addr, s->rt.version_hex, &s->layout)))
         return err;
     pp_pywalker_init(&s->walker, s->mem, &s->layout, &s->codes, s->rt.runtime_addr);
     if (opts->gil && s->layout.free_threaded)
@@ -919,6 +906,5 @@ pp_session_free(struct pp_session *s)
     pp_mem_free(s->mem);
     s->mem = NULL;
     free(s->raw);
-    free(s->frames);
     free(s->stack_buf);
 }

@@ -83,7 +83,6 @@ struct pp_session {
     struct pp_hmap rawcache_ids; /* hash -> index + 1 */
     uint64_t rawcache_stale;     /* codes.stale when it was last valid */
     struct pp_pyframe_raw *raw;
-    struct pp_pyframe *frames;
     uint32_t *stack_buf;
     struct pp_stats st;
     char cmdline[1024];

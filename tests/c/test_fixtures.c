@@ -136,15 +136,14 @@ replay(struct pp_mem *mem, uint32_t version_hex, uint64_t runtime_addr, bool for
     struct pp_pyframe *frames = calloc(PP_MAX_DEPTH, sizeof *frames);
     uint32_t *stack = calloc(PP_MAX_DEPTH + 2, sizeof *stack);
     uint32_t trunc_frame = 0, name, file;
-    unsigned minor = (version_hex >> 16) & 0xff;
     size_t i;
     int err = 0;
 
     memset(r, 0, sizeof *r);
-    if (minor >= 13 && !force_static)
-        r->layout_err = pp_pylayout_from_debug_offsets(mem, runtime_addr, &L);
-    else
+    if (force_static)
         r->layout_err = pp_pylayout_static(version_hex, &L);
+    else
+        r->layout_err = pp_pylayout_pick(mem, runtime_addr, version_hex, &L);
     if (r->layout_err) {
         free(raw);
         free(frames);

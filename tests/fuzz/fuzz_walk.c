@@ -90,10 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int err;
         if (((own >> 16) & 0xff) == ((ver >> 16) & 0xff))
             ver = own;
-        if (((ver >> 16) & 0xff) >= 13)
-            err = pp_pylayout_from_debug_offsets(mem, runtime, &L);
-        else
-            err = pp_pylayout_static(ver, &L);
+        err = pp_pylayout_pick(mem, runtime, ver, &L);
         if (err == 0)
             walk_all(mem, &L, runtime);
     }
