@@ -30,7 +30,7 @@
 #include "err.h"
 #include "log.h"
 #include "loop.h"
-#include "native.h"
+#include "mode.h"
 #include "out.h"
 #include "pstop.h"
 
@@ -230,6 +230,8 @@ try_attach(struct pp_multi *m, struct mproc *p, uint64_t now)
     o.summary = false;
     p->exec_id = pp_proc_exec_id(p->pid);
     err = pp_session_start(s, &o);
+    if (!err)
+        err = pp_mode_pick(s);
     if (!err) {
         p->s = s;
         m->processes_python++;
@@ -513,10 +515,9 @@ multi_prepare(void *arg, uint64_t now, struct pollfd *fds, size_t max, size_t *n
         m->first[i] = n;
         if (!p->s)
             continue;
-        if (pp_native_is_perf(p->s))
-            n += pp_native_pollfds(p->s, fds + n, max - n, ready);
-        else
-            need |= PP_LOOP_TIMED | (pp_native_is_blocking(p->s) ? PP_LOOP_CHILD : 0);
+        if (p->s->mode->pollfds)
+            n += p->s->mode->pollfds(p->s, fds + n, max - n, ready);
+        need |= p->s->mode->need;
     }
     m->first[i] = n;
     m->nfirst = i;
@@ -534,12 +535,12 @@ multi_drain(void *arg, const struct pollfd *fds, size_t nfds, uint64_t end)
     (void)nfds;
     for (i = 0; i < m->nfirst && i < m->procs.len; i++) {
         struct mproc *p = pp_vec_at(&m->procs, i);
-        if (!p->s || !pp_native_is_perf(p->s))
+        if (!p->s || !p->s->mode->drain)
             continue;
-        pp_native_after_poll(p->s, fds + m->first[i], m->first[i + 1] - m->first[i]);
-        if ((err = pp_native_drain(p->s, end)))
+        if ((err = p->s->mode->drain(p->s, fds + m->first[i], m->first[i + 1] - m->first[i],
+                                     end)))
             return err;
-        if (pp_native_maintain(p->s, pp_now_ns()) == PP_EGONE)
+        if (p->s->mode->maintain && p->s->mode->maintain(p->s, pp_now_ns()) == PP_EGONE)
             p->s->target_gone = true;
     }
     return 0;
@@ -554,12 +555,11 @@ multi_tick(void *arg, bool late)
 
     for (i = 0; i < m->procs.len; i++) {
         struct mproc *p = pp_vec_at(&m->procs, i);
-        if (!p->s || pp_native_is_perf(p->s))
+        if (!p->s || !p->s->mode->tick)
             continue;
         if (late)
             p->s->st.late_ticks++;
-        err = pp_native_is_blocking(p->s) ? pp_native_blocking_tick(p->s)
-                                          : pp_session_tick(p->s, false);
+        err = p->s->mode->tick(p->s);
         if (err == PP_EGONE)
             p->s->target_gone = true;
         else if (err)
@@ -650,8 +650,8 @@ pp_multi_run(struct pp_multi *m)
     err = pp_loop_run(&l);
     for (i = 0; i < m->procs.len; i++) {
         struct mproc *p = pp_vec_at(&m->procs, i);
-        if (p->s)
-            pp_native_detach(p->s);
+        if (p->s && p->s->mode->detach)
+            p->s->mode->detach(p->s);
     }
     poll_stops(m);
     m->end_ns = pp_now_ns();

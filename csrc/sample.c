@@ -25,7 +25,6 @@
 #include "err.h"
 #include "log.h"
 #include "loop.h"
-#include "native.h"
 #include "out.h"
 #include "pstop.h"
 #include "sample.h"
@@ -240,15 +239,21 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     pp_proc_tasks_refresh(s->pid, &s->tasks);
     gettimeofday(&tv, NULL);
     s->start_unix = (double)tv.tv_sec + tv.tv_usec / 1e6;
-    if ((err = pp_native_start(s)))
-        return err;
+    pp_session_begin(s);
+    return 0;
+}
+
+void
+pp_session_begin(struct pp_session *s)
+{
     s->start_ns = pp_now_ns();
     s->status_ns = s->start_ns;
     s->exec_id = pp_proc_exec_id(s->pid);
     s->exec_checked_ns = s->start_ns;
-    pp_log_info("sampling PID %d (Python %s, runtime at 0x%llx in %s)", s->pid,
-                s->rt.version_str, (unsigned long long)s->rt.runtime_addr, s->rt.path);
-    return 0;
+    if (s->mode)
+        pp_log_info("sampling PID %d (Python %s, runtime at 0x%llx in %s), %s mode", s->pid,
+                    s->rt.version_str, (unsigned long long)s->rt.runtime_addr, s->rt.path,
+                    s->mode->name);
 }
 
 /* ==== one tick ==== */
@@ -630,19 +635,16 @@ session_prepare(void *arg, uint64_t now, struct pollfd *fds, size_t max, size_t 
 {
     struct pp_session *s = arg;
     (void)now;
-    if (pp_native_is_perf(s)) {
-        *nfds = pp_native_pollfds(s, fds, max, ready);
-        return 0;
-    }
-    return pp_native_is_blocking(s) ? PP_LOOP_TIMED | PP_LOOP_CHILD : PP_LOOP_TIMED;
+    if (s->mode->pollfds)
+        *nfds = s->mode->pollfds(s, fds, max, ready);
+    return s->mode->need;
 }
 
 static int
 session_drain(void *arg, const struct pollfd *fds, size_t nfds, uint64_t end)
 {
     struct pp_session *s = arg;
-    pp_native_after_poll(s, fds, nfds);
-    return pp_native_drain(s, end);
+    return s->mode->drain(s, fds, nfds, end);
 }
 
 static int
@@ -652,7 +654,7 @@ session_tick(void *arg, bool late)
     int err;
     if (late)
         s->st.late_ticks++;
-    err = pp_native_is_blocking(s) ? pp_native_blocking_tick(s) : pp_session_tick(s, false);
+    err = s->mode->tick(s);
     if (err == PP_EGONE)
         s->target_gone = true;
     return err;
@@ -661,7 +663,8 @@ session_tick(void *arg, bool late)
 static void
 session_child(void *arg)
 {
-    pp_native_poll_stops(arg);
+    struct pp_session *s = arg;
+    s->mode->child(s);
 }
 
 static void
@@ -681,8 +684,8 @@ session_after(void *arg, uint64_t now)
 {
     struct pp_session *s = arg;
     pp_session_status(s, now);
-    if (pp_native_is_perf(s)) {
-        if (pp_native_maintain(s, now) == PP_EGONE)
+    if (s->mode->maintain) {
+        if (s->mode->maintain(s, now) == PP_EGONE)
             return true;
     } else if (pp_session_child_gone(s)) {
         s->target_gone = true;
@@ -707,7 +710,8 @@ pp_session_run(struct pp_session *s)
     l.end_ns = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
                                       : UINT64_MAX;
     err = pp_loop_run(&l);
-    pp_native_detach(s);
+    if (s->mode->detach)
+        s->mode->detach(s);
     s->end_ns = pp_now_ns();
     pp_session_status_clear(s);
     return err;
@@ -774,10 +778,10 @@ pp_session_out_agg(struct pp_session *s, struct pp_agg *tmp, const struct pp_agg
 {
     int err;
     *out = &s->agg;
-    if (!s->nat)
+    if (!s->mode || !s->mode->expand)
         return 0;
     /* native PCs become named frames (inline chains) now */
-    if ((err = pp_native_expand(s, tmp))) {
+    if ((err = s->mode->expand(s, tmp))) {
         pp_agg_free(tmp);
         return err;
     }
@@ -822,7 +826,8 @@ pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "threads_merged", s->st.threads_merged);
     pp_out_stat(info, "first_sample_us",
                 s->first_sample_ns ? (s->first_sample_ns - s->attach_ns) / 1000 : 0);
-    pp_native_out_info(s, info);
+    if (s->mode && s->mode->out_info)
+        s->mode->out_info(s, info);
 }
 
 int
@@ -853,7 +858,9 @@ pp_session_summary(struct pp_session *s, const char *path)
     char native[256];
     uint64_t errors = s->st.errors_transient + s->st.errors_baddata;
     target_status_text(s, status, sizeof(status));
-    pp_native_summary(s, native, sizeof(native));
+    native[0] = '\0';
+    if (s->mode && s->mode->summary)
+        s->mode->summary(s, native, sizeof(native));
     fprintf(stderr,
             "pyprof: %llu samples, %llu errors (%llu transient, %llu bad data), %llu late "
             "ticks%s, %.1f s, PID %d (%.80s), target %s -> %s\n",
@@ -891,7 +898,8 @@ pp_session_stop_target(struct pp_session *s)
 void
 pp_session_free(struct pp_session *s)
 {
-    pp_native_free(s);
+    if (s->mode && s->mode->free)
+        s->mode->free(s);
     pp_pywalker_free(&s->walker);
     pp_pycode_free(&s->codes);
     pp_agg_free(&s->agg);

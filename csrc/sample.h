@@ -22,6 +22,8 @@
 #include "pythreadname.h"
 #include "util.h"
 
+enum pp_native_mode { PP_NATIVE_AUTO, PP_NATIVE_PERF, PP_NATIVE_BLOCKING };
+
 struct pp_session_opts {
     int pid;          /* attach; 0 when launching */
     char **argv;      /* launch */
@@ -95,6 +97,7 @@ struct pp_session {
     uint32_t truncated_frame; /* marker frame id */
     uint32_t gil_wait_frame;  /* "<waiting for GIL>" */
     uint64_t gil_addr, gil_holder; /* this tick's GIL; gil_addr 0: unknown */
+    const struct pp_mode_ops *mode; /* how it is sampled (pp_mode_pick, mode.c) */
     struct pp_native *nat;    /* native mode state (native.c), or NULL */
     /* an exec of the target ends the sampling (pp_session_exec_check) */
     unsigned long long exec_id; /* pp_proc_exec_id() at start */
@@ -104,7 +107,41 @@ struct pp_session {
     char exec_cmdline[256];
 };
 
+/*
+ * A capture mode (mode_python.c, mode_perf.c, mode_ptrace.c): how the
+ * session's samples are taken, for the loop (loop.c) and the output.
+ * NULL members are not needed by the mode.
+ */
+struct pollfd;
+struct pp_out_info;
+struct pp_mode_ops {
+    const char *name; /* "python", "perf", "blocking" */
+    unsigned need;    /* PP_LOOP_*: what the loop waits for */
+    /* perf: the fds to wait on; after the wait, their samples (until end) */
+    size_t (*pollfds)(struct pp_session *s, struct pollfd *fds, size_t max, bool *ready);
+    int (*drain)(struct pp_session *s, const struct pollfd *fds, size_t n, uint64_t end);
+    /* after each step: new threads; PP_EGONE once the target is gone
+     * (NULL: pp_session_child_gone() tells) */
+    int (*maintain)(struct pp_session *s, uint64_t now);
+    /* timed modes: one tick over the threads */
+    int (*tick)(struct pp_session *s);
+    /* ptrace: pass on the signals that stopped seized threads */
+    void (*child)(struct pp_session *s);
+    /* the end of sampling: every thread let go */
+    void (*detach)(struct pp_session *s);
+    /* the profile to write, native PCs expanded (NULL: s->agg as is) */
+    int (*expand)(struct pp_session *s, struct pp_agg *out);
+    void (*out_info)(struct pp_session *s, struct pp_out_info *info);
+    void (*summary)(struct pp_session *s, char *buf, size_t len);
+    void (*free)(struct pp_session *s);
+};
+
+/* Launches or attaches, finds the runtime and the layout: Python-only
+ * sampling is possible after it; pp_mode_pick() (mode.c) then chooses the
+ * capture mode. */
 int pp_session_start(struct pp_session *s, const struct pp_session_opts *opts);
+/* After the mode is set up: the sampling starts now. */
+void pp_session_begin(struct pp_session *s);
 /* Samples until stopped, the duration ends or the target exits. */
 int pp_session_run(struct pp_session *s);
 /* One tick over all threads; with force_all, idle threads too. */
@@ -114,7 +151,6 @@ int pp_session_write(struct pp_session *s);
  * when *out == tmp).  Then the metadata and statistics (after: the
  * expansion notes modules without debug info). */
 int pp_session_out_agg(struct pp_session *s, struct pp_agg *tmp, const struct pp_agg **out);
-struct pp_out_info;
 void pp_session_out_info(struct pp_session *s, struct pp_out_info *info);
 /* A launched child still running is sent the stop signal (SIGTERM by
  * default) and waited for (SIGKILL after 5 s); its status is recorded. */
