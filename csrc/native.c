@@ -184,73 +184,19 @@ find_pythread(struct pp_session *s, int tid)
     return NULL;
 }
 
-/* Builds nt->mp[0..npy), root first, from a raw walk (innermost first). */
-static int
-build_py(struct pp_session *s, size_t n)
-{
-    struct pp_native *nt = s->nat;
-    bool every = s->layout.frames == PP_FRAMES_OBJECTS; /* one activation per frame */
-    bool pending = false;
-    size_t i;
-    int err;
-
-    nt->npy = 0;
-    for (i = n; i-- > 0;) {
-        const struct pp_pyframe_raw *r = &s->raw[i];
-        uint32_t id;
-        bool skip, start;
-        if (r->flags & PP_RAWF_SHIM) {
-            if (pending) /* an activation with no frame of its own */
-                nt->mp[nt->npy++] = (struct pp_merge_py){UINT32_MAX, true};
-            pending = true;
-            continue;
-        }
-        start = every || pending || (r->flags & PP_RAWF_ENTRY);
-        if ((err = pp_session_frame_id(s, r, &id, &skip)))
-            return err;
-        if (skip) {
-            if (start)
-                nt->mp[nt->npy++] = (struct pp_merge_py){UINT32_MAX, true};
-            pending = false;
-            continue;
-        }
-        nt->mp[nt->npy++] = (struct pp_merge_py){id, start};
-        pending = false;
-    }
-    if (pending)
-        nt->mp[nt->npy++] = (struct pp_merge_py){UINT32_MAX, true};
-    return 0;
-}
-
-static int
-walk_py(struct pp_session *s, const struct pp_pythread *t)
-{
-    size_t n;
-    bool truncated;
-    int err = pp_pyframe_walk(&s->walker, t, s->raw, PP_MAX_DEPTH - 2, &n, &truncated);
-    if (!err)
-        err = pp_pyframe_validate(&s->walker, &s->codes, s->raw, n);
-    if (!err)
-        err = build_py(s, n);
-    return err;
-}
-
-/* Reads the Python stack of tid now (into nt->mp). */
+/* Reads the Python stack of tid now (the value: nt->py). */
 void
 pp_native_capture_py(struct pp_session *s, int tid)
 {
-    struct pp_native *nt = s->nat;
+    struct pp_native_py *py = &s->nat->py;
     struct pp_pythread *t;
-    int err, attempt;
+    int err;
 
-    nt->npy = 0;
-    nt->py_thread = NULL;
-    nt->py_err = 0;
-    nt->gil_skip = false;
+    memset(py, 0, sizeof(*py));
     pp_mem_cache_reset(s->mem);
     err = pp_pyframe_threads(&s->walker, &s->threads);
     if (err) {
-        nt->py_err = err;
+        py->err = err;
         return;
     }
     if (s->layout.o.tstate_native_thread_id < 0)
@@ -260,21 +206,15 @@ pp_native_capture_py(struct pp_session *s, int tid)
         uint64_t gil, holder;
         if (!t || (pp_pyframe_gil(&s->walker, t->interp_addr, &gil, &holder) == 0 &&
                    holder != t->tstate_addr)) {
-            nt->gil_skip = true;
+            py->gil_skip = true;
             return;
         }
     }
     if (!t)
         return;
-    nt->py_thread = t;
-    err = walk_py(s, t);
-    for (attempt = 1; err && pp_err_class(err) != PP_FATAL && attempt < PP_READ_ATTEMPTS;
-         attempt++) {
-        s->st.retries++;
-        if (pp_pyframe_reread(&s->walker, t) == 0)
-            err = walk_py(s, t);
-    }
-    nt->py_err = err;
+    py->thread = t;
+    /* two frames short of the limit: room for the merge's markers */
+    py->err = pp_pystack_read(&s->py, t, PP_MAX_DEPTH - 2, &py->stack);
 }
 
 void
@@ -315,13 +255,13 @@ pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uin
     uint32_t stack_id, idx;
     int err, r;
 
-    if (nt->gil_skip) {
+    if (nt->py.gil_skip) {
         s->st.gil_skipped++;
         return 0;
     }
-    if (nt->py_err) {
-        pp_session_count_error(s, nt->py_err);
-        return pp_err_class(nt->py_err) == PP_FATAL ? nt->py_err : 0;
+    if (nt->py.err) {
+        pp_session_count_error(s, nt->py.err);
+        return pp_err_class(nt->py.err) == PP_FATAL ? nt->py.err : 0;
     }
     err = pp_unwind(nt->unw, &in, nt->uf, PP_UNWIND_MAX, &n, &status);
     if ((status & PP_US_NOMODULE) &&
@@ -354,8 +294,8 @@ pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uin
     mi.native = nt->mn;
     mi.nnative = n;
     mi.native_truncated = (status & PP_US_TRUNCATED) != 0;
-    mi.py = nt->mp;
-    mi.npy = nt->npy;
+    mi.py = nt->py.stack.v;
+    mi.npy = nt->py.stack.n;
     mi.no_internals = s->opts.no_internals;
     mi.mismatch_marker = nt->mismatch_marker;
     mi.truncated_marker = n ? nt->truncated_marker : nt->unwind_failed_marker;
@@ -371,7 +311,7 @@ pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uin
         return 0;
     }
     if ((err = pp_agg_stack(&s->agg, nt->merged, depth, &stack_id)) ||
-        (err = pp_session_thread_idx(s, nt->py_thread, tid, now, &idx)) ||
+        (err = pp_session_thread_idx(s, nt->py.thread, tid, now, &idx)) ||
         (err = pp_agg_add(&s->agg, stack_id, idx, now - s->start_ns)))
         return err;
     s->st.samples++;
@@ -422,11 +362,10 @@ pp_native_init(struct pp_session *s)
     nt->uf = calloc(PP_UNWIND_MAX, sizeof *nt->uf);
     nt->mn = calloc(PP_UNWIND_MAX, sizeof *nt->mn);
     nt->off = calloc(PP_UNWIND_MAX, sizeof *nt->off);
-    nt->mp = calloc(PP_MAX_DEPTH, sizeof *nt->mp);
     nt->merged = calloc(PP_MAX_DEPTH + PP_UNWIND_MAX * 4, sizeof *nt->merged);
     nt->lat_us = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->lat_us);
     nt->stop_ns = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->stop_ns);
-    if (!nt->uf || !nt->mn || !nt->off || !nt->mp || !nt->merged || !nt->lat_us || !nt->stop_ns)
+    if (!nt->uf || !nt->mn || !nt->off || !nt->merged || !nt->lat_us || !nt->stop_ns)
         return PP_ENOMEM;
     if ((err = intern_marker(s, "<merge mismatch>", &nt->mismatch_marker)) ||
         (err = intern_marker(s, "<native stack truncated>", &nt->truncated_marker)) ||
@@ -584,7 +523,6 @@ pp_native_free(struct pp_session *s)
     free(nt->uf);
     free(nt->mn);
     free(nt->off);
-    free(nt->mp);
     free(nt->merged);
     free(nt->lat_us);
     free(nt->stop_ns);

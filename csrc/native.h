@@ -32,6 +32,15 @@
 #define PP_NATIVE_REFRESH_TASKS_NS (100ULL * 1000000ULL)
 #define PP_NATIVE_LAT_KEEP 65536
 
+/* The Python side of one native sample, read just before (perf) or while
+ * (ptrace) the thread's native state is taken. */
+struct pp_native_py {
+    const struct pp_pythread *thread; /* its thread state (in s->threads), or NULL */
+    struct pp_pystack stack;          /* empty without a thread state */
+    int err;                          /* the read failed: the sample is an error */
+    bool gil_skip;                    /* --gil: the thread does not hold the GIL */
+};
+
 /* A native PC seen in a sample.  Stacks hold it as one PP_FRAME_PC frame
  * (line = index here) while sampling; only the function's symbol is
  * looked up then (a binary search).  Inline chains need the DWARF scope
@@ -67,11 +76,7 @@ struct pp_native {
     struct pp_unwind_frame *uf;
     struct pp_merge_native *mn;
     uint32_t *off;
-    struct pp_merge_py *mp;
-    size_t npy;
-    const struct pp_pythread *py_thread; /* the sampled thread's state (in s->threads), or NULL */
-    bool gil_skip; /* --gil: this sample's thread does not hold the GIL */
-    int py_err;
+    struct pp_native_py py; /* the Python side of this sample (pp_native_capture_py) */
     uint32_t *merged;
     uint8_t *stackbuf; /* blocking mode copy */
     uint32_t mismatch_marker, truncated_marker, unwind_failed_marker;

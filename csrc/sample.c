@@ -29,13 +29,6 @@
 #include "pstop.h"
 #include "sample.h"
 
-/* raw-frame cache entry, see frame_id() */
-struct rawframe {
-    uint64_t code_addr;
-    int64_t instr;
-    uint32_t frame_id; /* UINT32_MAX: a frame not reported (shim, incomplete) */
-};
-
 #define LAUNCH_FIND_TIMEOUT_NS (3ULL * 1000000000ULL)
 #define LAUNCH_READY_TIMEOUT_NS (10ULL * 1000000000ULL)
 #define TASK_REFRESH_NS (200ULL * 1000000ULL)
@@ -203,12 +196,9 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     s->agg.keep_timestamps = opts->timestamps;
     pp_vec_init(&s->threads, sizeof(struct pp_pythread));
     pp_hmap_init(&s->tid_seen);
-    pp_vec_init(&s->rawcache, sizeof(struct rawframe));
-    pp_hmap_init(&s->rawcache_ids);
-    s->raw = calloc(PP_MAX_DEPTH, sizeof(*s->raw));
     s->stack_buf = calloc(PP_MAX_DEPTH + 2, sizeof(*s->stack_buf));
-    if (!s->raw || !s->stack_buf)
-        return PP_ENOMEM;
+    if ((err = pp_pystack_init(&s->py, &s->walker, &s->codes, &s->agg)) || !s->stack_buf)
+        return err ? err : PP_ENOMEM;
     err = opts->argv ? launch(s) : attach(s);
     if (err)
         return err;
@@ -388,97 +378,13 @@ pp_session_thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid
     return pp_hmap_put(&s->tid_seen, key, *idx + 1);
 }
 
-/*
- * Raw frame (code address, instruction) -> interned frame id.  In steady
- * state this is one hash lookup per frame instead of a code-cache lookup,
- * a line-table decode and an interning.  Valid while no code object went
- * stale: any stale entry clears it (rare: code objects dying at a reused
- * address).
- */
-#define RAWCACHE_MAX (1u << 20)
-
-int
-pp_session_frame_id(struct pp_session *s, const struct pp_pyframe_raw *r, uint32_t *id, bool *skip)
-{
-    struct rawframe e;
-    struct pp_pyframe f;
-    uint64_t h, v;
-    int err;
-
-    if (s->rawcache_stale != s->codes.stale || s->rawcache.len >= RAWCACHE_MAX) {
-        pp_hmap_clear(&s->rawcache_ids);
-        s->rawcache.len = 0;
-        s->rawcache_stale = s->codes.stale;
-    }
-    h = pp_hash_u64(r->code_addr ^ pp_hash_u64((uint64_t)r->instr));
-    for (;; h++) {
-        const struct rawframe *c;
-        if (!pp_hmap_get(&s->rawcache_ids, h, &v))
-            break;
-        c = pp_vec_at(&s->rawcache, v - 1);
-        if (c->code_addr == r->code_addr && c->instr == r->instr) {
-            *skip = c->frame_id == UINT32_MAX;
-            *id = c->frame_id;
-            return 0;
-        }
-    }
-    err = pp_pyframe_name(&s->walker, &s->codes, r, &f, skip);
-    if (err)
-        return err;
-    e.code_addr = r->code_addr;
-    e.instr = r->instr;
-    e.frame_id = UINT32_MAX;
-    if (!*skip) {
-        err = pp_agg_frame(&s->agg, PP_FRAME_PY, f.name_id, f.file_id, f.line, &e.frame_id);
-        if (err)
-            return err;
-        *id = e.frame_id;
-    }
-    if (s->rawcache_stale != s->codes.stale) /* naming found a stale entry */
-        return 0;
-    if ((err = pp_vec_append(&s->rawcache, &e)))
-        return err;
-    return pp_hmap_put(&s->rawcache_ids, h, s->rawcache.len);
-}
-
-/* Walks, validates and names t's stack into s->stack_buf[0..*depth), root
- * first; *nmarkers is the number of marker frames at its root. */
-static int
-read_stack(struct pp_session *s, const struct pp_pythread *t, size_t *depth, size_t *nmarkers)
-{
-    size_t n, i;
-    bool truncated;
-    int err;
-
-    *depth = 0;
-    err = pp_pyframe_walk(&s->walker, t, s->raw, PP_MAX_DEPTH, &n, &truncated);
-    if (!err)
-        err = pp_pyframe_validate(&s->walker, &s->codes, s->raw, n);
-    if (err)
-        return err;
-    if (truncated)
-        s->stack_buf[(*depth)++] = s->truncated_frame;
-    *nmarkers = *depth;
-    for (i = n; i-- > 0;) { /* root first */
-        bool skip;
-        err = pp_session_frame_id(s, &s->raw[i], &s->stack_buf[*depth], &skip);
-        if (err)
-            return err;
-        if (!skip)
-            (*depth)++;
-    }
-    if (truncated)
-        s->st.truncated++;
-    return 0;
-}
-
 static int
 sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
               bool force_all, uint64_t now)
 {
-    size_t nf = 0, depth = 0;
+    struct pp_pystack ps;
+    size_t nf = 0, depth = 0, i;
     uint32_t idx, stack;
-    int attempt;
     int tid = task ? task->tid : (int)t->native_tid;
     int err;
 
@@ -497,19 +403,19 @@ sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
             return 0;
         }
     }
-    err = read_stack(s, t, &depth, &nf);
-    for (attempt = 1; err && pp_err_class(err) != PP_FATAL && attempt < PP_READ_ATTEMPTS; attempt++) {
-        /* The target kept running while we read: a frame was freed and
-         * reused, a generator yielded, a C frame returned.  Read this
-         * thread again at once. */
-        s->st.retries++;
-        if (pp_pyframe_reread(&s->walker, t) == 0)
-            err = read_stack(s, t, &depth, &nf);
-    }
+    err = pp_pystack_read(&s->py, t, PP_MAX_DEPTH, &ps);
     if (err) {
         pp_session_count_error(s, err);
         return pp_err_class(err) == PP_FATAL ? err : 0;
     }
+    if (ps.truncated) {
+        s->stack_buf[depth++] = s->truncated_frame;
+        s->st.truncated++;
+    }
+    nf = depth;
+    for (i = 0; i < ps.n; i++) /* root first; activations without a frame left out */
+        if (ps.v[i].id != UINT32_MAX)
+            s->stack_buf[depth++] = ps.v[i].id;
     if (depth == nf) {
         s->st.empty++;
         return 0;
@@ -815,7 +721,7 @@ pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "errors_transient", s->st.errors_transient);
     pp_out_stat(info, "errors_baddata", s->st.errors_baddata);
     pp_out_stat(info, "truncated", s->st.truncated);
-    pp_out_stat(info, "retries", s->st.retries);
+    pp_out_stat(info, "retries", s->py.retries);
     pp_out_stat(info, "gil_skipped", s->st.gil_skipped);
     pp_out_stat(info, "gil_waiting", s->st.gil_waiting);
     pp_out_stat(info, "threads_seen", s->agg.threads.len);
@@ -907,12 +813,10 @@ pp_session_free(struct pp_session *s)
     pp_proc_tasks_free(&s->tasks);
     pp_vec_free(&s->threads);
     pp_hmap_free(&s->tid_seen);
-    pp_vec_free(&s->rawcache);
-    pp_hmap_free(&s->rawcache_ids);
+    pp_pystack_free(&s->py);
     pp_pythreadname_list_free(&s->pynames);
     pp_maps_free(&s->maps);
     pp_mem_free(s->mem);
     s->mem = NULL;
-    free(s->raw);
     free(s->stack_buf);
 }

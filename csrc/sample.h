@@ -19,6 +19,7 @@
 #include "py/runtime.h"
 #include "pycode.h"
 #include "pyframe.h"
+#include "pystack.h"
 #include "pythreadname.h"
 #include "util.h"
 
@@ -46,7 +47,7 @@ struct pp_session_opts {
 
 struct pp_stats {
     uint64_t samples, ticks, late_ticks, idle_skipped, empty;
-    uint64_t errors_transient, errors_baddata, truncated, retries;
+    uint64_t errors_transient, errors_baddata, truncated;
     uint64_t gil_skipped, gil_waiting;
     uint64_t sample_ns_total;
     uint64_t threads_merged; /* samples of threads past the cap (PP_THREADS_MAX) */
@@ -81,10 +82,7 @@ struct pp_session {
     uint64_t pynames_tick;       /* tick count of the last read */
     uint64_t pynames_backoff_ns; /* least time between reads; 0 = initial */
     bool pynames_read;           /* read at least once */
-    struct pp_vec rawcache;      /* struct rawframe (sample.c) */
-    struct pp_hmap rawcache_ids; /* hash -> index + 1 */
-    uint64_t rawcache_stale;     /* codes.stale when it was last valid */
-    struct pp_pyframe_raw *raw;
+    struct pp_pystack_reader py; /* the Python stack of one thread (pystack.c) */
     uint32_t *stack_buf;
     struct pp_stats st;
     char cmdline[1024];
@@ -173,14 +171,11 @@ bool pp_session_exec_check(struct pp_session *s, uint64_t now);
  * output). */
 void pp_session_wait_exit(struct pp_session *s);
 
-/* For native.c: the per-thread pieces of a Python sample. */
-#define PP_READ_ATTEMPTS 3
+/* For the capture modes: the per-thread pieces of a sample. */
 bool pp_session_child_gone(struct pp_session *s);
 void pp_session_count_error(struct pp_session *s, int err);
 /* t may be NULL: a thread without Python state (named by its comm). */
 int pp_session_thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid, uint64_t now,
                           uint32_t *idx);
-int pp_session_frame_id(struct pp_session *s, const struct pp_pyframe_raw *r, uint32_t *id,
-                        bool *skip);
 
 #endif
