@@ -26,6 +26,7 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -219,4 +220,21 @@ pp_loop_run(const struct pp_loop *l)
     }
     free(w.fds);
     return err;
+}
+
+void
+pp_loop_status(const char *what, uint64_t elapsed_ns, double duration_s)
+{
+    fprintf(stderr, "\rpyprof: %s, %.0f s", what, elapsed_ns / 1e9);
+    if (duration_s > 0)
+        fprintf(stderr, " of %.0f s", duration_s); /* -d: show the total */
+    fputs(" (Ctrl-C to stop)\033[K", stderr);
+    fflush(stderr);
+}
+
+void
+pp_loop_status_clear(void)
+{
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
 }

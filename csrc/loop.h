@@ -70,6 +70,12 @@ struct pp_loop {
  * fails (its error is returned). */
 int pp_loop_run(const struct pp_loop *l);
 
+/* The one status line (stderr, a terminal): "\rpyprof: WHAT, N s[ of D s]
+ * (Ctrl-C to stop)"; the caller draws it at most once a second.  clear
+ * erases it before other output. */
+void pp_loop_status(const char *what, uint64_t elapsed_ns, double duration_s);
+void pp_loop_status_clear(void);
+
 /* One exponential interval of mean mean_ns, at most ten means. */
 uint64_t pp_loop_interval(double mean_ns);
 

@@ -375,10 +375,8 @@ pp_multi_write(struct pp_multi *m)
 
     pp_agg_init(&out, &m->strs);
     memset(&info, 0, sizeof(info));
-    if (m->root_reaped && WIFEXITED(m->root_status))
-        snprintf(status, sizeof(status), "exit %d", WEXITSTATUS(m->root_status));
-    else if (m->root_reaped && WIFSIGNALED(m->root_status))
-        snprintf(status, sizeof(status), "signal %d", WTERMSIG(m->root_status));
+    if (m->root_reaped)
+        pp_session_status_text(m->root_status, status, sizeof(status));
     else
         snprintf(status, sizeof(status), "%s", root_gone(m) ? "exited" : "running");
     pp_out_meta(&info, "pid", "%d", m->root);
@@ -446,6 +444,7 @@ pp_multi_write(struct pp_multi *m)
 static void
 status_line(struct pp_multi *m, uint64_t now)
 {
+    char what[96];
     size_t i;
     uint64_t samples = 0;
     if (!m->opts.status || now - m->status_ns < 1000000000ULL)
@@ -456,12 +455,9 @@ status_line(struct pp_multi *m, uint64_t now)
         if (p->s)
             samples += p->s->st.samples;
     }
-    fprintf(stderr, "\rpyprof: %zu processes, %llu samples (live ones), %.0f s",
-            live(m), (unsigned long long)samples, (now - m->start_ns) / 1e9);
-    if (m->opts.duration_s > 0)
-        fprintf(stderr, " of %.0f s", m->opts.duration_s); /* -d: show the total */
-    fputs(" (Ctrl-C to stop)\033[K", stderr);
-    fflush(stderr);
+    snprintf(what, sizeof(what), "%zu processes, %llu samples (live ones)", live(m),
+             (unsigned long long)samples);
+    pp_loop_status(what, now - m->start_ns, m->opts.duration_s);
     m->status_shown = true;
 }
 
@@ -655,32 +651,26 @@ pp_multi_run(struct pp_multi *m)
     }
     poll_stops(m);
     m->end_ns = pp_now_ns();
-    if (m->status_shown) {
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
-    }
+    if (m->status_shown)
+        pp_loop_status_clear();
     return err;
+}
+
+static bool
+root_gone_cb(void *arg)
+{
+    return root_gone(arg);
 }
 
 void
 pp_multi_stop_target(struct pp_multi *m)
 {
-    uint64_t t0;
     if (!m->launched || root_gone(m))
         return;
-    kill(m->root, pp_stop_signal ? pp_stop_signal : SIGTERM);
-    t0 = pp_now_ns();
-    while (!root_gone(m)) {
-        if (pp_now_ns() - t0 > 5000000000ULL) {
-            /* root_gone() just said: not reaped, so still our child */
-            kill(m->root, SIGKILL);
-            while (pp_proc_waitpid(m->root, &m->root_status, __WALL) < 0 && errno == EINTR)
-                ;
-            (void)root_gone(m);
-            m->root_reaped = true;
-            break;
-        }
-        usleep(2000);
+    pp_session_stop_child(m->root, root_gone_cb, m, &m->root_status);
+    if (!m->root_reaped) { /* waited for after SIGKILL */
+        (void)root_gone(m);
+        m->root_reaped = true;
     }
 }
 

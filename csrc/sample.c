@@ -628,26 +628,21 @@ pp_session_run(struct pp_session *s)
 void
 pp_session_status(struct pp_session *s, uint64_t now)
 {
+    char what[96];
     if (!s->opts.status || now - s->status_ns < 1000000000ULL)
         return;
     s->status_ns = now;
     s->status_shown = true;
-    fprintf(stderr, "\rpyprof: %llu samples, %llu errors, %.0f s",
-            (unsigned long long)s->st.samples,
-            (unsigned long long)(s->st.errors_transient + s->st.errors_baddata),
-            (now - s->start_ns) / 1e9);
-    if (s->opts.duration_s > 0)
-        fprintf(stderr, " of %.0f s", s->opts.duration_s); /* -d: show the total */
-    fputs(" (Ctrl-C to stop)\033[K", stderr);
-    fflush(stderr);
+    snprintf(what, sizeof(what), "%llu samples, %llu errors", (unsigned long long)s->st.samples,
+             (unsigned long long)(s->st.errors_transient + s->st.errors_baddata));
+    pp_loop_status(what, now - s->start_ns, s->opts.duration_s);
 }
 
 void
 pp_session_status_clear(struct pp_session *s)
 {
     if (s->status_shown) {
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
+        pp_loop_status_clear();
         s->status_shown = false;
     }
 }
@@ -671,12 +666,8 @@ target_status_text(struct pp_session *s, char *buf, size_t len)
         snprintf(buf, len, "running");
     else if (!s->launched)
         snprintf(buf, len, "exited");
-    else if (WIFEXITED(s->target_status))
-        snprintf(buf, len, "exit %d", WEXITSTATUS(s->target_status));
-    else if (WIFSIGNALED(s->target_status))
-        snprintf(buf, len, "signal %d", WTERMSIG(s->target_status));
     else
-        snprintf(buf, len, "exited");
+        pp_session_status_text(s->target_status, buf, len);
 }
 
 int
@@ -776,29 +767,52 @@ pp_session_summary(struct pp_session *s, const char *path)
             native, (s->end_ns - s->start_ns) / 1e9, s->pid, s->cmdline, status, path);
 }
 
+static bool
+session_gone(void *arg)
+{
+    return pp_session_child_gone(arg);
+}
+
 void
 pp_session_stop_target(struct pp_session *s)
 {
     if (s->launched && !pp_session_child_gone(s)) {
-        /* the run ended first: Ctrl-C/SIGTERM are passed on, the end of
-         * --duration sends SIGTERM (quiet, unlike SIGINT's traceback) */
-        int sig = pp_stop_signal ? pp_stop_signal : SIGTERM;
-        uint64_t t0 = pp_now_ns();
-        /* not reaped yet (checked just now): the PID is still our child's,
-         * a zombie at worst, and cannot name another process */
-        kill(s->pid, sig);
-        while (!pp_session_child_gone(s)) {
-            if (pp_now_ns() - t0 > 5000000000ULL) {
-                kill(s->pid, SIGKILL);
-                while (pp_proc_waitpid(s->pid, &s->target_status, __WALL) < 0 && errno == EINTR)
-                    ;
-                (void)pp_session_child_gone(s); /* the recorded status, if reaped elsewhere */
-                s->target_gone = true;
-                break;
-            }
-            sleep_ns(2000000);
-        }
+        pp_session_stop_child(s->pid, session_gone, s, &s->target_status);
+        (void)pp_session_child_gone(s); /* the recorded status, if reaped elsewhere */
+        s->target_gone = true;
     }
+}
+
+void
+pp_session_stop_child(int pid, bool (*gone)(void *arg), void *arg, int *status)
+{
+    /* the run ended first: Ctrl-C/SIGTERM are passed on, the end of
+     * --duration sends SIGTERM (quiet, unlike SIGINT's traceback) */
+    int sig = pp_stop_signal ? pp_stop_signal : SIGTERM;
+    uint64_t t0 = pp_now_ns();
+    /* not reaped yet (the caller checked just now): the PID is still our
+     * child's, a zombie at worst, and cannot name another process */
+    kill(pid, sig);
+    while (!gone(arg)) {
+        if (pp_now_ns() - t0 > 5000000000ULL) {
+            kill(pid, SIGKILL);
+            while (pp_proc_waitpid(pid, status, __WALL) < 0 && errno == EINTR)
+                ;
+            return;
+        }
+        sleep_ns(2000000);
+    }
+}
+
+void
+pp_session_status_text(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "signal %d", WTERMSIG(status));
+    else
+        snprintf(buf, len, "exited");
 }
 
 void

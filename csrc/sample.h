@@ -153,6 +153,13 @@ void pp_session_out_info(struct pp_session *s, struct pp_out_info *info);
 /* A launched child still running is sent the stop signal (SIGTERM by
  * default) and waited for (SIGKILL after 5 s); its status is recorded. */
 void pp_session_stop_target(struct pp_session *s);
+/* The same for any launched child pid (the tree's root too): gone(arg)
+ * says whether it exited (and records its status); after SIGKILL the
+ * status is waited for into *status. */
+void pp_session_stop_child(int pid, bool (*gone)(void *arg), void *arg, int *status);
+/* A launched child's wait status as the output says it: "exit N",
+ * "signal N", or "exited". */
+void pp_session_status_text(int status, char *buf, size_t len);
 void pp_session_free(struct pp_session *s);
 void pp_session_summary(struct pp_session *s, const char *path);
 
