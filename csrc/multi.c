@@ -4,8 +4,9 @@
  * The root (attached, or launched) and every descendant process are found
  * by walking /proc/PID/task/TID/children every 100 ms, so a Gunicorn
  * worker respawned by its master is sampled within about that.  Each
- * Python process gets a session of its own (sample.c: layout, caches,
- * perf events); processes that are not Python (yet: a fork that is about
+ * Python process gets a session of its own (sample.c: layout, caches) and
+ * its own capture mode (mode.c: perf, ptrace or Python-only, each child
+ * as its permissions allow), all sampled by one loop (loop.c); processes that are not Python (yet: a fork that is about
  * to exec) are retried for a while, then left alone.  When a process
  * exits, its samples are folded into the tree's profile under a
  * "process PID (cmdline)" root and its session is freed.  The output is

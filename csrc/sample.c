@@ -2,12 +2,13 @@
  * sample.c -- session orchestration (layer L5).
  *
  * Start: launch or check the PID, open the live memory reader, find the
- * runtime, pick and validate the layout.  Run: a Poisson-jittered timer
- * (exponential intervals, so sampling never locks onto a periodic workload)
- * calls pp_session_tick(), which reads every thread state, skips threads
- * that are not on CPU (unless --idle; the state comes from /proc before
- * the thread's memory is touched), walks and names each thread's frames
- * and counts the stack.  The target is never stopped in this mode.
+ * runtime, pick and validate the layout (the capture mode is chosen next,
+ * mode.c).  Run: the one loop (loop.c) over this session, which its mode
+ * (struct pp_mode_ops) samples.  The Python-only tick is here:
+ * pp_session_tick() reads every thread state, skips threads that are not
+ * on CPU (unless --idle; the state comes from /proc before the thread's
+ * memory is touched), reads each thread's stack (pystack.c) and counts it.
+ * The target is never stopped in this mode.  Then the outputs.
  */
 #define _GNU_SOURCE
 #include <errno.h>

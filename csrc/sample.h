@@ -1,6 +1,7 @@
 /*
- * sample.h -- one profiling session: attach or launch, sample on a timer,
- * write the outputs (layer L5).  The only module that uses all others.
+ * sample.h -- one profiling session: attach or launch, the Python-only
+ * tick, the loop over one process, the outputs (layer L5).  How it is
+ * sampled is its capture mode (struct pp_mode_ops below; mode.h).
  */
 #ifndef PP_SAMPLE_H
 #define PP_SAMPLE_H
