@@ -67,6 +67,7 @@ struct pp_multi {
     bool cap_warned; /* MAX_PROCS reached once: said so */
     size_t first[MAX_PROCS + 1]; /* this step's perf fds of procs[i]: first[i]..first[i+1] */
     size_t nfirst;
+    int err; /* a fold failed: the run ends with it */
 };
 
 /* ==== statistics of several sessions ==== */
@@ -584,7 +585,7 @@ multi_after(void *arg, uint64_t now)
 {
     struct pp_multi *m = arg;
     (void)now;
-    if (reap(m))
+    if ((m->err = reap(m)))
         return true;
     status_line(m, pp_now_ns());
     return root_gone(m) && live(m) == 0;
@@ -645,6 +646,8 @@ pp_multi_run(struct pp_multi *m)
     l.end_ns = m->opts.duration_s > 0 ? m->start_ns + (uint64_t)(m->opts.duration_s * 1e9)
                                       : UINT64_MAX;
     err = pp_loop_run(&l);
+    if (!err)
+        err = m->err;
     for (i = 0; i < m->procs.len; i++) {
         struct mproc *p = pp_vec_at(&m->procs, i);
         if (p->s && p->s->mode->detach)
