@@ -70,7 +70,19 @@ struct pp_dw_api {
 #undef PP_DW_PTR
 };
 extern struct pp_dw_api pp_dw;
+
+/* The find_elf callback of every Dwfl of a target (sym.c, unwind_dw.c):
+ * opens a module's file as the target sees it (its mount namespace);
+ * [vdso] and deleted files are read from /proc/PID/mem by libdwfl.
+ * libdwfl passes it nothing of ours: set the target's PID with
+ * pp_dw_target() before every call into libdwfl that may open files. */
+int pp_dw_find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                   char **file_name, Elf **elfp);
 #endif
+
+/* The PID whose files pp_dw_find_elf() opens (this thread's). */
+void pp_dw_target(int pid);
+int pp_dw_target_pid(void);
 
 /* Loads libdw once.  0, or PP_ENOTFOUND with a sentence in why. */
 int pp_dw_load(char *why, size_t whylen);

@@ -19,7 +19,7 @@
 #include "err.h"
 #include "log.h"
 #include "multi.h"
-#include "native.h"
+#include "mode.h"
 #include "out.h"
 #include "perf.h"
 #include "sample.h"
@@ -429,6 +429,8 @@ record_session(struct pp_session_opts *o)
     struct pp_session s;
     int err = pp_session_start(&s, o);
 
+    if (!err)
+        err = pp_mode_pick(&s);
     if (err) {
         report(err, &s, o);
         if (s.launched && err != PP_ELAUNCH)
@@ -505,15 +507,17 @@ cmd_dump(int argc, char **argv)
     o.native_mode = PP_NATIVE_BLOCKING; /* one consistent look: stop each thread briefly */
     err = pp_session_start(&s, &o);
     if (!err)
-        err = s.nat ? pp_native_dump(&s) : pp_session_tick(&s, true);
+        err = pp_mode_pick(&s);
+    if (!err)
+        err = s.nat ? pp_mode_ptrace_dump(&s) : pp_session_tick(&s, true);
     if (err) {
         report(err, &s, &o);
         pp_session_free(&s);
         return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
     }
-    if (s.nat) { /* native PCs -> named frames */
+    if (s.mode->expand) { /* native PCs -> named frames */
         struct pp_agg expanded;
-        if ((err = pp_native_expand(&s, &expanded))) {
+        if ((err = s.mode->expand(&s, &expanded))) {
             pp_agg_free(&expanded);
             report(err, &s, &o);
             pp_session_free(&s);
@@ -566,6 +570,8 @@ cmd_bench(int argc, char **argv)
      * tick costs what a default recording's does (--idle adds the GIL read) */
     err = pp_session_start(&s, &o);
     if (!err)
+        err = pp_mode_pick(&s);
+    if (!err)
         err = pp_session_tick(&s, true); /* warm the code cache */
     if (err) {
         report(err, &s, &o);
@@ -609,9 +615,10 @@ cmd_snapshot(int argc, char **argv)
     }
     path = o.argv[0];
     o.argv = NULL;
-    /* force_all samples idle threads too; o.idle stays off so that the
-     * tick costs what a default recording's does (--idle adds the GIL read) */
+    o.idle = true;
     err = pp_session_start(&s, &o);
+    if (!err)
+        err = pp_mode_pick(&s);
     if (!err)
         err = pp_mem_recorder_new(s.mem, &rec);
     if (err) {

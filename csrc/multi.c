@@ -4,8 +4,9 @@
  * The root (attached, or launched) and every descendant process are found
  * by walking /proc/PID/task/TID/children every 100 ms, so a Gunicorn
  * worker respawned by its master is sampled within about that.  Each
- * Python process gets a session of its own (sample.c: layout, caches,
- * perf events); processes that are not Python (yet: a fork that is about
+ * Python process gets a session of its own (sample.c: layout, caches) and
+ * its own capture mode (mode.c: perf, ptrace or Python-only, each child
+ * as its permissions allow), all sampled by one loop (loop.c); processes that are not Python (yet: a fork that is about
  * to exec) are retried for a while, then left alone.  When a process
  * exits, its samples are folded into the tree's profile under a
  * "process PID (cmdline)" root and its session is freed.  The output is
@@ -17,7 +18,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,14 +30,14 @@
 
 #include "err.h"
 #include "log.h"
-#include "native.h"
+#include "loop.h"
+#include "mode.h"
 #include "out.h"
 #include "pstop.h"
 
 #define SCAN_NS (100ULL * 1000000ULL)          /* look for new processes */
 #define NOT_PYTHON_AFTER_NS (3000ULL * 1000000ULL) /* give up on a non-Python child */
 #define MAX_PROCS 4096
-#define MAX_POLL 4096
 
 struct mproc {
     int pid;
@@ -65,6 +65,9 @@ struct pp_multi {
     uint64_t processes_seen, processes_python;
     bool status_shown;
     bool cap_warned; /* MAX_PROCS reached once: said so */
+    size_t first[MAX_PROCS + 1]; /* this step's perf fds of procs[i]: first[i]..first[i+1] */
+    size_t nfirst;
+    int err; /* a fold failed: the run ends with it */
 };
 
 /* ==== statistics of several sessions ==== */
@@ -229,6 +232,8 @@ try_attach(struct pp_multi *m, struct mproc *p, uint64_t now)
     o.summary = false;
     p->exec_id = pp_proc_exec_id(p->pid);
     err = pp_session_start(s, &o);
+    if (!err)
+        err = pp_mode_pick(s);
     if (!err) {
         p->s = s;
         m->processes_python++;
@@ -372,10 +377,8 @@ pp_multi_write(struct pp_multi *m)
 
     pp_agg_init(&out, &m->strs);
     memset(&info, 0, sizeof(info));
-    if (m->root_reaped && WIFEXITED(m->root_status))
-        snprintf(status, sizeof(status), "exit %d", WEXITSTATUS(m->root_status));
-    else if (m->root_reaped && WIFSIGNALED(m->root_status))
-        snprintf(status, sizeof(status), "signal %d", WTERMSIG(m->root_status));
+    if (m->root_reaped)
+        pp_session_status_text(m->root_status, status, sizeof(status));
     else
         snprintf(status, sizeof(status), "%s", root_gone(m) ? "exited" : "running");
     pp_out_meta(&info, "pid", "%d", m->root);
@@ -443,6 +446,7 @@ pp_multi_write(struct pp_multi *m)
 static void
 status_line(struct pp_multi *m, uint64_t now)
 {
+    char what[96];
     size_t i;
     uint64_t samples = 0;
     if (!m->opts.status || now - m->status_ns < 1000000000ULL)
@@ -453,24 +457,10 @@ status_line(struct pp_multi *m, uint64_t now)
         if (p->s)
             samples += p->s->st.samples;
     }
-    fprintf(stderr, "\rpyprof: %zu processes, %llu samples (live ones), %.0f s",
-            live(m), (unsigned long long)samples, (now - m->start_ns) / 1e9);
-    if (m->opts.duration_s > 0)
-        fprintf(stderr, " of %.0f s", m->opts.duration_s); /* -d: show the total */
-    fputs(" (Ctrl-C to stop)\033[K", stderr);
-    fflush(stderr);
+    snprintf(what, sizeof(what), "%zu processes, %llu samples (live ones)", live(m),
+             (unsigned long long)samples);
+    pp_loop_status(what, now - m->start_ns, m->opts.duration_s);
     m->status_shown = true;
-}
-
-static void
-flush_if_asked(struct pp_multi *m)
-{
-    int err;
-    if (!pp_flush_requested)
-        return;
-    pp_flush_requested = 0;
-    if ((err = pp_multi_write(m)))
-        pp_log_warn("snapshot not written: %s", pp_strerror(err));
 }
 
 /* After a tick or a drain: fold the processes that are gone. */
@@ -488,14 +478,6 @@ reap(struct pp_multi *m)
     return 0;
 }
 
-static double
-exp_interval(double mean)
-{
-    double u = (random() + 1.0) / ((double)RAND_MAX + 2.0);
-    double v = -log(u) * mean;
-    return v > 10 * mean ? 10 * mean : v;
-}
-
 /* --blocking: passes on the signals that stopped seized threads, and
  * notes the launched root's exit if the wait reaped it. */
 static void
@@ -508,150 +490,110 @@ poll_stops(struct pp_multi *m)
     }
 }
 
-static int
-run_ticks(struct pp_multi *m, uint64_t end)
+/*
+ * The loop (loop.c) over the tree.  Each live process is sampled the way
+ * its session could: perf members are drained when their fds wake the
+ * wait, the others (Python-only, or fallen back to ptrace) are ticked at
+ * --rate, the ptrace ones with SIGCHLD watched.
+ */
+static unsigned
+multi_prepare(void *arg, uint64_t now, struct pollfd *fds, size_t max, size_t *nfds,
+              bool *ready)
 {
-    double mean = 1e9 / m->opts.rate_hz;
-    uint64_t deadline = pp_now_ns();
-    bool blocking = m->opts.native && m->opts.native_mode == PP_NATIVE_BLOCKING;
-    sigset_t chld, old;
-    size_t i;
-    int err = 0;
+    struct pp_multi *m = arg;
+    unsigned need = 0;
+    size_t i, n = 0;
 
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    if (blocking)
-        sigprocmask(SIG_BLOCK, &chld, &old);
-    srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
-    while (!pp_stop_requested) {
-        uint64_t now = pp_now_ns();
-        struct timespec ts;
-        deadline += (uint64_t)exp_interval(mean);
-        if (deadline >= end)
-            break;
-        if (blocking) {
-            /* woken by SIGCHLD: a seized thread stopped by a signal between
-             * samples gets it passed on at once (native.c does the same) */
-            while ((now = pp_now_ns()) < deadline && !pp_stop_requested &&
-                   !pp_flush_requested) {
-                ts.tv_sec = (time_t)((deadline - now) / 1000000000ULL);
-                ts.tv_nsec = (long)((deadline - now) % 1000000000ULL);
-                if (sigtimedwait(&chld, NULL, &ts) == SIGCHLD)
-                    poll_stops(m);
-            }
-        } else if (deadline > now) {
-            ts.tv_sec = (time_t)(deadline / 1000000000ULL);
-            ts.tv_nsec = (long)(deadline % 1000000000ULL);
-            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-                   !pp_stop_requested && !pp_flush_requested)
-                ;
-        }
-        if (now > deadline + 1000000000ULL)
-            deadline = now;
-        if (pp_stop_requested)
-            break;
-        flush_if_asked(m);
-        now = pp_now_ns();
-        if (now - m->last_scan_ns > SCAN_NS) {
-            m->last_scan_ns = now;
-            scan(m, now);
-        }
-        for (i = 0; i < m->procs.len; i++) {
-            struct mproc *p = pp_vec_at(&m->procs, i);
-            if (!p->s)
-                continue;
-            err = pp_native_is_blocking(p->s) ? pp_native_blocking_tick(p->s)
-                                              : pp_session_tick(p->s, false);
-            if (err == PP_EGONE) {
-                p->s->target_gone = true;
-                err = 0;
-            }
-            if (err)
-                break;
-        }
-        if (err)
-            break;
-        if (blocking)
-            poll_stops(m);
-        if ((err = reap(m)))
-            break;
-        status_line(m, pp_now_ns());
-        if (root_gone(m) && live(m) == 0)
-            break;
+    if (now - m->last_scan_ns > SCAN_NS) {
+        m->last_scan_ns = now;
+        scan(m, now);
     }
-    if (blocking) {
-        for (i = 0; i < m->procs.len; i++) {
-            struct mproc *p = pp_vec_at(&m->procs, i);
-            if (p->s)
-                pp_native_detach(p->s);
-        }
-        poll_stops(m);
-        sigprocmask(SIG_SETMASK, &old, NULL);
+    for (i = 0; i < m->procs.len && i < MAX_PROCS; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        m->first[i] = n;
+        if (!p->s)
+            continue;
+        if (p->s->mode->pollfds)
+            n += p->s->mode->pollfds(p->s, fds + n, max - n, ready);
+        need |= p->s->mode->need;
     }
-    return err;
+    m->first[i] = n;
+    m->nfirst = i;
+    *nfds = n;
+    return need;
 }
 
 static int
-run_perf(struct pp_multi *m, uint64_t end)
+multi_drain(void *arg, const struct pollfd *fds, size_t nfds, uint64_t end)
 {
-    struct pollfd *fds = calloc(MAX_POLL, sizeof(*fds));
-    size_t *first = calloc(MAX_PROCS + 1, sizeof(*first));
+    struct pp_multi *m = arg;
     size_t i;
-    int err = 0;
+    int err;
 
-    if (!fds || !first) {
-        free(fds);
-        free(first);
-        return PP_ENOMEM;
+    (void)nfds;
+    for (i = 0; i < m->nfirst && i < m->procs.len; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        if (!p->s || !p->s->mode->drain)
+            continue;
+        if ((err = p->s->mode->drain(p->s, fds + m->first[i], m->first[i + 1] - m->first[i],
+                                     end)))
+            return err;
+        if (p->s->mode->maintain && p->s->mode->maintain(p->s, pp_now_ns()) == PP_EGONE)
+            p->s->target_gone = true;
     }
-    while (!pp_stop_requested) {
-        uint64_t now = pp_now_ns();
-        size_t n = 0;
-        bool ready = false;
-        if (now >= end)
-            break;
-        if (now - m->last_scan_ns > SCAN_NS) {
-            m->last_scan_ns = now;
-            scan(m, now);
-        }
-        for (i = 0; i < m->procs.len && i < MAX_PROCS; i++) {
-            struct mproc *p = pp_vec_at(&m->procs, i);
-            first[i] = n;
-            if (p->s && pp_native_is_perf(p->s))
-                n += pp_native_pollfds(p->s, fds + n, MAX_POLL - n, &ready);
-        }
-        first[i] = n;
-        if (!ready && poll(fds, n, 20) < 0 && errno != EINTR) {
-            err = PP_EIO;
-            break;
-        }
-        flush_if_asked(m);
-        for (i = 0; i < m->procs.len && i < MAX_PROCS; i++) {
-            struct mproc *p = pp_vec_at(&m->procs, i);
-            if (!p->s)
-                continue;
-            if (!pp_native_is_perf(p->s)) { /* fell back to Python-only */
-                if (pp_session_tick(p->s, false) == PP_EGONE)
-                    p->s->target_gone = true;
-                continue;
-            }
-            pp_native_after_poll(p->s, fds + first[i], first[i + 1] - first[i]);
-            if ((err = pp_native_drain(p->s, end)))
-                goto out;
-            if (pp_native_maintain(p->s, pp_now_ns()) == PP_EGONE)
-                p->s->target_gone = true;
-        }
-        if ((err = reap(m)))
-            break;
-        status_line(m, pp_now_ns());
-        if (root_gone(m) && live(m) == 0)
-            break;
-    }
-out:
-    free(fds);
-    free(first);
-    return err;
+    return 0;
 }
+
+static int
+multi_tick(void *arg, bool late)
+{
+    struct pp_multi *m = arg;
+    size_t i;
+    int err;
+
+    for (i = 0; i < m->procs.len; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        if (!p->s || !p->s->mode->tick)
+            continue;
+        if (late)
+            p->s->st.late_ticks++;
+        err = p->s->mode->tick(p->s);
+        if (err == PP_EGONE)
+            p->s->target_gone = true;
+        else if (err)
+            return err;
+    }
+    return 0;
+}
+
+static void
+multi_child(void *arg)
+{
+    poll_stops(arg);
+}
+
+static void
+multi_flush(void *arg)
+{
+    int err;
+    if ((err = pp_multi_write(arg)))
+        pp_log_warn("snapshot not written: %s", pp_strerror(err));
+}
+
+static bool
+multi_after(void *arg, uint64_t now)
+{
+    struct pp_multi *m = arg;
+    (void)now;
+    if ((m->err = reap(m)))
+        return true;
+    status_line(m, pp_now_ns());
+    return root_gone(m) && live(m) == 0;
+}
+
+static const struct pp_loop_ops multi_ops = {
+    multi_prepare, multi_drain, multi_tick, multi_child, multi_flush, multi_after,
+};
 
 int
 pp_multi_start(struct pp_multi **out, const struct pp_session_opts *opts)
@@ -692,41 +634,47 @@ pp_multi_start(struct pp_multi **out, const struct pp_session_opts *opts)
 int
 pp_multi_run(struct pp_multi *m)
 {
-    uint64_t end = m->opts.duration_s > 0
-                       ? m->start_ns + (uint64_t)(m->opts.duration_s * 1e9)
-                       : UINT64_MAX;
+    struct pp_loop l;
+    size_t i;
     int err;
+
     if (m->opts.native && m->opts.idle) /* waiting threads too: ptrace (native.c says so) */
         m->opts.native_mode = PP_NATIVE_BLOCKING;
-    err = m->opts.native && m->opts.native_mode != PP_NATIVE_BLOCKING ? run_perf(m, end)
-                                                                      : run_ticks(m, end);
-    m->end_ns = pp_now_ns();
-    if (m->status_shown) {
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
+    l.ops = &multi_ops;
+    l.arg = m;
+    l.rate_hz = m->opts.rate_hz;
+    l.end_ns = m->opts.duration_s > 0 ? m->start_ns + (uint64_t)(m->opts.duration_s * 1e9)
+                                      : UINT64_MAX;
+    err = pp_loop_run(&l);
+    if (!err)
+        err = m->err;
+    for (i = 0; i < m->procs.len; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        if (p->s && p->s->mode->detach)
+            p->s->mode->detach(p->s);
     }
+    poll_stops(m);
+    m->end_ns = pp_now_ns();
+    if (m->status_shown)
+        pp_loop_status_clear();
     return err;
+}
+
+static bool
+root_gone_cb(void *arg)
+{
+    return root_gone(arg);
 }
 
 void
 pp_multi_stop_target(struct pp_multi *m)
 {
-    uint64_t t0;
     if (!m->launched || root_gone(m))
         return;
-    kill(m->root, pp_stop_signal ? pp_stop_signal : SIGTERM);
-    t0 = pp_now_ns();
-    while (!root_gone(m)) {
-        if (pp_now_ns() - t0 > 5000000000ULL) {
-            /* root_gone() just said: not reaped, so still our child */
-            kill(m->root, SIGKILL);
-            while (pp_proc_waitpid(m->root, &m->root_status, __WALL) < 0 && errno == EINTR)
-                ;
-            (void)root_gone(m);
-            m->root_reaped = true;
-            break;
-        }
-        usleep(2000);
+    pp_session_stop_child(m->root, root_gone_cb, m, &m->root_status);
+    if (!m->root_reaped) { /* waited for after SIGKILL */
+        (void)root_gone(m);
+        m->root_reaped = true;
     }
 }
 

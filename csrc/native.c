@@ -1,5 +1,5 @@
 /*
- * native.c -- mixed native + Python sampling (see native.h).
+ * native.c -- the native half of mixed sampling (see native.h).
  *
  * Per sample: the Python frames of the sampled thread are read first (in
  * perf mode the sample is already 50-100 us old, and the leaf end of the
@@ -11,9 +11,6 @@
 #include "native.h"
 
 #include <errno.h>
-#include <signal.h>
-#include <math.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,71 +19,10 @@
 
 #include "err.h"
 #include "log.h"
-#include "merge.h"
-#include "perf.h"
 #include "pstop.h"
-#include "sym.h"
-#include "unwind.h"
 
-#define REFRESH_TASKS_NS (100ULL * 1000000ULL)
 #define REFRESH_MAPS_NS (100ULL * 1000000ULL)
 #define MAX_INLINE 16
-#define LAT_KEEP 65536
-#define WARM_NS (100ULL * 1000ULL) /* blocking mode: awake this long before a tick */
-#define STALE_US 20000 /* samples read later than this are dropped */
-
-/* A native PC seen in a sample.  Stacks hold it as one PP_FRAME_PC frame
- * (line = index here) while sampling; only the function's symbol is
- * looked up then (a binary search).  Inline chains need the DWARF scope
- * walk (~0.3 ms per PC), so they are resolved when a profile is written,
- * once per PC, and pp_agg_remap() expands the PC frames. */
-struct symentry {
-    uint64_t pc;
-    uint32_t flags;     /* PP_MF_* */
-    uint32_t frame;     /* the PP_FRAME_PC frame id */
-    uint32_t self_frame; /* eval frames: the loop's own (native) frame */
-    uint32_t name_id;   /* function name ("[unknown]"); unused for eval frames */
-    uint32_t module_id; /* module basename ("" when in no module) */
-    bool expanded;
-    bool nomodule;      /* in no module when looked up: look again after a refresh */
-    uint32_t maps_gen;  /* nt->maps_gen of that lookup */
-    uint32_t off, n;    /* expanded: string ids in names_pool, root first */
-};
-
-struct pp_native {
-    enum pp_native_mode mode;
-    struct pp_unwinder *unw;
-    struct pp_symbolizer *sym;
-    struct pp_perf perf;
-    bool perf_open;
-    struct pp_hmap seized; /* tid -> 1 (blocking) */
-    struct pp_hmap last_sp; /* tid -> stack pointer at its last stop */
-    struct pp_vec seized_list; /* int */
-    /* PC -> symbolized frames */
-    struct pp_vec syms;
-    struct pp_hmap sym_ids;
-    struct pp_vec names_pool; /* uint32_t string ids (struct symentry) */
-    /* per sample */
-    struct pp_unwind_frame *uf;
-    struct pp_merge_native *mn;
-    uint32_t *off;
-    struct pp_merge_py *mp;
-    size_t npy;
-    bool py_found;
-    bool gil_skip; /* --gil: this sample's thread does not hold the GIL */
-    int py_err;
-    uint32_t *merged;
-    uint8_t *stackbuf; /* blocking mode copy */
-    uint32_t mismatch_marker, truncated_marker, unwind_failed_marker;
-    uint64_t last_tasks_ns, last_maps_ns;
-    uint32_t maps_gen; /* maps re-read this many times */
-    struct pp_hmap unknown_pages; /* pages of PCs outside every module, looked at */
-    /* statistics */
-    uint64_t samples, merged_ok, mismatches, truncated, nopy, unwind_failed, no_user;
-    uint64_t py_missing, unwind_ns, process_ns, perm_skipped, stale;
-    uint32_t *lat_us; size_t nlat; /* perf: sample -> Python read delay */
-    uint32_t *stop_ns; size_t nstop; /* blocking: thread stop times */
-};
 
 /* ==== symbolized frames, cached by PC ==== */
 
@@ -248,73 +184,19 @@ find_pythread(struct pp_session *s, int tid)
     return NULL;
 }
 
-/* Builds nt->mp[0..npy), root first, from a raw walk (innermost first). */
-static int
-build_py(struct pp_session *s, size_t n)
+/* Reads the Python stack of tid now (the value: nt->py). */
+void
+pp_native_capture_py(struct pp_session *s, int tid)
 {
-    struct pp_native *nt = s->nat;
-    bool every = s->layout.frames == PP_FRAMES_OBJECTS; /* one activation per frame */
-    bool pending = false;
-    size_t i;
+    struct pp_native_py *py = &s->nat->py;
+    struct pp_pythread *t;
     int err;
 
-    nt->npy = 0;
-    for (i = n; i-- > 0;) {
-        const struct pp_pyframe_raw *r = &s->raw[i];
-        uint32_t id;
-        bool skip, start;
-        if (r->flags & PP_RAWF_SHIM) {
-            if (pending) /* an activation with no frame of its own */
-                nt->mp[nt->npy++] = (struct pp_merge_py){UINT32_MAX, true};
-            pending = true;
-            continue;
-        }
-        start = every || pending || (r->flags & PP_RAWF_ENTRY);
-        if ((err = pp_session_frame_id(s, r, &id, &skip)))
-            return err;
-        if (skip) {
-            if (start)
-                nt->mp[nt->npy++] = (struct pp_merge_py){UINT32_MAX, true};
-            pending = false;
-            continue;
-        }
-        nt->mp[nt->npy++] = (struct pp_merge_py){id, start};
-        pending = false;
-    }
-    if (pending)
-        nt->mp[nt->npy++] = (struct pp_merge_py){UINT32_MAX, true};
-    return 0;
-}
-
-static int
-walk_py(struct pp_session *s, const struct pp_pythread *t)
-{
-    size_t n;
-    bool truncated;
-    int err = pp_pyframe_walk(&s->walker, t, s->raw, PP_MAX_DEPTH - 2, &n, &truncated);
-    if (!err)
-        err = pp_pyframe_validate(&s->walker, &s->codes, s->raw, n);
-    if (!err)
-        err = build_py(s, n);
-    return err;
-}
-
-/* Reads the Python stack of tid now (into nt->mp). */
-static void
-capture_py(struct pp_session *s, int tid)
-{
-    struct pp_native *nt = s->nat;
-    struct pp_pythread *t;
-    int err, attempt;
-
-    nt->npy = 0;
-    nt->py_found = false;
-    nt->py_err = 0;
-    nt->gil_skip = false;
+    memset(py, 0, sizeof(*py));
     pp_mem_cache_reset(s->mem);
     err = pp_pyframe_threads(&s->walker, &s->threads);
     if (err) {
-        nt->py_err = err;
+        py->err = err;
         return;
     }
     if (s->layout.o.tstate_native_thread_id < 0)
@@ -324,28 +206,22 @@ capture_py(struct pp_session *s, int tid)
         uint64_t gil, holder;
         if (!t || (pp_pyframe_gil(&s->walker, t->interp_addr, &gil, &holder) == 0 &&
                    holder != t->tstate_addr)) {
-            nt->gil_skip = true;
+            py->gil_skip = true;
             return;
         }
     }
     if (!t)
         return;
-    nt->py_found = true;
-    err = walk_py(s, t);
-    for (attempt = 1; err && pp_err_class(err) != PP_FATAL && attempt < PP_READ_ATTEMPTS;
-         attempt++) {
-        s->st.retries++;
-        if (pp_pyframe_reread(&s->walker, t) == 0)
-            err = walk_py(s, t);
-    }
-    nt->py_err = err;
+    py->thread = t;
+    /* two frames short of the limit: room for the merge's markers */
+    py->err = pp_pystack_read(&s->py, t, PP_MAX_DEPTH - 2, &py->stack);
 }
 
-static void
-capture_py_cb(void *arg)
+void
+pp_native_capture_py_cb(void *arg)
 {
-    struct { struct pp_session *s; int tid; } *a = arg;
-    capture_py(a->s, a->tid);
+    struct pp_native_cap *a = arg;
+    pp_native_capture_py(a->s, a->tid);
 }
 
 /* ==== one sample: unwind, symbolize, merge, count ==== */
@@ -366,9 +242,9 @@ new_unknown_page(struct pp_native *nt, uint64_t pc)
     return true;
 }
 
-static int
-process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stack, size_t len,
-        uint64_t now)
+int
+pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stack,
+                  size_t len, uint64_t now)
 {
     struct pp_native *nt = s->nat;
     struct pp_unwind_input in = {tid, regs, stack, len};
@@ -377,16 +253,15 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
     unsigned status = 0;
     uint64_t t0 = pp_now_ns(), t1;
     uint32_t stack_id, idx;
-    struct pp_pythread *t;
     int err, r;
 
-    if (nt->gil_skip) {
+    if (nt->py.gil_skip) {
         s->st.gil_skipped++;
         return 0;
     }
-    if (nt->py_err) {
-        pp_session_count_error(s, nt->py_err);
-        return pp_err_class(nt->py_err) == PP_FATAL ? nt->py_err : 0;
+    if (nt->py.err) {
+        pp_session_count_error(s, nt->py.err);
+        return pp_err_class(nt->py.err) == PP_FATAL ? nt->py.err : 0;
     }
     err = pp_unwind(nt->unw, &in, nt->uf, PP_UNWIND_MAX, &n, &status);
     if ((status & PP_US_NOMODULE) &&
@@ -419,8 +294,8 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
     mi.native = nt->mn;
     mi.nnative = n;
     mi.native_truncated = (status & PP_US_TRUNCATED) != 0;
-    mi.py = nt->mp;
-    mi.npy = nt->npy;
+    mi.py = nt->py.stack.v;
+    mi.npy = nt->py.stack.n;
     mi.no_internals = s->opts.no_internals;
     mi.mismatch_marker = nt->mismatch_marker;
     mi.truncated_marker = n ? nt->truncated_marker : nt->unwind_failed_marker;
@@ -435,9 +310,8 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
         s->st.empty++;
         return 0;
     }
-    t = find_pythread(s, tid);
     if ((err = pp_agg_stack(&s->agg, nt->merged, depth, &stack_id)) ||
-        (err = pp_session_thread_idx(s, nt->py_found ? t : NULL, tid, now, &idx)) ||
+        (err = pp_session_thread_idx(s, nt->py.thread, tid, now, &idx)) ||
         (err = pp_agg_add(&s->agg, stack_id, idx, now - s->start_ns)))
         return err;
     s->st.samples++;
@@ -448,100 +322,13 @@ process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stac
     return 0;
 }
 
-/* ==== setup and permissions ==== */
+/* ==== setup ==== */
 
-static bool
-denied_by_test(const char *what)
+bool
+pp_native_denied_by_test(const char *what)
 {
-    /* PYPROF_DENY=perf,ptrace makes the sampler act as if the kernel had
-     * refused: for the tests of the fall-back path. */
     const char *d = getenv("PYPROF_DENY");
     return d && strstr(d, what);
-}
-
-static long
-read_sysctl(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    long v = -99;
-    if (f) {
-        if (fscanf(f, "%ld", &v) != 1)
-            v = -99;
-        fclose(f);
-    }
-    return v;
-}
-
-static int
-open_perf_all(struct pp_session *s, int *why)
-{
-    struct pp_native *nt = s->nat;
-    size_t i;
-    int err, opened = 0;
-
-    *why = 0;
-    if (denied_by_test("perf")) {
-        *why = EACCES;
-        return PP_EPERM;
-    }
-    if ((err = pp_perf_init(&nt->perf, s->opts.rate_hz,
-                            s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT)))
-        return err;
-    nt->perf_open = true;
-    pp_proc_tasks_refresh(s->pid, &s->tasks);
-    for (i = 0; i < s->tasks.n; i++) {
-        err = pp_perf_add(&nt->perf, s->tasks.v[i].tid, why);
-        if (err == PP_EPERM && opened == 0)
-            return err;
-        if (!err)
-            opened++;
-    }
-    return opened ? 0 : PP_EGONE;
-}
-
-static int
-seize(struct pp_session *s, int tid, int *why)
-{
-    struct pp_native *nt = s->nat;
-    uint64_t v;
-    int err;
-    if (pp_hmap_get(&nt->seized, (uint64_t)tid, &v))
-        return 0;
-    if (denied_by_test("ptrace")) {
-        *why = EPERM;
-        return PP_EPERM;
-    }
-    if ((err = pp_pstop_seize(tid, why)))
-        return err;
-    pp_vec_append(&nt->seized_list, &tid);
-    return pp_hmap_put(&nt->seized, (uint64_t)tid, 1);
-}
-
-static void
-say_perf_denied(int why)
-{
-    long paranoid = read_sysctl("/proc/sys/kernel/perf_event_paranoid");
-    fprintf(stderr,
-            "pyprof: perf events on this process are not permitted (%s; "
-            "kernel.perf_event_paranoid = %ld): falling back to --blocking, which stops each "
-            "thread for a few microseconds per sample. For the no-stop mode, profile a process "
-            "of your own user with kernel.perf_event_paranoid <= 2, or grant CAP_PERFMON.\n",
-            strerror(why ? why : EACCES), paranoid);
-}
-
-static void
-say_ptrace_denied(int why)
-{
-    long yama = read_sysctl("/proc/sys/kernel/yama/ptrace_scope");
-    char ys[64] = "";
-    if (yama != -99)
-        snprintf(ys, sizeof ys, "; kernel.yama.ptrace_scope = %ld", yama);
-    fprintf(stderr,
-            "pyprof: ptrace of this process is not permitted (%s%s): sampling Python frames "
-            "only, without native frames. Native mode needs CAP_SYS_PTRACE%s (or perf events, "
-            "see above); 'pyprof check' prints the commands for this machine.\n",
-            strerror(why ? why : EPERM), ys,
-            yama != -99 ? " or kernel.yama.ptrace_scope = 0" : "");
 }
 
 static int
@@ -551,11 +338,11 @@ intern_marker(struct pp_session *s, const char *name, uint32_t *id)
 }
 
 int
-pp_native_start(struct pp_session *s)
+pp_native_init(struct pp_session *s)
 {
     struct pp_native *nt;
     char why[512] = "";
-    int err, e = 0;
+    int err;
 
     if (!s->opts.native)
         return 0;
@@ -575,11 +362,10 @@ pp_native_start(struct pp_session *s)
     nt->uf = calloc(PP_UNWIND_MAX, sizeof *nt->uf);
     nt->mn = calloc(PP_UNWIND_MAX, sizeof *nt->mn);
     nt->off = calloc(PP_UNWIND_MAX, sizeof *nt->off);
-    nt->mp = calloc(PP_MAX_DEPTH, sizeof *nt->mp);
     nt->merged = calloc(PP_MAX_DEPTH + PP_UNWIND_MAX * 4, sizeof *nt->merged);
-    nt->lat_us = calloc(LAT_KEEP, sizeof *nt->lat_us);
-    nt->stop_ns = calloc(LAT_KEEP, sizeof *nt->stop_ns);
-    if (!nt->uf || !nt->mn || !nt->off || !nt->mp || !nt->merged || !nt->lat_us || !nt->stop_ns)
+    nt->lat_us = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->lat_us);
+    nt->stop_ns = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->stop_ns);
+    if (!nt->uf || !nt->mn || !nt->off || !nt->merged || !nt->lat_us || !nt->stop_ns)
         return PP_ENOMEM;
     if ((err = intern_marker(s, "<merge mismatch>", &nt->mismatch_marker)) ||
         (err = intern_marker(s, "<native stack truncated>", &nt->truncated_marker)) ||
@@ -602,394 +388,22 @@ pp_native_start(struct pp_session *s)
         pp_native_free(s);
         return 0;
     }
-
-    nt->mode = s->opts.native_mode == PP_NATIVE_BLOCKING ? PP_NATIVE_BLOCKING : PP_NATIVE_PERF;
-    if (nt->mode == PP_NATIVE_PERF && s->opts.idle) {
-        static bool said;
-        if (!said && s->opts.native_mode == PP_NATIVE_AUTO)
-            fprintf(stderr, "pyprof: --idle with --native samples waiting threads too: that "
-                            "takes the --blocking mode (perf events count CPU time only).\n");
-        said = true;
-        nt->mode = PP_NATIVE_BLOCKING;
-    }
-    if (nt->mode == PP_NATIVE_PERF) {
-        err = open_perf_all(s, &e);
-        if (err == PP_EPERM) {
-            say_perf_denied(e);
-            pp_perf_free(&nt->perf);
-            nt->perf_open = false;
-            nt->mode = PP_NATIVE_BLOCKING;
-        } else if (err) {
-            return err == PP_EGONE ? PP_ENOPROC : err;
-        }
-    }
-    if (nt->mode == PP_NATIVE_BLOCKING) {
-        err = seize(s, s->pid, &e);
-        if (err == PP_EPERM) {
-            say_ptrace_denied(e);
-            pp_native_free(s);
-            return 0;
-        }
-        if (err)
-            return err == PP_EGONE ? PP_ENOPROC : err;
-        nt->stackbuf = malloc((s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT) +
-                              PP_PSTOP_SLACK);
-        if (!nt->stackbuf)
-            return PP_ENOMEM;
-    }
-    pp_log_info("native mode: %s, unwinder %s", nt->mode == PP_NATIVE_PERF ? "perf" : "blocking",
-                nt->unw->ops->name);
     return 0;
 }
 
-/* ==== the loops ==== */
-
-static void
-add_new_tasks(struct pp_session *s)
-{
-    struct pp_native *nt = s->nat;
-    size_t i;
-    int why;
-    if (pp_proc_tasks_refresh(s->pid, &s->tasks) != 0)
-        return;
-    for (i = 0; i < s->tasks.n; i++) {
-        int tid = s->tasks.v[i].tid;
-        if (nt->mode == PP_NATIVE_PERF && !pp_perf_has(&nt->perf, tid))
-            pp_perf_add(&nt->perf, tid, &why);
-    }
-}
-
-static void
-flush_if_asked(struct pp_session *s)
-{
-    int err;
-    if (!pp_flush_requested)
-        return;
-    pp_flush_requested = 0;
-    s->end_ns = pp_now_ns();
-    if ((err = pp_session_write(s)))
-        pp_log_warn("snapshot not written: %s", pp_strerror(err));
-    else
-        pp_log_info("snapshot written");
-}
-
-/* Processes every sample the kernel holds for s (perf mode). */
-int
-pp_native_drain(struct pp_session *s, uint64_t end)
-{
-    struct pp_native *nt = s->nat;
-    struct pp_perf_sample smp;
-    int err;
-
-    while (!pp_stop_requested && pp_perf_next(&nt->perf, &smp) == 1) {
-        uint64_t lat, now;
-        if (!smp.have_regs || smp.stack_len == 0) {
-            nt->no_user++; /* the thread was exiting */
-            continue;
-        }
-        s->st.ticks++;
-        now = pp_now_ns();
-        lat = now > smp.time_ns ? (now - smp.time_ns) / 1000 : 0;
-        if (nt->nlat < LAT_KEEP)
-            nt->lat_us[nt->nlat++] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
-        if (lat > STALE_US) {
-            /* read this late, the Python stack says little about the
-             * moment of the sample (a backlog: attach, a busy machine) */
-            nt->stale++;
-            s->st.errors_transient++;
-            continue;
-        }
-        capture_py(s, smp.tid);
-        if ((err = process(s, smp.tid, smp.regs, smp.stack, smp.stack_len, smp.time_ns)))
-            return err;
-        s->st.sample_ns_total += pp_now_ns() - now;
-        if (pp_now_ns() >= end)
-            break;
-    }
-    return 0;
-}
-
-size_t
-pp_native_pollfds(struct pp_session *s, struct pollfd *fds, size_t max, bool *ready)
-{
-    return pp_perf_pollfds(&s->nat->perf, fds, max, ready);
-}
-
-void
-pp_native_after_poll(struct pp_session *s, const struct pollfd *fds, size_t n)
-{
-    pp_perf_after_poll(&s->nat->perf, fds, n);
-}
-
-/* New threads (every 100 ms); PP_EGONE once the process is gone and its
- * samples are drained. */
-int
-pp_native_maintain(struct pp_session *s, uint64_t now)
-{
-    struct pp_native *nt = s->nat;
-    struct pp_perf_sample smp;
-    bool gone = pp_session_child_gone(s);
-
-    if (gone || nt->perf.threads.len == 0) {
-        /* drain what the kernel still holds, then stop */
-        while (pp_perf_next(&nt->perf, &smp) == 1)
-            ;
-        if (gone || pp_session_child_gone(s)) {
-            s->target_gone = true;
-            return PP_EGONE;
-        }
-    }
-    if (now - nt->last_tasks_ns > REFRESH_TASKS_NS) {
-        nt->last_tasks_ns = now;
-        add_new_tasks(s);
-    }
-    return 0;
-}
-
-static int
-run_perf(struct pp_session *s, uint64_t end)
-{
-    struct pp_native *nt = s->nat;
-    int err = 0;
-
-    nt->last_tasks_ns = pp_now_ns();
-    while (!pp_stop_requested) {
-        uint64_t now;
-        pp_perf_wait(&nt->perf, 50);
-        flush_if_asked(s);
-        if ((err = pp_native_drain(s, end)))
-            return err;
-        now = pp_now_ns();
-        pp_session_status(s, now);
-        if (now >= end || pp_native_maintain(s, now) == PP_EGONE ||
-            pp_session_exec_check(s, now))
-            break;
-    }
-    return err;
-}
-
-static double
-exp_interval(double mean)
-{
-    double u = (random() + 1.0) / ((double)RAND_MAX + 2.0);
-    double v = -log(u) * mean;
-    return v > 10 * mean ? 10 * mean : v;
-}
-
-static int
-sample_blocking(struct pp_session *s, int tid, uint64_t now)
-{
-    struct pp_native *nt = s->nat;
-    struct pp_pstop_sample smp;
-    struct { struct pp_session *s; int tid; } arg = {s, tid};
-    uint64_t sp;
-    int why, err;
-
-    if ((err = seize(s, tid, &why))) {
-        if (err == PP_EPERM)
-            nt->perm_skipped++;
-        return 0;
-    }
-    memset(&smp, 0, sizeof smp);
-    smp.buf = nt->stackbuf;
-    smp.stack_cap = s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT;
-    /* a read of the same memory just before the stop brings what the
-     * reads inside it touch (page tables, caches, our own lookups) in, so
-     * the thread stands still for less: 60 -> 40 us at 200 Hz here */
-    capture_py(s, tid);
-    if (pp_hmap_get(&nt->last_sp, (uint64_t)tid, &sp) && sp) {
-        /* the stack too, from where it was at this thread's last sample */
-        uint64_t from = (sp & ~4095ULL) - 4096;
-        (void)pp_mem_read(s->mem, from, nt->stackbuf, 64);
-        (void)pp_mem_read(s->mem, sp, nt->stackbuf, 64);
-        smp.sp_hint = sp;
-    }
-    err = pp_pstop_sample(s->pid, tid, &smp, capture_py_cb, &arg);
-    if (!err)
-        pp_hmap_put(&nt->last_sp, (uint64_t)tid, smp.regs[7]);
-    if (smp.stopped_ns && nt->nstop < LAT_KEEP)
-        nt->stop_ns[nt->nstop++] = smp.stopped_ns > UINT32_MAX ? UINT32_MAX
-                                                                : (uint32_t)smp.stopped_ns;
-    if (err) {
-        if (err != PP_EFAULT) /* not a group-stop */
-            pp_session_count_error(s, err);
-        return 0;
-    }
-    return process(s, tid, smp.regs, smp.stack, smp.stack_len, now);
-}
-
-static int
-blocking_tick(struct pp_session *s, bool force_all)
-{
-    uint64_t t0 = pp_now_ns();
-    size_t i;
-    int err;
-
-    s->st.ticks++;
-    if (t0 - s->nat->last_tasks_ns > REFRESH_TASKS_NS) {
-        s->nat->last_tasks_ns = t0;
-        if (pp_proc_tasks_refresh(s->pid, &s->tasks) == PP_EGONE)
-            return PP_EGONE;
-    }
-    for (i = 0; i < s->tasks.n; i++) {
-        struct pp_task *task = &s->tasks.v[i];
-        if (!force_all && !s->opts.idle &&
-            !pp_proc_state_is_running(pp_proc_task_state(s->pid, task))) {
-            s->st.idle_skipped++;
-            continue;
-        }
-        if ((err = sample_blocking(s, task->tid, pp_now_ns())))
-            return err;
-    }
-    s->st.sample_ns_total += pp_now_ns() - t0;
-    return 0;
-}
-
-/* --blocking over several processes (multi.c): one tick of s. */
-int
-pp_native_blocking_tick(struct pp_session *s)
-{
-    return blocking_tick(s, false);
-}
-
-static void
-poll_stops(struct pp_session *s)
-{
-    int status;
-    if (pp_pstop_poll(s->launched ? s->pid : -1, &status) && s->launched) {
-        s->target_gone = true; /* reaped here: pp_session_child_gone() sees the flag */
-        s->target_status = status;
-    }
-}
-
-static int
-run_blocking(struct pp_session *s, uint64_t end)
-{
-    double mean = 1e9 / s->opts.rate_hz;
-    uint64_t deadline = pp_now_ns();
-    int err = 0;
-
-    sigset_t chld, old;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, &old);
-    srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
-    while (!pp_stop_requested) {
-        struct timespec ts;
-        uint64_t now;
-        deadline += (uint64_t)exp_interval(mean);
-        if (deadline >= end)
-            break;
-        /* wait for the deadline, woken by SIGCHLD: a seized thread that
-         * stops on its own between samples (a signal for it) is resumed
-         * with its signal at once, not at the next tick */
-        for (;;) {
-            uint64_t t = pp_now_ns();
-            if (t >= deadline || pp_stop_requested || pp_flush_requested)
-                break;
-            if (deadline - t <= WARM_NS) {
-                /* the last stretch awake: a CPU that just left an idle
-                 * state (a halted vCPU) makes every syscall of the stop
-                 * slower, and the thread waits for all of them */
-                while (pp_now_ns() < deadline && !pp_stop_requested)
-                    ;
-                break;
-            }
-            t = deadline - WARM_NS - t;
-            ts.tv_sec = (time_t)(t / 1000000000ULL);
-            ts.tv_nsec = (long)(t % 1000000000ULL);
-            if (sigtimedwait(&chld, NULL, &ts) == SIGCHLD)
-                poll_stops(s);
-        }
-        if (pp_stop_requested)
-            break;
-        flush_if_asked(s);
-        now = pp_now_ns();
-        if (now >= end)
-            break;
-        if (now > deadline + (uint64_t)mean) {
-            s->st.late_ticks++;
-            if (now > deadline + 1000000000ULL)
-                deadline = now;
-        }
-        err = blocking_tick(s, false);
-        poll_stops(s);
-        pp_session_status(s, pp_now_ns());
-        if (err == PP_EGONE || pp_session_child_gone(s)) {
-            err = 0;
-            s->target_gone = true;
-            break;
-        }
-        if (err || pp_session_exec_check(s, pp_now_ns()))
-            break;
-    }
-    poll_stops(s);
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    return err;
-}
-
-static void
-detach_all(struct pp_session *s)
-{
-    struct pp_native *nt = s->nat;
-    size_t i;
-    for (i = 0; i < nt->seized_list.len; i++)
-        pp_pstop_detach(*(int *)pp_vec_at(&nt->seized_list, i));
-    nt->seized_list.len = 0;
-    pp_hmap_clear(&nt->seized);
-}
-
-int
-pp_native_run(struct pp_session *s)
-{
-    uint64_t end = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
-                                          : UINT64_MAX;
-    int err;
-    s->nat->last_tasks_ns = pp_now_ns();
-    if (s->nat->mode == PP_NATIVE_PERF)
-        err = run_perf(s, end);
-    else
-        err = run_blocking(s, end);
-    detach_all(s);
-    s->end_ns = pp_now_ns();
-    pp_session_status_clear(s);
-    return err;
-}
-
-int
-pp_native_dump(struct pp_session *s)
-{
-    int err;
-    pp_proc_tasks_refresh(s->pid, &s->tasks);
-    if (!s->nat->stackbuf) {
-        s->nat->stackbuf = malloc((s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT) +
-                                  PP_PSTOP_SLACK);
-        if (!s->nat->stackbuf)
-            return PP_ENOMEM;
-    }
-    s->nat->mode = PP_NATIVE_BLOCKING;
-    err = blocking_tick(s, true);
-    detach_all(s);
-    return err;
-}
-
-bool
-pp_native_is_perf(const struct pp_session *s)
-{
-    return s->nat && s->nat->mode == PP_NATIVE_PERF;
-}
-
-bool
-pp_native_is_blocking(const struct pp_session *s)
-{
-    return s->nat && s->nat->mode == PP_NATIVE_BLOCKING;
-}
+/* ==== the end ==== */
 
 void
 pp_native_detach(struct pp_session *s)
 {
-    if (s->nat)
-        detach_all(s);
+    struct pp_native *nt = s->nat;
+    size_t i;
+    if (!nt)
+        return;
+    for (i = 0; i < nt->seized_list.len; i++)
+        pp_pstop_detach(*(int *)pp_vec_at(&nt->seized_list, i));
+    nt->seized_list.len = 0;
+    pp_hmap_clear(&nt->seized);
 }
 
 /* ==== output ==== */
@@ -1094,7 +508,7 @@ pp_native_free(struct pp_session *s)
     if (!nt)
         return;
     if (nt->seized_list.len)
-        detach_all(s);
+        pp_native_detach(s);
     if (nt->perf_open)
         pp_perf_free(&nt->perf);
     pp_unwinder_free(nt->unw);
@@ -1109,7 +523,6 @@ pp_native_free(struct pp_session *s)
     free(nt->uf);
     free(nt->mn);
     free(nt->off);
-    free(nt->mp);
     free(nt->merged);
     free(nt->lat_us);
     free(nt->stop_ns);

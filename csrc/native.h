@@ -1,53 +1,117 @@
 /*
- * native.h -- mixed native + Python sampling (layer L5).
+ * native.h -- the native half of mixed native + Python sampling, shared by
+ * the perf and ptrace capture modes (layer L5).
  *
  * Modes (docs/native.md):
- *   perf      (default) perf_event_open task-clock events on every thread
- *             copy registers and stack in the kernel; the thread is never
- *             stopped.  The Python frames are read as soon as the sample
- *             arrives, the native stack is unwound from the copy.
- *   blocking  (--blocking) each thread is stopped briefly with
- *             PTRACE_INTERRUPT: registers, a stack copy and the Python
+ *   perf      (mode_perf.c, the default) perf_event_open task-clock events
+ *             on every thread copy registers and stack in the kernel; the
+ *             thread is never stopped.  The Python frames are read as soon
+ *             as the sample arrives, the native stack is unwound from the
+ *             copy.
+ *   blocking  (mode_ptrace.c, --blocking) each thread is stopped briefly
+ *             with PTRACE_INTERRUPT: registers, a stack copy and the Python
  *             frames are taken while it stands still, then it is resumed
  *             and the copy unwound.  Consistent by construction.
- * perf events -> ptrace -> Python-only, as permissions allow; each step
- * down is said once with what would enable the better mode.
+ * perf events -> ptrace -> Python-only, as permissions allow (pp_mode_pick,
+ * mode.c); each step down is said once with what would enable the better
+ * mode.  Here: the state both modes share, the Python side of one thread,
+ * one sample unwound, symbolized, merged and counted, and the output.
  */
 #ifndef PP_NATIVE_H
 #define PP_NATIVE_H
 
 #include <stdbool.h>
 
+#include "merge.h"
 #include "out.h"
+#include "perf.h"
 #include "sample.h"
+#include "sym.h"
+#include "unwind.h"
 
-enum pp_native_mode { PP_NATIVE_AUTO, PP_NATIVE_PERF, PP_NATIVE_BLOCKING };
+#define PP_NATIVE_REFRESH_TASKS_NS (100ULL * 1000000ULL)
+#define PP_NATIVE_LAT_KEEP 65536
 
-/* After pp_session_start: sets up unwinder, symbolizer and the sampling
- * mode, stepping down as needed.  s->nat stays NULL when native sampling
- * is unavailable (Python-only then).  Fails only on fatal errors. */
-int pp_native_start(struct pp_session *s);
-/* The sampling loop of native mode. */
-int pp_native_run(struct pp_session *s);
-/* Perf mode, for a loop over several processes (multi.c): the fds to
- * poll (*ready: data is already waiting), what poll said, the samples,
- * new threads (PP_EGONE when the process is gone). */
-struct pollfd;
-size_t pp_native_pollfds(struct pp_session *s, struct pollfd *fds, size_t max, bool *ready);
-void pp_native_after_poll(struct pp_session *s, const struct pollfd *fds, size_t n);
-int pp_native_drain(struct pp_session *s, uint64_t end);
-int pp_native_maintain(struct pp_session *s, uint64_t now);
-/* True when s samples natively in perf mode, in blocking mode. */
-bool pp_native_is_perf(const struct pp_session *s);
-bool pp_native_is_blocking(const struct pp_session *s);
-/* Blocking mode over several processes: one tick of s (ptrace stops of
- * its threads; the caller passes on signals: pp_pstop_poll), and the
- * detach at the end. */
-int pp_native_blocking_tick(struct pp_session *s);
+/* The Python side of one native sample, read just before (perf) or while
+ * (ptrace) the thread's native state is taken. */
+struct pp_native_py {
+    const struct pp_pythread *thread; /* its thread state (in s->threads), or NULL */
+    struct pp_pystack stack;          /* empty without a thread state */
+    int err;                          /* the read failed: the sample is an error */
+    bool gil_skip;                    /* --gil: the thread does not hold the GIL */
+};
+
+/* A native PC seen in a sample.  Stacks hold it as one PP_FRAME_PC frame
+ * (line = index here) while sampling; only the function's symbol is
+ * looked up then (a binary search).  Inline chains need the DWARF scope
+ * walk (~0.3 ms per PC), so they are resolved when a profile is written,
+ * once per PC, and pp_agg_remap() expands the PC frames. */
+struct symentry {
+    uint64_t pc;
+    uint32_t flags;     /* PP_MF_* */
+    uint32_t frame;     /* the PP_FRAME_PC frame id */
+    uint32_t self_frame; /* eval frames: the loop's own (native) frame */
+    uint32_t name_id;   /* function name ("[unknown]"); unused for eval frames */
+    uint32_t module_id; /* module basename ("" when in no module) */
+    bool expanded;
+    bool nomodule;      /* in no module when looked up: look again after a refresh */
+    uint32_t maps_gen;  /* nt->maps_gen of that lookup */
+    uint32_t off, n;    /* expanded: string ids in names_pool, root first */
+};
+
+struct pp_native {
+    enum pp_native_mode mode;
+    struct pp_unwinder *unw;
+    struct pp_symbolizer *sym;
+    struct pp_perf perf;
+    bool perf_open;
+    struct pp_hmap seized; /* tid -> 1 (blocking) */
+    struct pp_hmap last_sp; /* tid -> stack pointer at its last stop */
+    struct pp_vec seized_list; /* int */
+    /* PC -> symbolized frames */
+    struct pp_vec syms;
+    struct pp_hmap sym_ids;
+    struct pp_vec names_pool; /* uint32_t string ids (struct symentry) */
+    /* per sample */
+    struct pp_unwind_frame *uf;
+    struct pp_merge_native *mn;
+    uint32_t *off;
+    struct pp_native_py py; /* the Python side of this sample (pp_native_capture_py) */
+    uint32_t *merged;
+    uint8_t *stackbuf; /* blocking mode copy */
+    uint32_t mismatch_marker, truncated_marker, unwind_failed_marker;
+    uint64_t last_tasks_ns, last_maps_ns;
+    uint32_t maps_gen; /* maps re-read this many times */
+    struct pp_hmap unknown_pages; /* pages of PCs outside every module, looked at */
+    /* statistics */
+    uint64_t samples, merged_ok, mismatches, truncated, nopy, unwind_failed, no_user;
+    uint64_t py_missing, unwind_ns, process_ns, perm_skipped, stale;
+    uint32_t *lat_us; size_t nlat; /* perf: sample -> Python read delay */
+    uint32_t *stop_ns; size_t nstop; /* blocking: thread stop times */
+};
+
+/* Sets up s->nat: the unwinder and the symbolizer.  When native frames
+ * are unavailable (no libdw, ...) it says so and leaves s->nat NULL
+ * (Python-only then).  Fails only on fatal errors. */
+int pp_native_init(struct pp_session *s);
+/* PYPROF_DENY=perf,ptrace makes the sampler act as if the kernel had
+ * refused: for the tests of the fall-back path. */
+bool pp_native_denied_by_test(const char *what);
+/* Reads the Python stack of tid now (into s->nat). */
+void pp_native_capture_py(struct pp_session *s, int tid);
+/* The same, as a pp_pstop_sample() callback: arg is a struct pp_native_cap. */
+struct pp_native_cap {
+    struct pp_session *s;
+    int tid;
+};
+void pp_native_capture_py_cb(void *arg);
+/* One sample of tid (registers, stack copy) after its Python stack was
+ * captured: unwound, symbolized, merged and counted at time now. */
+int pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stack,
+                      size_t len, uint64_t now);
+/* Lets every ptrace-seized thread go. */
 void pp_native_detach(struct pp_session *s);
 
-/* One consistent sample of every thread (ptrace), for `dump --native`. */
-int pp_native_dump(struct pp_session *s);
 /* The profile with its native PC frames expanded (inline chains resolved,
  * once per PC): what gets written.  out is initialised here. */
 int pp_native_expand(struct pp_session *s, struct pp_agg *out);

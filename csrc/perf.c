@@ -158,17 +158,6 @@ close_thread(struct pp_perf *p, size_t i)
         p->next--;
 }
 
-void
-pp_perf_remove(struct pp_perf *p, int tid)
-{
-    size_t i;
-    for (i = 0; i < p->threads.len; i++)
-        if (((struct pp_perf_thread *)pp_vec_at(&p->threads, i))->tid == tid) {
-            close_thread(p, i);
-            return;
-        }
-}
-
 static uint64_t
 ring_head(const struct pp_perf_thread *t)
 {
@@ -198,40 +187,6 @@ ring_copy(const struct pp_perf_thread *t, uint64_t off, void *dst, size_t n)
     size_t first = t->data_size - pos < n ? t->data_size - pos : n;
     memcpy(dst, data + pos, first);
     memcpy((uint8_t *)dst + first, data, n - first);
-}
-
-int
-pp_perf_wait(struct pp_perf *p, int timeout_ms)
-{
-    struct pollfd fds[256];
-    size_t n = p->threads.len < 256 ? p->threads.len : 256, i;
-    int r;
-
-    for (i = 0; i < n; i++) {
-        struct pp_perf_thread *t = pp_vec_at(&p->threads, i);
-        if (ring_head(t) != ring_tail(t))
-            return 1; /* data already waiting */
-        fds[i].fd = t->fd;
-        fds[i].events = POLLIN;
-        fds[i].revents = 0;
-    }
-    if (n == 0) {
-        struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        return 0;
-    }
-    r = poll(fds, n, timeout_ms);
-    if (r < 0)
-        return errno == EINTR ? 0 : PP_EIO;
-    for (i = n; i-- > 0;) {
-        struct pp_perf_thread *t = pp_vec_at(&p->threads, i);
-        if (fds[i].revents & (POLLHUP | POLLERR)) {
-            t->hup = true;
-            if (ring_head(t) == ring_tail(t))
-                close_thread(p, i);
-        }
-    }
-    return r > 0;
 }
 
 size_t

@@ -62,12 +62,9 @@ int pp_perf_init(struct pp_perf *p, double rate_hz, uint32_t stack_size);
  * the errno. */
 int pp_perf_add(struct pp_perf *p, int tid, int *why);
 bool pp_perf_has(const struct pp_perf *p, int tid);
-void pp_perf_remove(struct pp_perf *p, int tid);
-/* Waits up to timeout_ms for data.  Closes threads whose event hung up
- * and whose buffer is empty. */
-int pp_perf_wait(struct pp_perf *p, int timeout_ms);
-/* For a poll() over several perf sets: fills fds (at most max) and sets
- * *ready when a buffer already holds data; then hand poll's answer back. */
+/* For the poll of the sampling loop (loop.c): fills fds (at most max) and
+ * sets *ready when a buffer already holds data; then hand poll's answer
+ * back (threads whose event hung up and whose buffer is empty are closed). */
 struct pollfd;
 size_t pp_perf_pollfds(struct pp_perf *p, struct pollfd *fds, size_t max, bool *ready);
 void pp_perf_after_poll(struct pp_perf *p, const struct pollfd *fds, size_t n);

@@ -1064,24 +1064,3 @@ pp_pyframe_name(struct pp_pywalker *w, struct pp_pycode *codes, const struct pp_
     out->line = pp_pycode_line(L, info, off);
     return 0;
 }
-
-int
-pp_pyframe_resolve(struct pp_pywalker *w, struct pp_pycode *codes,
-                   const struct pp_pyframe_raw *raw, size_t n, struct pp_pyframe *out,
-                   size_t *nout)
-{
-    size_t i, k = 0;
-    int err = pp_pyframe_validate(w, codes, raw, n);
-
-    if (err)
-        return err;
-    for (i = 0; i < n; i++) {
-        bool skip;
-        if ((err = pp_pyframe_name(w, codes, &raw[i], &out[k], &skip)))
-            return err;
-        if (!skip)
-            k++;
-    }
-    *nout = k;
-    return 0;
-}

@@ -5,9 +5,10 @@
  * pp_pyframe_threads() walks every interpreter's thread-state list;
  * pp_pyframe_walk() walks one thread's frame chain into raw records
  * (code address, instruction offset, activation flags) with hard limits;
- * pp_pyframe_resolve() turns raw records into named frames through the
- * code cache, dropping shim and incomplete frames.  Shape flags of the
- * layout decide how; no version numbers here.
+ * pp_pyframe_validate() and pp_pyframe_name() turn raw records into named
+ * frames through the code cache, dropping shim and incomplete frames (the
+ * one caller: pystack.c).  Shape flags of the layout decide how; no
+ * version numbers here.
  */
 #ifndef PP_PYFRAME_H
 #define PP_PYFRAME_H
@@ -167,10 +168,5 @@ int pp_pyframe_validate(struct pp_pywalker *w, struct pp_pycode *codes,
 /* Names one validated raw frame; *skip for shim and incomplete frames. */
 int pp_pyframe_name(struct pp_pywalker *w, struct pp_pycode *codes, const struct pp_pyframe_raw *r,
                     struct pp_pyframe *out, bool *skip);
-/* validate + name every frame.  Skips shims and incomplete
- * frames.  out must hold n entries; *nout gets the count. */
-int pp_pyframe_resolve(struct pp_pywalker *w, struct pp_pycode *codes,
-                       const struct pp_pyframe_raw *raw, size_t n, struct pp_pyframe *out,
-                       size_t *nout);
 
 #endif

@@ -2,16 +2,17 @@
  * sample.c -- session orchestration (layer L5).
  *
  * Start: launch or check the PID, open the live memory reader, find the
- * runtime, pick and validate the layout.  Run: a Poisson-jittered timer
- * (exponential intervals, so sampling never locks onto a periodic workload)
- * calls pp_session_tick(), which reads every thread state, skips threads
- * that are not on CPU (unless --idle; the state comes from /proc before
- * the thread's memory is touched), walks and names each thread's frames
- * and counts the stack.  The target is never stopped in this mode.
+ * runtime, pick and validate the layout (the capture mode is chosen next,
+ * mode.c).  Run: the one loop (loop.c) over this session, which its mode
+ * (struct pp_mode_ops) samples.  The Python-only tick is here:
+ * pp_session_tick() reads every thread state, skips threads that are not
+ * on CPU (unless --idle; the state comes from /proc before the thread's
+ * memory is touched), reads each thread's stack (pystack.c) and counts it.
+ * The target is never stopped in this mode.  Then the outputs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,25 +25,13 @@
 #include "elf.h"
 #include "err.h"
 #include "log.h"
-#include "native.h"
+#include "loop.h"
 #include "out.h"
 #include "pstop.h"
 #include "sample.h"
 
-volatile sig_atomic_t pp_stop_requested;
-volatile sig_atomic_t pp_flush_requested;
-volatile sig_atomic_t pp_stop_signal;
-
-/* raw-frame cache entry, see frame_id() */
-struct rawframe {
-    uint64_t code_addr;
-    int64_t instr;
-    uint32_t frame_id; /* UINT32_MAX: a frame not reported (shim, incomplete) */
-};
-
 #define LAUNCH_FIND_TIMEOUT_NS (3ULL * 1000000000ULL)
 #define LAUNCH_READY_TIMEOUT_NS (10ULL * 1000000000ULL)
-#define SPIN_BELOW_NS (50ULL * 1000ULL)
 #define TASK_REFRESH_NS (200ULL * 1000000ULL)
 
 static void
@@ -193,19 +182,6 @@ attach(struct pp_session *s)
     return pp_mem_read(s->mem, s->rt.runtime_addr, &probe, sizeof(probe));
 }
 
-static int
-pick_layout(struct pp_session *s)
-{
-    unsigned minor = (s->rt.version_hex >> 16) & 0xff;
-    int err;
-
-    if (minor >= 13)
-        err = pp_pylayout_from_debug_offsets(s->mem, s->rt.runtime_addr, &s->layout);
-    else
-        err = pp_pylayout_static(s->rt.version_hex, &s->layout);
-    return err;
-}
-
 int
 pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
 {
@@ -221,17 +197,14 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     s->agg.keep_timestamps = opts->timestamps;
     pp_vec_init(&s->threads, sizeof(struct pp_pythread));
     pp_hmap_init(&s->tid_seen);
-    pp_vec_init(&s->rawcache, sizeof(struct rawframe));
-    pp_hmap_init(&s->rawcache_ids);
-    s->raw = calloc(PP_MAX_DEPTH, sizeof(*s->raw));
-    s->frames = calloc(PP_MAX_DEPTH, sizeof(*s->frames));
     s->stack_buf = calloc(PP_MAX_DEPTH + 2, sizeof(*s->stack_buf));
-    if (!s->raw || !s->frames || !s->stack_buf)
-        return PP_ENOMEM;
+    if ((err = pp_pystack_init(&s->py, &s->walker, &s->codes, &s->agg)) || !s->stack_buf)
+        return err ? err : PP_ENOMEM;
     err = opts->argv ? launch(s) : attach(s);
     if (err)
         return err;
-    if ((err = pp_mem_cache_enable(s->mem)) || (err = pick_layout(s)))
+    if ((err = pp_mem_cache_enable(s->mem)) ||
+        (err = pp_pylayout_pick(s->mem, s->rt.runtime_addr, s->rt.version_hex, &s->layout)))
         return err;
     pp_pywalker_init(&s->walker, s->mem, &s->layout, &s->codes, s->rt.runtime_addr);
     if (opts->gil && s->layout.free_threaded)
@@ -257,15 +230,21 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     pp_proc_tasks_refresh(s->pid, &s->tasks);
     gettimeofday(&tv, NULL);
     s->start_unix = (double)tv.tv_sec + tv.tv_usec / 1e6;
-    if ((err = pp_native_start(s)))
-        return err;
+    pp_session_begin(s);
+    return 0;
+}
+
+void
+pp_session_begin(struct pp_session *s)
+{
     s->start_ns = pp_now_ns();
     s->status_ns = s->start_ns;
     s->exec_id = pp_proc_exec_id(s->pid);
     s->exec_checked_ns = s->start_ns;
-    pp_log_info("sampling PID %d (Python %s, runtime at 0x%llx in %s)", s->pid,
-                s->rt.version_str, (unsigned long long)s->rt.runtime_addr, s->rt.path);
-    return 0;
+    if (s->mode)
+        pp_log_info("sampling PID %d (Python %s, runtime at 0x%llx in %s), %s mode", s->pid,
+                    s->rt.version_str, (unsigned long long)s->rt.runtime_addr, s->rt.path,
+                    s->mode->name);
 }
 
 /* ==== one tick ==== */
@@ -400,97 +379,13 @@ pp_session_thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid
     return pp_hmap_put(&s->tid_seen, key, *idx + 1);
 }
 
-/*
- * Raw frame (code address, instruction) -> interned frame id.  In steady
- * state this is one hash lookup per frame instead of a code-cache lookup,
- * a line-table decode and an interning.  Valid while no code object went
- * stale: any stale entry clears it (rare: code objects dying at a reused
- * address).
- */
-#define RAWCACHE_MAX (1u << 20)
-
-int
-pp_session_frame_id(struct pp_session *s, const struct pp_pyframe_raw *r, uint32_t *id, bool *skip)
-{
-    struct rawframe e;
-    struct pp_pyframe f;
-    uint64_t h, v;
-    int err;
-
-    if (s->rawcache_stale != s->codes.stale || s->rawcache.len >= RAWCACHE_MAX) {
-        pp_hmap_clear(&s->rawcache_ids);
-        s->rawcache.len = 0;
-        s->rawcache_stale = s->codes.stale;
-    }
-    h = pp_hash_u64(r->code_addr ^ pp_hash_u64((uint64_t)r->instr));
-    for (;; h++) {
-        const struct rawframe *c;
-        if (!pp_hmap_get(&s->rawcache_ids, h, &v))
-            break;
-        c = pp_vec_at(&s->rawcache, v - 1);
-        if (c->code_addr == r->code_addr && c->instr == r->instr) {
-            *skip = c->frame_id == UINT32_MAX;
-            *id = c->frame_id;
-            return 0;
-        }
-    }
-    err = pp_pyframe_name(&s->walker, &s->codes, r, &f, skip);
-    if (err)
-        return err;
-    e.code_addr = r->code_addr;
-    e.instr = r->instr;
-    e.frame_id = UINT32_MAX;
-    if (!*skip) {
-        err = pp_agg_frame(&s->agg, PP_FRAME_PY, f.name_id, f.file_id, f.line, &e.frame_id);
-        if (err)
-            return err;
-        *id = e.frame_id;
-    }
-    if (s->rawcache_stale != s->codes.stale) /* naming found a stale entry */
-        return 0;
-    if ((err = pp_vec_append(&s->rawcache, &e)))
-        return err;
-    return pp_hmap_put(&s->rawcache_ids, h, s->rawcache.len);
-}
-
-/* Walks, validates and names t's stack into s->stack_buf[0..*depth), root
- * first; *nmarkers is the number of marker frames at its root. */
-static int
-read_stack(struct pp_session *s, const struct pp_pythread *t, size_t *depth, size_t *nmarkers)
-{
-    size_t n, i;
-    bool truncated;
-    int err;
-
-    *depth = 0;
-    err = pp_pyframe_walk(&s->walker, t, s->raw, PP_MAX_DEPTH, &n, &truncated);
-    if (!err)
-        err = pp_pyframe_validate(&s->walker, &s->codes, s->raw, n);
-    if (err)
-        return err;
-    if (truncated)
-        s->stack_buf[(*depth)++] = s->truncated_frame;
-    *nmarkers = *depth;
-    for (i = n; i-- > 0;) { /* root first */
-        bool skip;
-        err = pp_session_frame_id(s, &s->raw[i], &s->stack_buf[*depth], &skip);
-        if (err)
-            return err;
-        if (!skip)
-            (*depth)++;
-    }
-    if (truncated)
-        s->st.truncated++;
-    return 0;
-}
-
 static int
 sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
               bool force_all, uint64_t now)
 {
-    size_t nf = 0, depth = 0;
+    struct pp_pystack ps;
+    size_t nf = 0, depth = 0, i;
     uint32_t idx, stack;
-    int attempt;
     int tid = task ? task->tid : (int)t->native_tid;
     int err;
 
@@ -509,19 +404,19 @@ sample_thread(struct pp_session *s, struct pp_pythread *t, struct pp_task *task,
             return 0;
         }
     }
-    err = read_stack(s, t, &depth, &nf);
-    for (attempt = 1; err && pp_err_class(err) != PP_FATAL && attempt < PP_READ_ATTEMPTS; attempt++) {
-        /* The target kept running while we read: a frame was freed and
-         * reused, a generator yielded, a C frame returned.  Read this
-         * thread again at once. */
-        s->st.retries++;
-        if (pp_pyframe_reread(&s->walker, t) == 0)
-            err = read_stack(s, t, &depth, &nf);
-    }
+    err = pp_pystack_read(&s->py, t, PP_MAX_DEPTH, &ps);
     if (err) {
         pp_session_count_error(s, err);
         return pp_err_class(err) == PP_FATAL ? err : 0;
     }
+    if (ps.truncated) {
+        s->stack_buf[depth++] = s->truncated_frame;
+        s->st.truncated++;
+    }
+    nf = depth;
+    for (i = 0; i < ps.n; i++) /* root first; activations without a frame left out */
+        if (ps.v[i].id != UINT32_MAX)
+            s->stack_buf[depth++] = ps.v[i].id;
     if (depth == nf) {
         s->st.empty++;
         return 0;
@@ -639,76 +534,91 @@ pp_session_wait_exit(struct pp_session *s)
         sleep_ns(20000000);
 }
 
-/* ==== the loop ==== */
+/* ==== the loop (loop.c) over one process ==== */
 
-static double
-exp_interval_ns(double mean_ns)
+static unsigned
+session_prepare(void *arg, uint64_t now, struct pollfd *fds, size_t max, size_t *nfds,
+                bool *ready)
 {
-    double u = (random() + 1.0) / ((double)RAND_MAX + 2.0);
-    double v = -log(u) * mean_ns;
-    if (v > 10 * mean_ns)
-        v = 10 * mean_ns;
-    return v;
+    struct pp_session *s = arg;
+    (void)now;
+    if (s->mode->pollfds)
+        *nfds = s->mode->pollfds(s, fds, max, ready);
+    return s->mode->need;
 }
+
+static int
+session_drain(void *arg, const struct pollfd *fds, size_t nfds, uint64_t end)
+{
+    struct pp_session *s = arg;
+    return s->mode->drain(s, fds, nfds, end);
+}
+
+static int
+session_tick(void *arg, bool late)
+{
+    struct pp_session *s = arg;
+    int err;
+    if (late)
+        s->st.late_ticks++;
+    err = s->mode->tick(s);
+    if (err == PP_EGONE)
+        s->target_gone = true;
+    return err;
+}
+
+static void
+session_child(void *arg)
+{
+    struct pp_session *s = arg;
+    s->mode->child(s);
+}
+
+static void
+session_flush(void *arg)
+{
+    struct pp_session *s = arg;
+    int err;
+    s->end_ns = pp_now_ns();
+    if ((err = pp_session_write(s)))
+        pp_log_warn("snapshot not written: %s", pp_strerror(err));
+    else
+        pp_log_info("snapshot written");
+}
+
+static bool
+session_after(void *arg, uint64_t now)
+{
+    struct pp_session *s = arg;
+    pp_session_status(s, now);
+    if (s->mode->maintain) {
+        if (s->mode->maintain(s, now) == PP_EGONE)
+            return true;
+    } else if (pp_session_child_gone(s)) {
+        s->target_gone = true;
+        return true;
+    }
+    return pp_session_exec_check(s, pp_now_ns());
+}
+
+static const struct pp_loop_ops session_ops = {
+    session_prepare, session_drain, session_tick, session_child, session_flush, session_after,
+};
 
 int
 pp_session_run(struct pp_session *s)
 {
-    double mean = 1e9 / s->opts.rate_hz;
-    uint64_t deadline = pp_now_ns();
-    uint64_t end = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
-                                          : UINT64_MAX;
-    int err = 0;
+    struct pp_loop l;
+    int err;
 
-    if (s->nat)
-        return pp_native_run(s);
-    srandom((unsigned)(pp_now_ns() ^ (uint64_t)getpid()));
-    while (!pp_stop_requested) {
-        uint64_t now;
-        struct timespec ts;
-
-        deadline += (uint64_t)exp_interval_ns(mean);
-        if (deadline >= end)
-            break;
-        ts.tv_sec = (time_t)(deadline / 1000000000ULL);
-        ts.tv_nsec = (long)(deadline % 1000000000ULL);
-        if (deadline > pp_now_ns() + SPIN_BELOW_NS) {
-            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-                   !pp_stop_requested && !pp_flush_requested)
-                ;
-        } else {
-            /* a wake-up from sleep costs more than such a short wait */
-            while (pp_now_ns() < deadline && !pp_stop_requested)
-                ;
-        }
-        if (pp_stop_requested)
-            break;
-        if (pp_flush_requested) {
-            pp_flush_requested = 0;
-            s->end_ns = pp_now_ns();
-            if ((err = pp_session_write(s)))
-                pp_log_warn("snapshot not written: %s", pp_strerror(err));
-            else
-                pp_log_info("snapshot written");
-        }
-        now = pp_now_ns();
-        if (now >= end) /* behind schedule: the clock, not the tick count, ends a run */
-            break;
-        if (now > deadline + (uint64_t)mean) {
-            s->st.late_ticks++;
-            if (now > deadline + 1000000000ULL)
-                deadline = now; /* far behind (suspended?): don't burst */
-        }
-        err = pp_session_tick(s, false);
-        pp_session_status(s, pp_now_ns());
-        if (err == PP_EGONE || pp_session_child_gone(s)) {
-            err = 0;
-            s->target_gone = true;
-            break;
-        }
-        if (err || pp_session_exec_check(s, pp_now_ns()))
-            break;
-    }
+    l.ops = &session_ops;
+    l.arg = s;
+    l.rate_hz = s->opts.rate_hz;
+    l.end_ns = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
+                                      : UINT64_MAX;
+    err = pp_loop_run(&l);
+    if (s->mode->detach)
+        s->mode->detach(s);
     s->end_ns = pp_now_ns();
     pp_session_status_clear(s);
     return err;
@@ -719,26 +629,21 @@ pp_session_run(struct pp_session *s)
 void
 pp_session_status(struct pp_session *s, uint64_t now)
 {
+    char what[96];
     if (!s->opts.status || now - s->status_ns < 1000000000ULL)
         return;
     s->status_ns = now;
     s->status_shown = true;
-    fprintf(stderr, "\rpyprof: %llu samples, %llu errors, %.0f s",
-            (unsigned long long)s->st.samples,
-            (unsigned long long)(s->st.errors_transient + s->st.errors_baddata),
-            (now - s->start_ns) / 1e9);
-    if (s->opts.duration_s > 0)
-        fprintf(stderr, " of %.0f s", s->opts.duration_s); /* -d: show the total */
-    fputs(" (Ctrl-C to stop)\033[K", stderr);
-    fflush(stderr);
+    snprintf(what, sizeof(what), "%llu samples, %llu errors", (unsigned long long)s->st.samples,
+             (unsigned long long)(s->st.errors_transient + s->st.errors_baddata));
+    pp_loop_status(what, now - s->start_ns, s->opts.duration_s);
 }
 
 void
 pp_session_status_clear(struct pp_session *s)
 {
     if (s->status_shown) {
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
+        pp_loop_status_clear();
         s->status_shown = false;
     }
 }
@@ -762,12 +667,8 @@ target_status_text(struct pp_session *s, char *buf, size_t len)
         snprintf(buf, len, "running");
     else if (!s->launched)
         snprintf(buf, len, "exited");
-    else if (WIFEXITED(s->target_status))
-        snprintf(buf, len, "exit %d", WEXITSTATUS(s->target_status));
-    else if (WIFSIGNALED(s->target_status))
-        snprintf(buf, len, "signal %d", WTERMSIG(s->target_status));
     else
-        snprintf(buf, len, "exited");
+        pp_session_status_text(s->target_status, buf, len);
 }
 
 int
@@ -775,10 +676,10 @@ pp_session_out_agg(struct pp_session *s, struct pp_agg *tmp, const struct pp_agg
 {
     int err;
     *out = &s->agg;
-    if (!s->nat)
+    if (!s->mode || !s->mode->expand)
         return 0;
     /* native PCs become named frames (inline chains) now */
-    if ((err = pp_native_expand(s, tmp))) {
+    if ((err = s->mode->expand(s, tmp))) {
         pp_agg_free(tmp);
         return err;
     }
@@ -812,7 +713,7 @@ pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "errors_transient", s->st.errors_transient);
     pp_out_stat(info, "errors_baddata", s->st.errors_baddata);
     pp_out_stat(info, "truncated", s->st.truncated);
-    pp_out_stat(info, "retries", s->st.retries);
+    pp_out_stat(info, "retries", s->py.retries);
     pp_out_stat(info, "gil_skipped", s->st.gil_skipped);
     pp_out_stat(info, "gil_waiting", s->st.gil_waiting);
     pp_out_stat(info, "threads_seen", s->agg.threads.len);
@@ -823,7 +724,8 @@ pp_session_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "threads_merged", s->st.threads_merged);
     pp_out_stat(info, "first_sample_us",
                 s->first_sample_ns ? (s->first_sample_ns - s->attach_ns) / 1000 : 0);
-    pp_native_out_info(s, info);
+    if (s->mode && s->mode->out_info)
+        s->mode->out_info(s, info);
 }
 
 int
@@ -854,7 +756,9 @@ pp_session_summary(struct pp_session *s, const char *path)
     char native[256];
     uint64_t errors = s->st.errors_transient + s->st.errors_baddata;
     target_status_text(s, status, sizeof(status));
-    pp_native_summary(s, native, sizeof(native));
+    native[0] = '\0';
+    if (s->mode && s->mode->summary)
+        s->mode->summary(s, native, sizeof(native));
     fprintf(stderr,
             "pyprof: %llu samples, %llu errors (%llu transient, %llu bad data), %llu late "
             "ticks%s, %.1f s, PID %d (%.80s), target %s -> %s\n",
@@ -864,35 +768,59 @@ pp_session_summary(struct pp_session *s, const char *path)
             native, (s->end_ns - s->start_ns) / 1e9, s->pid, s->cmdline, status, path);
 }
 
+static bool
+session_gone(void *arg)
+{
+    return pp_session_child_gone(arg);
+}
+
 void
 pp_session_stop_target(struct pp_session *s)
 {
     if (s->launched && !pp_session_child_gone(s)) {
-        /* the run ended first: Ctrl-C/SIGTERM are passed on, the end of
-         * --duration sends SIGTERM (quiet, unlike SIGINT's traceback) */
-        int sig = pp_stop_signal ? pp_stop_signal : SIGTERM;
-        uint64_t t0 = pp_now_ns();
-        /* not reaped yet (checked just now): the PID is still our child's,
-         * a zombie at worst, and cannot name another process */
-        kill(s->pid, sig);
-        while (!pp_session_child_gone(s)) {
-            if (pp_now_ns() - t0 > 5000000000ULL) {
-                kill(s->pid, SIGKILL);
-                while (pp_proc_waitpid(s->pid, &s->target_status, __WALL) < 0 && errno == EINTR)
-                    ;
-                (void)pp_session_child_gone(s); /* the recorded status, if reaped elsewhere */
-                s->target_gone = true;
-                break;
-            }
-            sleep_ns(2000000);
-        }
+        pp_session_stop_child(s->pid, session_gone, s, &s->target_status);
+        (void)pp_session_child_gone(s); /* the recorded status, if reaped elsewhere */
+        s->target_gone = true;
     }
+}
+
+void
+pp_session_stop_child(int pid, bool (*gone)(void *arg), void *arg, int *status)
+{
+    /* the run ended first: Ctrl-C/SIGTERM are passed on, the end of
+     * --duration sends SIGTERM (quiet, unlike SIGINT's traceback) */
+    int sig = pp_stop_signal ? pp_stop_signal : SIGTERM;
+    uint64_t t0 = pp_now_ns();
+    /* not reaped yet (the caller checked just now): the PID is still our
+     * child's, a zombie at worst, and cannot name another process */
+    kill(pid, sig);
+    while (!gone(arg)) {
+        if (pp_now_ns() - t0 > 5000000000ULL) {
+            kill(pid, SIGKILL);
+            while (pp_proc_waitpid(pid, status, __WALL) < 0 && errno == EINTR)
+                ;
+            return;
+        }
+        sleep_ns(2000000);
+    }
+}
+
+void
+pp_session_status_text(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "signal %d", WTERMSIG(status));
+    else
+        snprintf(buf, len, "exited");
 }
 
 void
 pp_session_free(struct pp_session *s)
 {
-    pp_native_free(s);
+    if (s->mode && s->mode->free)
+        s->mode->free(s);
     pp_pywalker_free(&s->walker);
     pp_pycode_free(&s->codes);
     pp_agg_free(&s->agg);
@@ -900,13 +828,10 @@ pp_session_free(struct pp_session *s)
     pp_proc_tasks_free(&s->tasks);
     pp_vec_free(&s->threads);
     pp_hmap_free(&s->tid_seen);
-    pp_vec_free(&s->rawcache);
-    pp_hmap_free(&s->rawcache_ids);
+    pp_pystack_free(&s->py);
     pp_pythreadname_list_free(&s->pynames);
     pp_maps_free(&s->maps);
     pp_mem_free(s->mem);
     s->mem = NULL;
-    free(s->raw);
-    free(s->frames);
     free(s->stack_buf);
 }

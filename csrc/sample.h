@@ -1,6 +1,7 @@
 /*
- * sample.h -- one profiling session: attach or launch, sample on a timer,
- * write the outputs (layer L5).  The only module that uses all others.
+ * sample.h -- one profiling session: attach or launch, the Python-only
+ * tick, the loop over one process, the outputs (layer L5).  How it is
+ * sampled is its capture mode (struct pp_mode_ops below; mode.h).
  */
 #ifndef PP_SAMPLE_H
 #define PP_SAMPLE_H
@@ -11,6 +12,7 @@
 #include <sys/types.h>
 
 #include "agg.h"
+#include "loop.h"
 #include "maps.h"
 #include "mem.h"
 #include "proc.h"
@@ -18,8 +20,11 @@
 #include "py/runtime.h"
 #include "pycode.h"
 #include "pyframe.h"
+#include "pystack.h"
 #include "pythreadname.h"
 #include "util.h"
+
+enum pp_native_mode { PP_NATIVE_AUTO, PP_NATIVE_PERF, PP_NATIVE_BLOCKING };
 
 struct pp_session_opts {
     int pid;          /* attach; 0 when launching */
@@ -43,7 +48,7 @@ struct pp_session_opts {
 
 struct pp_stats {
     uint64_t samples, ticks, late_ticks, idle_skipped, empty;
-    uint64_t errors_transient, errors_baddata, truncated, retries;
+    uint64_t errors_transient, errors_baddata, truncated;
     uint64_t gil_skipped, gil_waiting;
     uint64_t sample_ns_total;
     uint64_t threads_merged; /* samples of threads past the cap (PP_THREADS_MAX) */
@@ -78,11 +83,7 @@ struct pp_session {
     uint64_t pynames_tick;       /* tick count of the last read */
     uint64_t pynames_backoff_ns; /* least time between reads; 0 = initial */
     bool pynames_read;           /* read at least once */
-    struct pp_vec rawcache;      /* struct rawframe (sample.c) */
-    struct pp_hmap rawcache_ids; /* hash -> index + 1 */
-    uint64_t rawcache_stale;     /* codes.stale when it was last valid */
-    struct pp_pyframe_raw *raw;
-    struct pp_pyframe *frames;
+    struct pp_pystack_reader py; /* the Python stack of one thread (pystack.c) */
     uint32_t *stack_buf;
     struct pp_stats st;
     char cmdline[1024];
@@ -95,6 +96,7 @@ struct pp_session {
     uint32_t truncated_frame; /* marker frame id */
     uint32_t gil_wait_frame;  /* "<waiting for GIL>" */
     uint64_t gil_addr, gil_holder; /* this tick's GIL; gil_addr 0: unknown */
+    const struct pp_mode_ops *mode; /* how it is sampled (pp_mode_pick, mode.c) */
     struct pp_native *nat;    /* native mode state (native.c), or NULL */
     /* an exec of the target ends the sampling (pp_session_exec_check) */
     unsigned long long exec_id; /* pp_proc_exec_id() at start */
@@ -104,12 +106,41 @@ struct pp_session {
     char exec_cmdline[256];
 };
 
-/* Set by signal handlers; the loop polls them. */
-extern volatile sig_atomic_t pp_stop_requested;
-extern volatile sig_atomic_t pp_flush_requested;
-extern volatile sig_atomic_t pp_stop_signal;
+/*
+ * A capture mode (mode_python.c, mode_perf.c, mode_ptrace.c): how the
+ * session's samples are taken, for the loop (loop.c) and the output.
+ * NULL members are not needed by the mode.
+ */
+struct pollfd;
+struct pp_out_info;
+struct pp_mode_ops {
+    const char *name; /* "python", "perf", "blocking" */
+    unsigned need;    /* PP_LOOP_*: what the loop waits for */
+    /* perf: the fds to wait on; after the wait, their samples (until end) */
+    size_t (*pollfds)(struct pp_session *s, struct pollfd *fds, size_t max, bool *ready);
+    int (*drain)(struct pp_session *s, const struct pollfd *fds, size_t n, uint64_t end);
+    /* after each step: new threads; PP_EGONE once the target is gone
+     * (NULL: pp_session_child_gone() tells) */
+    int (*maintain)(struct pp_session *s, uint64_t now);
+    /* timed modes: one tick over the threads */
+    int (*tick)(struct pp_session *s);
+    /* ptrace: pass on the signals that stopped seized threads */
+    void (*child)(struct pp_session *s);
+    /* the end of sampling: every thread let go */
+    void (*detach)(struct pp_session *s);
+    /* the profile to write, native PCs expanded (NULL: s->agg as is) */
+    int (*expand)(struct pp_session *s, struct pp_agg *out);
+    void (*out_info)(struct pp_session *s, struct pp_out_info *info);
+    void (*summary)(struct pp_session *s, char *buf, size_t len);
+    void (*free)(struct pp_session *s);
+};
 
+/* Launches or attaches, finds the runtime and the layout: Python-only
+ * sampling is possible after it; pp_mode_pick() (mode.c) then chooses the
+ * capture mode. */
 int pp_session_start(struct pp_session *s, const struct pp_session_opts *opts);
+/* After the mode is set up: the sampling starts now. */
+void pp_session_begin(struct pp_session *s);
 /* Samples until stopped, the duration ends or the target exits. */
 int pp_session_run(struct pp_session *s);
 /* One tick over all threads; with force_all, idle threads too. */
@@ -119,11 +150,17 @@ int pp_session_write(struct pp_session *s);
  * when *out == tmp).  Then the metadata and statistics (after: the
  * expansion notes modules without debug info). */
 int pp_session_out_agg(struct pp_session *s, struct pp_agg *tmp, const struct pp_agg **out);
-struct pp_out_info;
 void pp_session_out_info(struct pp_session *s, struct pp_out_info *info);
 /* A launched child still running is sent the stop signal (SIGTERM by
  * default) and waited for (SIGKILL after 5 s); its status is recorded. */
 void pp_session_stop_target(struct pp_session *s);
+/* The same for any launched child pid (the tree's root too): gone(arg)
+ * says whether it exited (and records its status); after SIGKILL the
+ * status is waited for into *status. */
+void pp_session_stop_child(int pid, bool (*gone)(void *arg), void *arg, int *status);
+/* A launched child's wait status as the output says it: "exit N",
+ * "signal N", or "exited". */
+void pp_session_status_text(int status, char *buf, size_t len);
 void pp_session_free(struct pp_session *s);
 void pp_session_summary(struct pp_session *s, const char *path);
 
@@ -142,14 +179,11 @@ bool pp_session_exec_check(struct pp_session *s, uint64_t now);
  * output). */
 void pp_session_wait_exit(struct pp_session *s);
 
-/* For native.c: the per-thread pieces of a Python sample. */
-#define PP_READ_ATTEMPTS 3
+/* For the capture modes: the per-thread pieces of a sample. */
 bool pp_session_child_gone(struct pp_session *s);
 void pp_session_count_error(struct pp_session *s, int err);
 /* t may be NULL: a thread without Python state (named by its comm). */
 int pp_session_thread_idx(struct pp_session *s, const struct pp_pythread *t, int tid, uint64_t now,
                           uint32_t *idx);
-int pp_session_frame_id(struct pp_session *s, const struct pp_pyframe_raw *r, uint32_t *id,
-                        bool *skip);
 
 #endif

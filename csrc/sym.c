@@ -66,26 +66,6 @@ struct pp_symbolizer {
     struct pp_strtab inl; /* inline names */
 };
 
-static __thread int sym_pid;
-
-static int
-find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
-         char **file_name, Elf **elfp)
-{
-    char path[4096];
-    int fd;
-    if (modname && modname[0] == '/') {
-        pp_proc_root_path(sym_pid, modname, path, sizeof path);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            *file_name = strdup(path);
-            *elfp = NULL;
-            return fd;
-        }
-    }
-    return pp_dw.dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name, elfp);
-}
-
 /* Length of name without the suffixes of GCC's clones that only say how
  * the function was compiled (.lto_priv.N, .constprop.N, .isra.N, .part.N);
  * .cold stays: it says the code is the cold part. */
@@ -271,7 +251,7 @@ add_eval_cold(Dwfl_Module *mod, struct symmod *m)
     }
     if (!lo || hi - lo > COLD_MAX_HOT || !pp_dw.dwfl_module_getelf(mod, &bias))
         return;
-    pp_proc_root_path(sym_pid, m->path, path, sizeof path);
+    pp_proc_root_path(pp_dw_target_pid(), m->path, path, sizeof path);
     if (pp_elf_open(path, &e) != 0)
         return;
     if (pp_elf_find_section(&e, ".text", &text_addr, &text_size) != 0 ||
@@ -395,7 +375,7 @@ int
 pp_sym_refresh(struct pp_symbolizer *s)
 {
     int r;
-    sym_pid = s->pid;
+    pp_dw_target(s->pid);
     pp_dw.dwfl_report_begin(s->dwfl);
     r = pp_dw.dwfl_linux_proc_report(s->dwfl, s->pid);
     if (pp_dw.dwfl_report_end(s->dwfl, removed_cb, NULL) != 0 || r != 0)
@@ -425,7 +405,7 @@ pp_sym_new(int pid, const char *debug_dirs, bool inlines, struct pp_symbolizer *
         if (s->debuginfo_path)
             snprintf(s->debuginfo_path, n, "%s:.debug:/usr/lib/debug", debug_dirs);
     }
-    s->cbs.find_elf = find_elf;
+    s->cbs.find_elf = pp_dw_find_elf;
     s->cbs.find_debuginfo = pp_dw.dwfl_standard_find_debuginfo;
     s->cbs.debuginfo_path = &s->debuginfo_path;
     s->dwfl = pp_dw.dwfl_begin(&s->cbs);
@@ -451,7 +431,7 @@ pp_sym_lookup(struct pp_symbolizer *s, uint64_t pc, struct pp_sym_info *out)
     size_t lo, hi;
 
     memset(out, 0, sizeof *out);
-    sym_pid = s->pid;
+    pp_dw_target(s->pid);
     mod = pp_dw.dwfl_addrmodule(s->dwfl, pc);
     if (!mod)
         return PP_ENOTFOUND;
@@ -511,7 +491,7 @@ pp_sym_inlines(struct pp_symbolizer *s, uint64_t pc, const char **names, size_t 
 
     if (!s->inlines || max == 0)
         return 0;
-    sym_pid = s->pid;
+    pp_dw_target(s->pid);
     mod = pp_dw.dwfl_addrmodule(s->dwfl, pc);
     if (!mod || !(m = module_of(s, mod)) || m->dwarf < 0)
         return 0;

@@ -64,31 +64,6 @@ struct dwu {
     bool read_failed; /* libdwfl ends a walk on a failed read as if complete */
 };
 
-/* find_elf gets no argument of ours: the pid of the Dwfl being used is
- * set here before every call into libdwfl that may open files. */
-static __thread int pp_dwu_pid;
-
-/* Opens a module's file as the target sees it (its mount namespace). */
-static int
-find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
-         char **file_name, Elf **elfp)
-{
-    char path[4096];
-    int fd;
-
-    if (modname && modname[0] == '/') {
-        pp_proc_root_path(pp_dwu_pid, modname, path, sizeof path);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            *file_name = strdup(path);
-            *elfp = NULL;
-            return fd;
-        }
-    }
-    /* [vdso] and deleted files: libdwfl reads them from /proc/PID/mem */
-    return pp_dw.dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name, elfp);
-}
-
 static pid_t
 next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
 {
@@ -359,7 +334,7 @@ dwu_refresh(struct pp_unwinder *base)
     struct dwu *u = (struct dwu *)base;
     int r;
 
-    pp_dwu_pid = base->pid;
+    pp_dw_target(base->pid);
     if (u->rows) /* rows of unmapped modules must not survive */
         memset(u->rows, 0, ROWS * sizeof(*u->rows));
     pp_dw.dwfl_report_begin(u->dwfl);
@@ -380,7 +355,7 @@ dwu_unwind(struct pp_unwinder *base, const struct pp_unwind_input *in,
     *n = 0;
     *status = 0;
     if (!u->attached) {
-        pp_dwu_pid = base->pid;
+        pp_dw_target(base->pid);
         if (!pp_dw.dwfl_attach_state(u->dwfl, NULL, base->pid, &thread_cbs, u)) {
             pp_log_debug("dwfl_attach_state: %s", pp_dw.dwfl_errmsg(-1));
             return PP_EIO;
@@ -389,7 +364,7 @@ dwu_unwind(struct pp_unwinder *base, const struct pp_unwind_input *in,
     }
     if (max > PP_UNWIND_MAX)
         max = PP_UNWIND_MAX;
-    pp_dwu_pid = base->pid;
+    pp_dw_target(base->pid);
     if (u->rows && fast_unwind(u, in, out, max, n)) {
         u->fast++;
         *status = u->status;
@@ -416,7 +391,7 @@ dwu_unwind(struct pp_unwinder *base, const struct pp_unwind_input *in,
     u->status = 0;
     u->last_sp = 0;
     u->read_failed = false;
-    pp_dwu_pid = base->pid;
+    pp_dw_target(base->pid);
     r = pp_dw.dwfl_getthread_frames(u->dwfl, in->tid, frame_cb, u);
     if ((r == -1 || u->read_failed) && !(u->status & PP_US_DEPTH))
         u->status |= PP_US_TRUNCATED; /* CFI missing or a read failed */
@@ -469,7 +444,7 @@ pp_unwind_libdw_new(int pid, const char *root, struct pp_mem *mem, struct pp_unw
     u->base.allow_live = mem != NULL;
     if (!getenv("PYPROF_NO_ROW_CACHE")) /* the tests compare both paths */
         u->rows = calloc(ROWS, sizeof(*u->rows));
-    u->cbs.find_elf = find_elf;
+    u->cbs.find_elf = pp_dw_find_elf;
     u->cbs.find_debuginfo = pp_dw.dwfl_standard_find_debuginfo;
     u->cbs.debuginfo_path = &dwu_debuginfo_path;
     u->dwfl = pp_dw.dwfl_begin(&u->cbs);

@@ -1,5 +1,7 @@
 """Checks the layering of csrc/: a module may include only headers of its
-own layer or below (docs/architecture.md).  Exit 1 on a violation."""
+own layer or below (docs/architecture.md), and the includes between modules
+(X.c and X.h are one module) form no cycle, inside a layer too.  Exit 1 on
+a violation."""
 import os
 import re
 import sys
@@ -10,8 +12,9 @@ LAYERS = {
     "py/layout": 2, "py/offsets": 2, "py/offsets_table": 2, "py/runtime": 2,
     "dw": 2, "unwind": 2, "unwind_dw": 2, "unwind_lu": 2, "sym": 2,
     "linetable": 3, "pycode": 3, "pyframe": 3, "pythreadname": 3,
-    "agg": 4, "out": 4, "merge": 4,
-    "sample": 5, "native": 5, "multi": 5, "main": 5,
+    "agg": 4, "out": 4, "merge": 4, "pystack": 4,
+    "loop": 5, "sample": 5, "mode_python": 5, "native": 5, "mode_perf": 5, "mode_ptrace": 5,
+    "mode": 5, "multi": 5, "main": 5,
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
@@ -24,8 +27,35 @@ def module_of(path, root):
     return name
 
 
+def find_cycle(graph):
+    """One include cycle of graph (module -> set of modules), or None."""
+    state = {}  # 1: on the current path, 2: done
+
+    def visit(node, path):
+        state[node] = 1
+        path.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                return path[path.index(dep):] + [dep]
+            if dep not in state:
+                found = visit(dep, path)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node, [])
+            if found:
+                return found
+    return None
+
+
 def main(root):
     bad = 0
+    graph = {}
     for dirpath, _, files in os.walk(root):
         for f in sorted(files):
             if not f.endswith((".c", ".h")):
@@ -45,10 +75,16 @@ def main(root):
                     dep = module_of(target, root)
                     if dep not in LAYERS:
                         continue
+                    if dep != mod:
+                        graph.setdefault(mod, set()).add(dep)
                     if LAYERS[dep] > LAYERS[mod]:
                         print("layercheck: %s:%d: L%d module includes L%d %s"
                               % (path, lineno, LAYERS[mod], LAYERS[dep], dep))
                         bad += 1
+    cycle = find_cycle(graph)
+    if cycle:
+        print("layercheck: include cycle: %s" % " -> ".join(cycle))
+        bad += 1
     print("layercheck: %s" % ("ok" if not bad else "%d violation(s)" % bad))
     return 1 if bad else 0
 

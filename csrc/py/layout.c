@@ -592,3 +592,12 @@ pp_pylayout_validate(const struct pp_pylayout *L)
         ok &= field_ok(o->code_qualname, o->code_size, 8);
     return ok ? 0 : PP_EVERSION;
 }
+
+int
+pp_pylayout_pick(struct pp_mem *mem, uint64_t runtime_addr, uint32_t version_hex,
+                 struct pp_pylayout *out)
+{
+    if (((version_hex >> 16) & 0xff) >= 13) /* _Py_DebugOffsets exists from 3.13 */
+        return pp_pylayout_from_debug_offsets(mem, runtime_addr, out);
+    return pp_pylayout_static(version_hex, out);
+}

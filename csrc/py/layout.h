@@ -85,6 +85,12 @@ int pp_pylayout_static(uint32_t version_hex, struct pp_pylayout *out);
 int pp_pylayout_from_debug_offsets(struct pp_mem *mem, uint64_t runtime_addr,
                                    struct pp_pylayout *out);
 
+/* The layout of a target: from its _Py_DebugOffsets at runtime_addr
+ * (3.13+), else the static table of version_hex.  The one place that
+ * chooses between the two. */
+int pp_pylayout_pick(struct pp_mem *mem, uint64_t runtime_addr, uint32_t version_hex,
+                     struct pp_pylayout *out);
+
 /* Checks that every offset needed by the walkers is present and sane
  * (non-negative, aligned, inside its struct size).  0 or PP_EVERSION. */
 int pp_pylayout_validate(const struct pp_pylayout *L);

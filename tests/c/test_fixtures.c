@@ -33,6 +33,7 @@
 #include "py/offsets_table.h"
 #include "pycode.h"
 #include "pyframe.h"
+#include "pystack.h"
 #include "tap.h"
 #include "util.h"
 
@@ -120,7 +121,8 @@ struct replay {
     size_t threads, stacks, walk_errors;
 };
 
-/* The sampler's pipeline (sample.c: sample_thread) on one memory image.
+/* The sampler's pipeline (sample.c: sample_thread, through pystack.c) on
+ * one memory image.
  * Writes collapsed to out_path when it is not NULL. */
 static int
 replay(struct pp_mem *mem, uint32_t version_hex, uint64_t runtime_addr, bool force_static,
@@ -132,22 +134,18 @@ replay(struct pp_mem *mem, uint32_t version_hex, uint64_t runtime_addr, bool for
     struct pp_pycode codes;
     struct pp_agg agg;
     struct pp_vec threads;
-    struct pp_pyframe_raw *raw = calloc(PP_MAX_DEPTH, sizeof *raw);
-    struct pp_pyframe *frames = calloc(PP_MAX_DEPTH, sizeof *frames);
+    struct pp_pystack_reader reader;
     uint32_t *stack = calloc(PP_MAX_DEPTH + 2, sizeof *stack);
     uint32_t trunc_frame = 0, name, file;
-    unsigned minor = (version_hex >> 16) & 0xff;
     size_t i;
     int err = 0;
 
     memset(r, 0, sizeof *r);
-    if (minor >= 13 && !force_static)
-        r->layout_err = pp_pylayout_from_debug_offsets(mem, runtime_addr, &L);
-    else
+    if (force_static)
         r->layout_err = pp_pylayout_static(version_hex, &L);
+    else
+        r->layout_err = pp_pylayout_pick(mem, runtime_addr, version_hex, &L);
     if (r->layout_err) {
-        free(raw);
-        free(frames);
         free(stack);
         return r->layout_err;
     }
@@ -157,7 +155,8 @@ replay(struct pp_mem *mem, uint32_t version_hex, uint64_t runtime_addr, bool for
     pp_vec_init(&threads, sizeof(struct pp_pythread));
     pp_pywalker_init(&w, mem, &L, &codes, runtime_addr);
     pp_mem_cache_reset(mem);
-    if (pp_strtab_intern(&strs, "<truncated>", 11, &name) ||
+    if (pp_pystack_init(&reader, &w, &codes, &agg) ||
+        pp_strtab_intern(&strs, "<truncated>", 11, &name) ||
         pp_strtab_intern(&strs, "", 0, &file) ||
         pp_agg_frame(&agg, PP_FRAME_MARKER, name, file, 0, &trunc_frame))
         err = PP_ENOMEM;
@@ -165,27 +164,23 @@ replay(struct pp_mem *mem, uint32_t version_hex, uint64_t runtime_addr, bool for
         r->threads_err = pp_pyframe_threads(&w, &threads);
     r->threads = threads.len;
     for (i = 0; !err && !r->threads_err && i < threads.len; i++) {
-        const struct pp_pythread *t = pp_vec_at(&threads, i);
-        size_t n = 0, nf = 0, k, depth = 0;
-        bool truncated = false;
+        struct pp_pythread *t = pp_vec_at(&threads, i);
+        struct pp_pystack ps;
+        size_t k, depth = 0;
         uint32_t sid, tidx;
-        int e = pp_pyframe_walk(&w, t, raw, PP_MAX_DEPTH, &n, &truncated);
-        if (!e)
-            e = pp_pyframe_resolve(&w, &codes, raw, n, frames, &nf);
+        /* the reader the sampler uses (retries included) */
+        int e = pp_pystack_read(&reader, t, PP_MAX_DEPTH, &ps);
         if (e) {
             r->walk_errors++;
             continue;
         }
-        if (nf == 0)
-            continue;
-        if (truncated)
+        if (ps.truncated)
             stack[depth++] = trunc_frame;
-        for (k = nf; k-- > 0;) {
-            if ((err = pp_agg_frame(&agg, PP_FRAME_PY, frames[k].name_id, frames[k].file_id,
-                                    frames[k].line, &stack[depth])))
-                break;
-            depth++;
-        }
+        for (k = 0; k < ps.n; k++)
+            if (ps.v[k].id != UINT32_MAX)
+                stack[depth++] = ps.v[k].id;
+        if (depth == (ps.truncated ? 1u : 0u))
+            continue;
         if (err || (err = pp_agg_stack(&agg, stack, depth, &sid)) ||
             (err = pp_agg_thread(&agg, t->native_tid > 0 ? (int)t->native_tid : 0, "t",
                                  &tidx)) ||
@@ -195,13 +190,12 @@ replay(struct pp_mem *mem, uint32_t version_hex, uint64_t runtime_addr, bool for
     r->stacks = agg.stack_off.len;
     if (!err && out_path)
         err = pp_out_write_collapsed(&agg, false, out_path);
+    pp_pystack_free(&reader);
     pp_pywalker_free(&w);
     pp_vec_free(&threads);
     pp_agg_free(&agg);
     pp_pycode_free(&codes);
     pp_strtab_free(&strs);
-    free(raw);
-    free(frames);
     free(stack);
     return err;
 }

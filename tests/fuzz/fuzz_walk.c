@@ -19,6 +19,7 @@
 #include "py/layout.h"
 #include "pycode.h"
 #include "pyframe.h"
+#include "pystack.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,27 +41,28 @@ meta_hex(const char *meta, const char *key)
 static void
 walk_all(struct pp_mem *mem, const struct pp_pylayout *L, uint64_t runtime)
 {
-    static struct pp_pyframe_raw raw[PP_MAX_DEPTH];
-    static struct pp_pyframe named[PP_MAX_DEPTH];
     struct pp_strtab strs;
     struct pp_pycode codes;
     struct pp_pywalker w;
+    struct pp_agg agg;
+    struct pp_pystack_reader reader;
     struct pp_vec threads;
     size_t i;
 
     pp_strtab_init(&strs);
     pp_pycode_init(&codes, &strs);
+    pp_agg_init(&agg, &strs);
     pp_pywalker_init(&w, mem, L, &codes, runtime);
     pp_vec_init(&threads, sizeof(struct pp_pythread));
-    if (pp_pyframe_threads(&w, &threads) == 0) {
+    /* the reader the sampler uses */
+    if (pp_pystack_init(&reader, &w, &codes, &agg) == 0 && pp_pyframe_threads(&w, &threads) == 0) {
         for (i = 0; i < threads.len && i < 16; i++) {
-            size_t n = 0, nf = 0;
-            bool truncated;
-            struct pp_pythread *t = pp_vec_at(&threads, i);
-            if (pp_pyframe_walk(&w, t, raw, PP_MAX_DEPTH, &n, &truncated) == 0)
-                (void)pp_pyframe_resolve(&w, &codes, raw, n, named, &nf);
+            struct pp_pystack ps;
+            (void)pp_pystack_read(&reader, pp_vec_at(&threads, i), PP_MAX_DEPTH, &ps);
         }
     }
+    pp_pystack_free(&reader);
+    pp_agg_free(&agg);
     pp_vec_free(&threads);
     pp_pywalker_free(&w);
     pp_pycode_free(&codes);
@@ -90,10 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int err;
         if (((own >> 16) & 0xff) == ((ver >> 16) & 0xff))
             ver = own;
-        if (((ver >> 16) & 0xff) >= 13)
-            err = pp_pylayout_from_debug_offsets(mem, runtime, &L);
-        else
-            err = pp_pylayout_static(ver, &L);
+        err = pp_pylayout_pick(mem, runtime, ver, &L);
         if (err == 0)
             walk_all(mem, &L, runtime);
     }

@@ -1,0 +1,118 @@
+/*
+ * mode.c -- the choice of the capture mode (see mode.h).
+ */
+#define _GNU_SOURCE
+#include "mode.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "native.h"
+#include "pstop.h"
+
+static long
+read_sysctl(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long v = -99;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = -99;
+        fclose(f);
+    }
+    return v;
+}
+
+static void
+say_perf_denied(int why)
+{
+    long paranoid = read_sysctl("/proc/sys/kernel/perf_event_paranoid");
+    fprintf(stderr,
+            "pyprof: perf events on this process are not permitted (%s; "
+            "kernel.perf_event_paranoid = %ld): falling back to --blocking, which stops each "
+            "thread for a few microseconds per sample. For the no-stop mode, profile a process "
+            "of your own user with kernel.perf_event_paranoid <= 2, or grant CAP_PERFMON.\n",
+            strerror(why ? why : EACCES), paranoid);
+}
+
+static void
+say_ptrace_denied(int why)
+{
+    long yama = read_sysctl("/proc/sys/kernel/yama/ptrace_scope");
+    char ys[64] = "";
+    if (yama != -99)
+        snprintf(ys, sizeof ys, "; kernel.yama.ptrace_scope = %ld", yama);
+    fprintf(stderr,
+            "pyprof: ptrace of this process is not permitted (%s%s): sampling Python frames "
+            "only, without native frames. Native mode needs CAP_SYS_PTRACE%s (or perf events, "
+            "see above); 'pyprof check' prints the commands for this machine.\n",
+            strerror(why ? why : EPERM), ys,
+            yama != -99 ? " or kernel.yama.ptrace_scope = 0" : "");
+}
+
+int
+pp_mode_pick(struct pp_session *s)
+{
+    struct pp_native *nt;
+    int err, e = 0;
+
+    s->mode = &pp_mode_python;
+    if (!s->opts.native)
+        goto begin;
+    if ((err = pp_native_init(s)))
+        goto fail;
+    if (!(nt = s->nat)) /* native frames unavailable (said) */
+        goto begin;
+    nt->mode = s->opts.native_mode == PP_NATIVE_BLOCKING ? PP_NATIVE_BLOCKING : PP_NATIVE_PERF;
+    if (nt->mode == PP_NATIVE_PERF && s->opts.idle) {
+        static bool said;
+        if (!said && s->opts.native_mode == PP_NATIVE_AUTO)
+            fprintf(stderr, "pyprof: --idle with --native samples waiting threads too: that "
+                            "takes the --blocking mode (perf events count CPU time only).\n");
+        said = true;
+        nt->mode = PP_NATIVE_BLOCKING;
+    }
+    if (nt->mode == PP_NATIVE_PERF) {
+        err = pp_mode_perf_open(s, &e);
+        if (err == PP_EPERM) {
+            say_perf_denied(e);
+            pp_perf_free(&nt->perf);
+            nt->perf_open = false;
+            nt->mode = PP_NATIVE_BLOCKING;
+        } else if (err) {
+            err = err == PP_EGONE ? PP_ENOPROC : err;
+            goto fail;
+        }
+    }
+    if (nt->mode == PP_NATIVE_BLOCKING) {
+        err = pp_mode_ptrace_seize(s, s->pid, &e);
+        if (err == PP_EPERM) {
+            say_ptrace_denied(e);
+            pp_native_free(s);
+            goto begin;
+        }
+        if (err) {
+            err = err == PP_EGONE ? PP_ENOPROC : err;
+            goto fail;
+        }
+        nt->stackbuf = malloc((s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT) +
+                              PP_PSTOP_SLACK);
+        if (!nt->stackbuf) {
+            err = PP_ENOMEM;
+            goto fail;
+        }
+    }
+    s->mode = nt->mode == PP_NATIVE_PERF ? &pp_mode_perf : &pp_mode_ptrace;
+    nt->last_tasks_ns = pp_now_ns();
+    pp_log_info("native mode: %s, unwinder %s", s->mode->name, nt->unw->ops->name);
+begin:
+    pp_session_begin(s);
+    return 0;
+fail:
+    pp_native_free(s); /* s->mode stays Python-only */
+    return err;
+}

@@ -1,0 +1,146 @@
+/*
+ * mode_perf.c -- the perf capture mode (see mode.h, native.h).
+ *
+ * Every thread of the target has a task-clock perf event at --rate that
+ * copies its registers and the top of its stack into a ring buffer; the
+ * thread is never stopped.  The loop (loop.c) waits on the events' fds;
+ * each sample is then taken as it arrives: the thread's Python stack is
+ * read at once (the sample is already 50-100 us old), the native stack is
+ * unwound from the copy (native.c).  New threads get their event within
+ * PP_NATIVE_REFRESH_TASKS_NS.
+ */
+#define _GNU_SOURCE
+#include "mode.h"
+
+#include <errno.h>
+#include <poll.h>
+
+#include "err.h"
+#include "native.h"
+
+#define STALE_US 20000 /* samples read later than this are dropped */
+
+int
+pp_mode_perf_open(struct pp_session *s, int *why)
+{
+    struct pp_native *nt = s->nat;
+    size_t i;
+    int err, opened = 0;
+
+    *why = 0;
+    if (pp_native_denied_by_test("perf")) {
+        *why = EACCES;
+        return PP_EPERM;
+    }
+    if ((err = pp_perf_init(&nt->perf, s->opts.rate_hz,
+                            s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT)))
+        return err;
+    nt->perf_open = true;
+    pp_proc_tasks_refresh(s->pid, &s->tasks);
+    for (i = 0; i < s->tasks.n; i++) {
+        err = pp_perf_add(&nt->perf, s->tasks.v[i].tid, why);
+        if (err == PP_EPERM && opened == 0)
+            return err;
+        if (!err)
+            opened++;
+    }
+    return opened ? 0 : PP_EGONE;
+}
+
+static void
+add_new_tasks(struct pp_session *s)
+{
+    struct pp_native *nt = s->nat;
+    size_t i;
+    int why;
+    if (pp_proc_tasks_refresh(s->pid, &s->tasks) != 0)
+        return;
+    for (i = 0; i < s->tasks.n; i++) {
+        int tid = s->tasks.v[i].tid;
+        if (!pp_perf_has(&nt->perf, tid))
+            pp_perf_add(&nt->perf, tid, &why);
+    }
+}
+
+/* After the loop's wait: the hang-ups poll saw, then every sample the
+ * kernel holds for s. */
+static int
+perf_drain(struct pp_session *s, const struct pollfd *fds, size_t n, uint64_t end)
+{
+    struct pp_native *nt = s->nat;
+    struct pp_perf_sample smp;
+    int err;
+
+    pp_perf_after_poll(&nt->perf, fds, n);
+    while (!pp_stop_requested && pp_perf_next(&nt->perf, &smp) == 1) {
+        uint64_t lat, now;
+        if (!smp.have_regs || smp.stack_len == 0) {
+            nt->no_user++; /* the thread was exiting */
+            continue;
+        }
+        s->st.ticks++;
+        now = pp_now_ns();
+        lat = now > smp.time_ns ? (now - smp.time_ns) / 1000 : 0;
+        if (nt->nlat < PP_NATIVE_LAT_KEEP)
+            nt->lat_us[nt->nlat++] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+        if (lat > STALE_US) {
+            /* read this late, the Python stack says little about the
+             * moment of the sample (a backlog: attach, a busy machine) */
+            nt->stale++;
+            s->st.errors_transient++;
+            continue;
+        }
+        pp_native_capture_py(s, smp.tid);
+        if ((err = pp_native_process(s, smp.tid, smp.regs, smp.stack, smp.stack_len, smp.time_ns)))
+            return err;
+        s->st.sample_ns_total += pp_now_ns() - now;
+        if (pp_now_ns() >= end)
+            break;
+    }
+    return 0;
+}
+
+static size_t
+perf_pollfds(struct pp_session *s, struct pollfd *fds, size_t max, bool *ready)
+{
+    return pp_perf_pollfds(&s->nat->perf, fds, max, ready);
+}
+
+/* New threads (every 100 ms); PP_EGONE once the process is gone and its
+ * samples are drained. */
+static int
+perf_maintain(struct pp_session *s, uint64_t now)
+{
+    struct pp_native *nt = s->nat;
+    struct pp_perf_sample smp;
+    bool gone = pp_session_child_gone(s);
+
+    if (gone || nt->perf.threads.len == 0) {
+        /* drain what the kernel still holds, then stop */
+        while (pp_perf_next(&nt->perf, &smp) == 1)
+            ;
+        if (gone || pp_session_child_gone(s)) {
+            s->target_gone = true;
+            return PP_EGONE;
+        }
+    }
+    if (now - nt->last_tasks_ns > PP_NATIVE_REFRESH_TASKS_NS) {
+        nt->last_tasks_ns = now;
+        add_new_tasks(s);
+    }
+    return 0;
+}
+
+
+const struct pp_mode_ops pp_mode_perf = {
+    .name = "perf",
+    .need = 0,
+    .pollfds = perf_pollfds,
+    .drain = perf_drain,
+    .maintain = perf_maintain,
+    .detach = pp_native_detach,
+    .expand = pp_native_expand,
+    .out_info = pp_native_out_info,
+    .summary = pp_native_summary,
+    .free = pp_native_free,
+};

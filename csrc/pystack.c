@@ -1,0 +1,172 @@
+/*
+ * pystack.c -- one thread's Python stack (see pystack.h).
+ */
+#include "pystack.h"
+
+#include <stdlib.h>
+
+#include "err.h"
+
+struct pp_pystack_cached {
+    uint64_t code_addr;
+    int64_t instr;
+    uint32_t frame_id; /* UINT32_MAX: a frame not reported (shim, incomplete) */
+};
+
+/* At most this many cached raw frames (then the cache starts over). */
+#define CACHE_MAX (1u << 20)
+
+int
+pp_pystack_init(struct pp_pystack_reader *r, struct pp_pywalker *walker,
+                struct pp_pycode *codes, struct pp_agg *agg)
+{
+    r->walker = walker;
+    r->codes = codes;
+    r->agg = agg;
+    pp_vec_init(&r->cache, sizeof(struct pp_pystack_cached));
+    pp_hmap_init(&r->cache_ids);
+    r->cache_stale = codes->stale;
+    r->retries = 0;
+    r->raw = calloc(PP_MAX_DEPTH, sizeof(*r->raw));
+    r->runs = calloc(PP_MAX_DEPTH + 1, sizeof(*r->runs));
+    return r->raw && r->runs ? 0 : PP_ENOMEM;
+}
+
+void
+pp_pystack_free(struct pp_pystack_reader *r)
+{
+    pp_vec_free(&r->cache);
+    pp_hmap_free(&r->cache_ids);
+    free(r->raw);
+    free(r->runs);
+    r->raw = NULL;
+    r->runs = NULL;
+}
+
+/*
+ * Raw frame (code address, instruction) -> interned frame id.  In steady
+ * state this is one hash lookup per frame instead of a code-cache lookup,
+ * a line-table decode and an interning.  Valid while no code object went
+ * stale: any stale entry clears it (rare: code objects dying at a reused
+ * address).
+ */
+int
+pp_pystack_frame_id(struct pp_pystack_reader *r, const struct pp_pyframe_raw *raw, uint32_t *id,
+                    bool *skip)
+{
+    struct pp_pystack_cached e;
+    struct pp_pyframe f;
+    uint64_t h, v;
+    int err;
+
+    if (r->cache_stale != r->codes->stale || r->cache.len >= CACHE_MAX) {
+        pp_hmap_clear(&r->cache_ids);
+        r->cache.len = 0;
+        r->cache_stale = r->codes->stale;
+    }
+    h = pp_hash_u64(raw->code_addr ^ pp_hash_u64((uint64_t)raw->instr));
+    for (;; h++) {
+        const struct pp_pystack_cached *c;
+        if (!pp_hmap_get(&r->cache_ids, h, &v))
+            break;
+        c = pp_vec_at(&r->cache, v - 1);
+        if (c->code_addr == raw->code_addr && c->instr == raw->instr) {
+            *skip = c->frame_id == UINT32_MAX;
+            *id = c->frame_id;
+            return 0;
+        }
+    }
+    err = pp_pyframe_name(r->walker, r->codes, raw, &f, skip);
+    if (err)
+        return err;
+    e.code_addr = raw->code_addr;
+    e.instr = raw->instr;
+    e.frame_id = UINT32_MAX;
+    if (!*skip) {
+        err = pp_agg_frame(r->agg, PP_FRAME_PY, f.name_id, f.file_id, f.line, &e.frame_id);
+        if (err)
+            return err;
+        *id = e.frame_id;
+    }
+    if (r->cache_stale != r->codes->stale) /* naming found a stale entry */
+        return 0;
+    if ((err = pp_vec_append(&r->cache, &e)))
+        return err;
+    return pp_hmap_put(&r->cache_ids, h, r->cache.len);
+}
+
+/* raw[0..n) (innermost first) -> r->runs, root first. */
+static int
+name_runs(struct pp_pystack_reader *r, size_t n, struct pp_pystack *out)
+{
+    bool every = r->walker->L->frames == PP_FRAMES_OBJECTS; /* one activation per frame */
+    bool pending = false;
+    size_t i, k = 0;
+    int err;
+
+    for (i = n; i-- > 0;) {
+        const struct pp_pyframe_raw *raw = &r->raw[i];
+        uint32_t id;
+        bool skip, start;
+        if (raw->flags & PP_RAWF_SHIM) {
+            if (pending) /* an activation with no frame of its own */
+                r->runs[k++] = (struct pp_merge_py){UINT32_MAX, true};
+            pending = true;
+            continue;
+        }
+        start = every || pending || (raw->flags & PP_RAWF_ENTRY);
+        if ((err = pp_pystack_frame_id(r, raw, &id, &skip)))
+            return err;
+        pending = false;
+        if (skip) {
+            if (start)
+                r->runs[k++] = (struct pp_merge_py){UINT32_MAX, true};
+            continue;
+        }
+        r->runs[k++] = (struct pp_merge_py){id, start};
+    }
+    if (pending)
+        r->runs[k++] = (struct pp_merge_py){UINT32_MAX, true};
+    out->v = r->runs;
+    out->n = k;
+    return 0;
+}
+
+static int
+read_once(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
+          struct pp_pystack *out)
+{
+    size_t n;
+    int err = pp_pyframe_walk(r->walker, t, r->raw, max, &n, &out->truncated);
+    if (!err)
+        err = pp_pyframe_validate(r->walker, r->codes, r->raw, n);
+    if (!err)
+        err = name_runs(r, n, out);
+    return err;
+}
+
+int
+pp_pystack_read(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
+                struct pp_pystack *out)
+{
+    int attempt, err;
+
+    out->v = r->runs;
+    out->n = 0;
+    out->truncated = false;
+    if (max > PP_MAX_DEPTH)
+        max = PP_MAX_DEPTH;
+    err = read_once(r, t, max, out);
+    for (attempt = 1; err && pp_err_class(err) != PP_FATAL && attempt < PP_PYSTACK_ATTEMPTS;
+         attempt++) {
+        /* The target kept running while we read: a frame was freed and
+         * reused, a generator yielded, a C frame returned.  Read this
+         * thread again at once. */
+        r->retries++;
+        if (pp_pyframe_reread(r->walker, t) == 0)
+            err = read_once(r, t, max, out);
+    }
+    if (err)
+        out->n = 0;
+    return err;
+}
