@@ -69,9 +69,12 @@ sample_blocking(struct pp_session *s, int tid, uint64_t now)
     err = pp_pstop_sample(s->pid, tid, &smp, pp_native_capture_py_cb, &arg);
     if (!err)
         pp_hmap_put(&nt->last_sp, (uint64_t)tid, smp.regs[7]);
-    if (smp.stopped_ns && nt->nstop < PP_NATIVE_LAT_KEEP)
+    if (smp.stopped_ns && nt->nstop < PP_NATIVE_LAT_KEEP) {
+        nt->stop_cpu_ns[nt->nstop] = smp.stopped_cpu_ns > UINT32_MAX ? UINT32_MAX
+                                                                     : (uint32_t)smp.stopped_cpu_ns;
         nt->stop_ns[nt->nstop++] = smp.stopped_ns > UINT32_MAX ? UINT32_MAX
                                                                 : (uint32_t)smp.stopped_ns;
+    }
     if (err) {
         if (err != PP_EFAULT) /* not a group-stop */
             pp_session_count_error(s, err);

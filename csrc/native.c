@@ -365,7 +365,9 @@ pp_native_init(struct pp_session *s)
     nt->merged = calloc(PP_MAX_DEPTH + PP_UNWIND_MAX * 4, sizeof *nt->merged);
     nt->lat_us = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->lat_us);
     nt->stop_ns = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->stop_ns);
-    if (!nt->uf || !nt->mn || !nt->off || !nt->merged || !nt->lat_us || !nt->stop_ns)
+    nt->stop_cpu_ns = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->stop_cpu_ns);
+    if (!nt->uf || !nt->mn || !nt->off || !nt->merged || !nt->lat_us || !nt->stop_ns ||
+        !nt->stop_cpu_ns)
         return PP_ENOMEM;
     if ((err = intern_marker(s, "<merge mismatch>", &nt->mismatch_marker)) ||
         (err = intern_marker(s, "<native stack truncated>", &nt->truncated_marker)) ||
@@ -467,6 +469,8 @@ pp_native_out_info(struct pp_session *s, struct pp_out_info *info)
     } else {
         pp_out_stat(info, "stop_ns_p50", quantile(nt->stop_ns, nt->nstop, 0.5));
         pp_out_stat(info, "stop_ns_p99", quantile(nt->stop_ns, nt->nstop, 0.99));
+        pp_out_stat(info, "stop_cpu_ns_p50", quantile(nt->stop_cpu_ns, nt->nstop, 0.5));
+        pp_out_stat(info, "stop_cpu_ns_p99", quantile(nt->stop_cpu_ns, nt->nstop, 0.99));
     }
     {
         struct nodebug nd;
@@ -526,6 +530,7 @@ pp_native_free(struct pp_session *s)
     free(nt->merged);
     free(nt->lat_us);
     free(nt->stop_ns);
+    free(nt->stop_cpu_ns);
     free(nt->stackbuf);
     free(nt);
     s->nat = NULL;

@@ -88,6 +88,7 @@ struct pp_native {
     uint64_t py_missing, unwind_ns, process_ns, perm_skipped, stale;
     uint32_t *lat_us; size_t nlat; /* perf: sample -> Python read delay */
     uint32_t *stop_ns; size_t nstop; /* blocking: thread stop times */
+    uint32_t *stop_cpu_ns;           /* and the sampler's CPU time in each stop */
 };
 
 /* Sets up s->nat: the unwinder and the symbolizer.  When native frames

@@ -153,14 +153,14 @@ pp_pstop_sample(int pid, int tid, struct pp_pstop_sample *smp, void (*cb)(void *
 {
     struct user_regs_struct r;
     struct iovec iov = {&r, sizeof r}, local, remote;
-    uint64_t t0 = pp_now_ns(), pre_start;
+    uint64_t cpu0 = pp_thread_cpu_ns(), t0 = pp_now_ns(), pre_start;
     size_t pre_len = 0;
     ssize_t got;
     int err;
 
     smp->stack = smp->buf;
     smp->stack_len = 0;
-    smp->stopped_ns = 0;
+    smp->stopped_ns = smp->stopped_cpu_ns = 0;
     if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0)
         return errno == ESRCH ? PP_EGONE : PP_EIO;
     if ((err = wait_stop(tid)))
@@ -215,5 +215,9 @@ pp_pstop_sample(int pid, int tid, struct pp_pstop_sample *smp, void (*cb)(void *
     /* the one resume of this stop */
     ptrace(PTRACE_CONT, tid, 0, 0);
     smp->stopped_ns = pp_now_ns() - t0;
+    /* the work done while the thread stood still, whatever the scheduler
+     * did to us: on a busy machine the wall time above also holds the
+     * time this thread waited for a CPU */
+    smp->stopped_cpu_ns = pp_thread_cpu_ns() - cpu0;
     return err;
 }

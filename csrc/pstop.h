@@ -31,6 +31,7 @@ struct pp_pstop_sample {
     const uint8_t *stack; /* out: the copy of [regs[7], + stack_len), in buf */
     size_t stack_len;
     uint64_t stopped_ns; /* from the interrupt to the resume */
+    uint64_t stopped_cpu_ns; /* the sampler thread's CPU time (user + system) in that span */
 };
 
 /* The stack is copied from below the hinted SP, before the registers are

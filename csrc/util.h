@@ -82,5 +82,6 @@ pp_strtab_count(const struct pp_strtab *t)
 /* ==== time ==== */
 
 uint64_t pp_now_ns(void); /* CLOCK_MONOTONIC */
+uint64_t pp_thread_cpu_ns(void); /* CLOCK_THREAD_CPUTIME_ID: this thread's CPU time */
 
 #endif
