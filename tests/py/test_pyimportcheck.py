@@ -4,8 +4,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
-
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(REPO_ROOT, "tools", "pyimportcheck.py")
 
 
