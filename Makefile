@@ -18,7 +18,7 @@
 #                   at a time; the long run is `make fuzz FUZZ_SECONDS=1800`
 #   make stress     >= 200 kill-safety trials across the modes, with a summary table
 #   make soak       SOAK_SECONDS (600) at 1 kHz on churning threads, and at 100 Hz --native
-#   make lint       layer check of csrc/ includes
+#   make lint       layer check of csrc/ includes; no import cycle in pyprof/
 #   make offsets    regenerate csrc/py/offsets_3_X.h from installed interpreters
 
 CC      ?= cc
@@ -122,6 +122,7 @@ fuzz: sampler
 
 lint:
 	@$(PYTHON) tools/layercheck.py csrc
+	@$(PYTHON) tools/pyimportcheck.py pyprof
 
 offsets:
 	sh tools/gen_offsets.sh

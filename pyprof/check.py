@@ -8,13 +8,15 @@ command's full path for ``sudo``).  The facts come from /proc, the sampler's
 """
 
 import os
+import re
 import shlex
 import shutil
 import struct
 import subprocess
 import sys
 
-from ._sampler import SamplerNotFoundError, find_sampler
+from .errors import EXIT_OK, EXIT_PERMISSION, SamplerNotFoundError, check_pid, check_process
+from .sampler import find_sampler
 
 CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
@@ -22,7 +24,6 @@ CAP_PERFMON = 38
 CAP_NAMES = {CAP_SYS_PTRACE: "cap_sys_ptrace", CAP_SYS_ADMIN: "cap_sys_admin", CAP_PERFMON: "cap_perfmon"}
 YAMA = "/proc/sys/kernel/yama/ptrace_scope"
 PARANOID = "/proc/sys/kernel/perf_event_paranoid"
-EXIT_OK, EXIT_PERMISSION = 0, 4
 # exit codes of the sampler's dump (docs/errors.md)
 DUMP_RESULTS = {0: "permitted", 3: "no such process", 4: "permission denied", 5: "not a Python process",
                 6: "unsupported Python version"}
@@ -171,6 +172,22 @@ def elf_debug_info(path):
     return False, build_id
 
 
+def debug_package_hint(path):
+    """Which Debian package would provide debug info for *path* (best effort, never fails)."""
+    base = os.path.basename(path)
+    match = re.match(r"(?:lib)?python(\d+\.\d+)", base)
+    try:
+        out = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True, timeout=5).stdout
+        package = out.split(":", 1)[0].strip() if out else ""
+    except (OSError, subprocess.SubprocessError):
+        package = ""
+    if match and package.startswith(("python3", "libpython3")):
+        return "install python%s-dbg, or pass --debug-dir" % match.group(1)
+    if package:
+        return "install %s-dbgsym (Debian's debug archive) or pass --debug-dir" % package
+    return "build it with -g, or pass --debug-dir with its separate debug file"
+
+
 def pyprof_command():
     """How to start this pyprof with sudo (sudo's PATH has no venv in it)."""
     argv0 = sys.argv[0] if sys.argv else ""
@@ -311,7 +328,6 @@ def check(pid=None):
         if found:
             r.item("ok", "debug info for %s: %s" % (target, "built in" if where == target else where))
         else:
-            from .cli import debug_package_hint
             r.item("warn", "debug info for %s: none (native names from its symbol table only; no inline frames)"
                    % target, [debug_package_hint(target)])
     elif pid:
@@ -323,12 +339,9 @@ def check(pid=None):
 
 def cmd_check(args):
     """``pyprof check``: print the report; exit 4 when Python frames cannot be sampled."""
-    from .cli import EXIT_NO_PROCESS, PyprofError, UsageError
-    if args.pid is not None and args.pid <= 0:
-        raise UsageError("invalid PID %d" % args.pid)
-    if args.pid is not None and not os.path.exists("/proc/%d" % args.pid):
-        raise PyprofError("no process with PID %d" % args.pid, EXIT_NO_PROCESS,
-                          "check the PID with 'ps -p %d' or find it with pgrep" % args.pid)
+    check_pid(args.pid)
+    if args.pid is not None:
+        check_process(args.pid, "check the PID with 'ps -p %d' or find it with pgrep" % args.pid)
     report = check(args.pid)
     print("pyprof check%s: what this user may profile here, and how to get more"
           % (" --pid %d" % args.pid if args.pid else ""))

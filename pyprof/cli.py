@@ -8,11 +8,9 @@ Exit codes are those of docs/errors.md.
 
 import argparse
 import difflib
-import errno
 import math
 import os
 import re
-import shutil
 import signal
 import stat
 import subprocess
@@ -21,30 +19,19 @@ import tempfile
 import time
 import traceback
 
-from . import __version__, flamegraph, pprof, raw, speedscope
-from ._sampler import SamplerNotFoundError, find_sampler
-
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_USAGE = 2
-EXIT_NO_PROCESS = 3
-EXIT_PERMISSION = 4
-EXIT_LAUNCH = 7
-EXIT_OUTPUT = 8
-EXIT_INTERRUPTED = 130
+from . import __version__, check, report, top
+from .check import debug_package_hint
+from .errors import (EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_LAUNCH, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_OK,
+                     EXIT_OUTPUT, EXIT_USAGE, PyprofError, SamplerNotFoundError, UsageError,
+                     cannot_run_sampler, check_pid, check_process, check_rate, print_error, sampler_killed)
+from .output import STDOUT, check_output_path, copy_output, keep_raw, output_stream, write_output
+from .profile import read as read_profile
+from .raw import RawFormatError, read_raw, sanitize
+from .render import CONVERT_FORMATS, EXTENSIONS, FORMATS, SAMPLER_FORMATS, render
+from .sampler import Sampler, descendants, find_sampler, record_argv
 
 SUBCOMMANDS = ("record", "check", "dump", "convert", "report", "top", "version")
-FORMATS = ("flamegraph", "collapsed", "speedscope", "pprof", "raw")
-CONVERT_FORMATS = FORMATS[:-1]  # rendered from a raw file
-SAMPLER_FORMATS = ("collapsed", "raw")  # written by the sampler itself
-EXTENSIONS = {"flamegraph": "svg", "collapsed": "txt", "speedscope": "speedscope.json", "pprof": "pb.gz", "raw": "raw"}
-MAX_RATE = 100000
 MAX_DURATION = 1e7  # seconds (115 days): the sampler's clock arithmetic stays exact far beyond
-STDOUT = "-"  # ``-o -``: write the profile to standard output
-OUTPUT_MODE = 0o600  # outputs hold command lines: private unless the user chmods them
-# The sampler option naming a directory it removes when pyprof (its parent)
-# dies before it could (docs/security.md); one constant for the one name.
-SAMPLER_CLEANUP_OPTION = "--cleanup-dir"
 # The record options that take a value (``python -m pyprof`` needs them to
 # find where the options end and the script begins).
 RECORD_VALUE_OPTIONS = frozenset(["-p", "--pid", "-o", "--output", "-f", "--format", "-F", "-r", "--rate",
@@ -65,19 +52,6 @@ SUMMARY_WORDS = (
     "(a thread ending, a frame reused); 'bad data', samples whose memory made no sense; 'late ticks', ticks "
     "taken later than planned (a busy machine); 'lost', --native samples the kernel dropped because they "
     "were read too slowly. A few of each are normal.")
-
-
-class UsageError(Exception):
-    """A bad command line (exit code 2)."""
-
-
-class PyprofError(Exception):
-    """A failure reported as one ``pyprof: error:`` line, an optional hint and *code*."""
-
-    def __init__(self, message, code=EXIT_INTERNAL, hint=None):
-        super().__init__(message)
-        self.code = code
-        self.hint = hint
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -130,8 +104,7 @@ def build_parser():
     record.add_argument("-v", "--verbose", action="store_true", help="verbose sampler output, tracebacks")
     record.set_defaults(func=cmd_record)
 
-    from . import check as _check  # here: it imports this module
-    _check.add_parser(commands)
+    check.add_parser(commands)
 
     dump = commands.add_parser("dump", allow_abbrev=False, help="print the current stack of each thread")
     dump.add_argument("--pid", "-p", type=int, required=True, help="the process to inspect")
@@ -154,9 +127,8 @@ def build_parser():
     convert.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
     convert.set_defaults(func=cmd_convert)
 
-    from . import report as _report, top as _top  # here: they import this module
-    _report.add_parser(commands)
-    _top.add_parser(commands)
+    report.add_parser(commands)
+    top.add_parser(commands)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=cmd_version)
@@ -190,8 +162,8 @@ def parse_args(argv):
         validate_record_args(args)
     elif command is not None:
         raise UsageError("only 'record' takes a command after '--'")
-    elif args.subcommand == "dump" and args.pid <= 0:
-        raise UsageError("invalid PID %d" % args.pid)
+    elif args.subcommand == "dump":
+        check_pid(args.pid)
     elif args.subcommand == "convert":
         args.format = resolve_format(args.format, args.output, CONVERT_FORMATS)
     return args
@@ -271,10 +243,8 @@ def validate_record_args(args):
         raise UsageError("nothing to profile: give --pid PID or a command after '--'")
     if args.pid is not None and args.command is not None:
         raise UsageError("give either --pid or a command after '--', not both")
-    if args.pid is not None and args.pid <= 0:
-        raise UsageError("invalid PID %d" % args.pid)
-    if args.rate is not None and not 0 < args.rate <= MAX_RATE:
-        raise UsageError("--rate must be between 1 and %d Hz, not %d" % (MAX_RATE, args.rate))
+    check_pid(args.pid)
+    check_rate(args.rate)
     if args.duration is not None and not (args.duration > 0 and math.isfinite(args.duration)):
         raise UsageError("--duration must be a positive number of seconds, not %s" % args.duration)
     if args.duration is not None and args.duration > MAX_DURATION:
@@ -323,297 +293,11 @@ def add_native_arguments(parser):
     parser.set_defaults(blocking=False)
 
 
-def native_sampler_argv(args):
-    """Sampler options for the native arguments of *args*."""
-    if not getattr(args, "native", False):
-        return []
-    argv = ["--native"]
-    if args.blocking:
-        argv.append("--blocking")
-    if args.unwinder:
-        argv += ["--unwinder", args.unwinder]
-    if args.stack_size is not None:
-        argv += ["--stack-size", str(args.stack_size)]
-    if args.debug_dir:
-        argv += ["--debug-dir", args.debug_dir]
-    flags = (args.no_internals, "--no-internals"), (args.debuginfod, "--debuginfod"), (args.no_inlines, "--no-inlines")
-    return argv + [option for given, option in flags if given]
-
-
-def sampler_record_argv(sampler, args, raw_path, output):
-    """Return the sampler command line for ``record`` with *args*."""
-    argv = [sampler, "record"]
-    if args.pid is not None:
-        argv += ["--pid", str(args.pid)]
-    argv += ["--raw", raw_path, "--no-summary"]
-    if args.command:
-        # The launched command writes to the same terminal: a live status
-        # line would be spliced into its lines (docs/errors.md).
-        argv.append("--no-status")
-    if args.format == "collapsed":
-        argv += ["--collapsed", output]
-    if args.rate is not None:
-        argv += ["--rate", str(args.rate)]
-    if args.duration is not None:
-        argv += ["--duration", repr(args.duration)]
-    flags = ((args.threads, "--threads"), (args.idle, "--idle"), (args.timestamps, "--timestamps"),
-             (args.verbose, "-v"), (args.subprocesses, "--subprocesses"), (args.aggregate, "--aggregate"),
-             (args.gil, "--gil"))
-    argv += [option for given, option in flags if given]
-    argv += native_sampler_argv(args)
-    if args.command:
-        argv += ["--"] + args.command
-    return argv
-
-
-def run_sampler(argv, raw_path=None, on_snapshot=None, stdout=None, die_with_parent=True):
-    """Run the sampler *argv* to its end and return its exit status.
-
-    While it runs, pyprof forwards SIGINT and SIGTERM to it instead of dying;
-    either way the sampler ends the recording and writes the profile.  A
-    terminal's Ctrl-C reaches the sampler twice (directly, as it is in the
-    same process group, and forwarded), which is harmless: the first one
-    already ends the run.
-
-    SIGUSR1 is forwarded too: the sampler writes the profile so far to
-    *raw_path* (a new file, renamed into place) and goes on; once that new
-    file appears, *on_snapshot* is called to render it.
-    """
-    proc = None
-    pending = []
-    snapshot = {"asked": False, "inode": None}
-
-    def forward(signum, frame):
-        if proc is None:
-            pending.append(signum)
-        else:
-            proc.send_signal(signum)
-
-    def flush(signum, frame):
-        snapshot["asked"] = True
-        snapshot["inode"] = _inode(raw_path)
-        forward(signum, frame)
-
-    old = {sig: signal.signal(sig, handler) for sig, handler in
-           ((signal.SIGINT, forward), (signal.SIGTERM, forward), (signal.SIGUSR1, flush))}
-    try:
-        try:
-            preexec = _die_with_parent(signal.SIGTERM) if die_with_parent else None
-            proc = subprocess.Popen(argv, stdout=stdout, preexec_fn=preexec)
-        except OSError as e:
-            raise PyprofError("cannot run the sampler %s: %s" % (argv[0], e.strerror or e))
-        for signum in pending:
-            proc.send_signal(signum)
-        while True:
-            try:
-                return proc.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                pass
-            if snapshot["asked"] and _inode(raw_path) not in (None, snapshot["inode"]):
-                snapshot["asked"] = False
-                if on_snapshot:
-                    on_snapshot()
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-def _die_with_parent(signum):
-    """A preexec_fn: the child gets *signum* when pyprof dies, even by SIGKILL.
-
-    PR_SET_PDEATHSIG survives the exec of the sampler, which ends its run on
-    SIGTERM as on Ctrl-C: it stops sampling and releases the target instead
-    of going on as an orphan.  For samplers that do not set it themselves
-    (those without --cleanup-dir).
-    """
-    try:
-        import ctypes
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (ImportError, OSError, AttributeError):
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def preexec():
-        prctl(pr_set_pdeathsig, int(signum), 0, 0, 0)
-        if os.getppid() != parent:  # pyprof died before prctl took effect
-            os._exit(EXIT_INTERRUPTED)
-    return preexec
-
-
-def _inode(path):
-    try:
-        return os.stat(path).st_ino if path else None
-    except OSError:
-        return None
-
-
-def output_stream(path):
-    """How *path* is written: ``"stdout"`` (``-o -``), ``"stream"`` or None (a file).
-
-    A stream is an existing FIFO, character device or socket (``/dev/null``,
-    ``/dev/stdout``, a pipe to another program): it is opened and written in
-    place, never replaced.  A symbolic link is followed to find one only when
-    it belongs to root or to us (``/dev/stdout`` -> ``/proc/self/fd/1``): a link
-    that another user planted is replaced like a file, never followed.
-    """
-    if path == STDOUT:
-        return "stdout"
-    try:
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            if st.st_uid not in (0, os.geteuid()):
-                return None
-            st = os.stat(path)
-    except OSError:
-        return None
-    return "stream" if _is_stream(st.st_mode) else None
-
-
-def _is_stream(mode):
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
-
-
-def check_output_path(path):
-    """Raise :class:`PyprofError` (exit 8) early if *path* cannot be written.
-
-    For a file, a scratch file is created (and removed) where the temporary
-    file will be, so that a read-only file system, ``/proc`` or a full disk's
-    directory fail before the recording rather than after it.
-    """
-    if output_stream(path):
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise PyprofError("cannot write %s: it is a directory" % path, EXIT_OUTPUT)
-    if not os.path.isdir(directory):
-        raise PyprofError("cannot write %s: no such directory %s" % (path, directory), EXIT_OUTPUT)
-    try:
-        fd, probe = _make_temp(path)
-    except OSError as e:
-        raise PyprofError("cannot write %s: %s" % (path, e.strerror or e), EXIT_OUTPUT,
-                          "choose another -o FILE") from None
-    os.close(fd)
-    os.unlink(probe)
-
-
-def _make_temp(path):
-    """Create the temporary file for *path* in its directory: ``(fd, name)``.
-
-    tempfile.mkstemp opens it with O_CREAT|O_EXCL|O_NOFOLLOW under an
-    unpredictable name, mode 0600: nobody sharing the directory can plant a
-    file or a symlink there for pyprof to write through.
-    """
-    directory, name = os.path.split(os.path.abspath(path))
-    return tempfile.mkstemp(prefix="." + name[:200] + ".tmp.", dir=directory)
-
-
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _open_stream(path):
-    """Open the FIFO / device / socket *path* for writing, checking what was opened."""
-    flags = os.O_WRONLY | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
-    if not os.path.islink(path):
-        flags |= os.O_NOFOLLOW
-    fd = os.open(path, flags)  # no O_CREAT, no O_TRUNC: a file swapped in meanwhile is not touched
-    if not _is_stream(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EEXIST, "it changed into a regular file while pyprof ran")
-    return fd
-
-
-def write_output(path, data):
-    """Write *data* (str, written as UTF-8, or bytes) to the output *path*.
-
-    A file goes through a temporary file in the same directory (mode 0600,
-    unpredictable name, never a followed symlink), fsync, then a rename over
-    *path*; a reader never sees half a profile.  ``-`` is standard output; a
-    FIFO, character device or socket is written in place (output_stream()).
-    Errors name *path*, never the temporary file.
-    """
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    kind = output_stream(path)
-    fd = tmp = None
-    try:
-        if kind == "stdout":
-            sys.stdout.flush()
-            _write_all(sys.stdout.fileno(), data)
-            return
-        if kind == "stream":
-            fd = _open_stream(path)
-            _write_all(fd, data)
-            os.close(fd)
-            fd = None
-            return
-        fd, tmp = _make_temp(path)
-        if OUTPUT_MODE != 0o600:
-            os.fchmod(fd, OUTPUT_MODE)
-        _write_all(fd, data)
-        os.fsync(fd)
-        os.close(fd)
-        fd = None
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        name = "standard output" if kind == "stdout" else path
-        raise PyprofError("cannot write %s: %s" % (name, e.strerror or e), EXIT_OUTPUT) from None
-    finally:
-        if fd is not None:
-            os.close(fd)
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-
-
-def copy_output(source, path):
-    """Write the file *source* (written by the sampler in pyprof's own temp dir) to the output *path*."""
-    try:
-        with open(source, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise PyprofError("cannot read the sampler's output %s: %s" % (source, e.strerror or e)) from None
-    write_output(path, data)
-
-
-def read_profile(path):
-    """Read the raw file *path*; a missing or unreadable file is a usage error."""
-    try:
-        return raw.read_profile_file(path)
-    except OSError as e:
-        raise UsageError("cannot read %s: %s" % (path, e.strerror or e)) from e
-    except raw.RawFormatError as e:
-        raise PyprofError(str(e), hint="give a file written by 'pyprof record --format raw' or collapsed stacks") from e
-
-
-def render(profile, fmt, threads, lines=True, root=None):
-    """Return *profile* in format *fmt* (one of CONVERT_FORMATS): str, or bytes for pprof.
-
-    *lines* and *root* (the project directory, for short paths) are the
-    flame graph's: one box per line or per function.
-    """
-    if fmt == "collapsed":
-        return "".join(line + "\n" for line in raw.collapsed_lines(profile, threads))
-    if fmt == "speedscope":
-        return speedscope.render_profile(profile, threads=threads)
-    if fmt == "pprof":
-        return pprof.render_profile(profile, threads=threads)
-    return flamegraph.render_profile(profile, threads=threads, lines=lines, root=root)
-
-
 def summary_line(profile, path):
     """Return the one-line end-of-record summary of *profile* written to *path*."""
     transient, baddata = profile.stat("errors_transient"), profile.stat("errors_baddata")
     meta = profile.meta
-    cmdline = raw.sanitize(meta.get("cmdline", ""))
+    cmdline = sanitize(meta.get("cmdline", ""))
     if len(cmdline) > 60:
         cmdline = cmdline[:57] + "..."
     return (
@@ -668,22 +352,6 @@ def debug_info_notes(profile):
     return notes
 
 
-def debug_package_hint(path):
-    """Which Debian package would provide debug info for *path* (best effort, never fails)."""
-    base = os.path.basename(path)
-    match = re.match(r"(?:lib)?python(\d+\.\d+)", base)
-    try:
-        out = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True, timeout=5).stdout
-        package = out.split(":", 1)[0].strip() if out else ""
-    except (OSError, subprocess.SubprocessError):
-        package = ""
-    if match and package.startswith(("python3", "libpython3")):
-        return "install python%s-dbg, or pass --debug-dir" % match.group(1)
-    if package:
-        return "install %s-dbgsym (Debian's debug archive) or pass --debug-dir" % package
-    return "build it with -g, or pass --debug-dir with its separate debug file"
-
-
 def _to_float(value):
     try:
         return float(value)
@@ -723,30 +391,30 @@ def cmd_record(args):
                 if args.format == "raw":
                     copy_output(raw_path, output)
                 else:
-                    write_output(output, render(raw.read_raw(raw_path), args.format, args.threads, args.lines,
+                    write_output(output, render(read_raw(raw_path), args.format, args.threads, args.lines,
                                                 project_root))
-            except (OSError, raw.RawFormatError, PyprofError) as e:
+            except (OSError, RawFormatError, PyprofError) as e:
                 print("pyprof: warning: snapshot not written: %s" % e, file=sys.stderr)
                 return
             print("pyprof: snapshot written to %s" % output, file=sys.stderr)
 
-        argv = sampler_record_argv(sampler, args, raw_path, collapsed_path)
         # the sampler of record sets PR_SET_PDEATHSIG itself, once its signal
         # handlers are in place (set before its exec, the signal could kill it
-        # before it had a chance to remove the dir), and removes the dir if we die
-        argv[2:2] = [SAMPLER_CLEANUP_OPTION, os.path.abspath(tmpdir)]
+        # before it had a chance to remove the dir), and removes the dir if we die.
+        # A launched command writes to the same terminal: a live status line
+        # would be spliced into its lines (docs/errors.md).
+        argv = record_argv(sampler, args, raw_path, collapsed_path, status=not args.command, cleanup_dir=tmpdir)
         # -o -: the profile owns stdout; a launched command's output goes to stderr
-        status = run_sampler(argv, raw_path, snapshot, sys.stderr.fileno() if stream == "stdout" else None,
-                             die_with_parent=False)
+        status = Sampler(argv, raw_path).run(snapshot, sys.stderr.fileno() if stream == "stdout" else None)
         if status < 0:
-            raise PyprofError("the sampler was killed by signal %d" % -status, hint="please report this bug")
+            raise sampler_killed(-status)
         if status != 0:
             if status == EXIT_OUTPUT:
                 keep_raw(raw_path, output)
             return status  # the sampler has printed the error
         written = False
         try:
-            profile = raw.read_raw(raw_path)
+            profile = read_raw(raw_path)
             try:
                 if args.format in SAMPLER_FORMATS:
                     copy_output(raw_path if args.format == "raw" else collapsed_path, output)
@@ -792,32 +460,6 @@ def _isatty(stream):
 
 def _shell_words(words):
     return " ".join(w if re.match(r"^[\w./:=+,@%-]+$", w) else "'%s'" % w.replace("'", "'\\''") for w in words)
-
-
-def keep_raw(raw_path, output):
-    """Keep the recording *raw_path* as ``<output>.raw`` (else in the current or home directory).
-
-    Called when the output could not be written, so that a long recording is
-    not lost; prints where it is.  Returns the path kept, or None.  A stream
-    output (``-o -``, a FIFO or a device such as /dev/full) gets none: nothing
-    is written beside a device, and its one error line stands alone.
-    """
-    if not raw_path or not os.path.isfile(raw_path) or os.path.getsize(raw_path) == 0:
-        return None
-    if output_stream(output):
-        return None
-    name = os.path.basename(output) + ".raw" if output and output != "-" else "pyprof-recording.raw"
-    places = [output + ".raw"] if output and output != "-" else []
-    places += [os.path.join(os.getcwd(), name), os.path.join(os.path.expanduser("~"), name)]
-    for place in places:
-        try:
-            shutil.copyfile(raw_path, place)
-        except OSError:
-            continue
-        print("pyprof: the recording is kept in %s (render it again with 'pyprof convert %s -o FILE')"
-              % (place, place), file=sys.stderr)
-        return place
-    return None
 
 
 def failed_at_once(profile, args):
@@ -880,29 +522,9 @@ def remove_stale_temp_dirs(directory=None):
             continue
 
 
-def descendants(pid):
-    """PIDs of the process tree under *pid* (itself first), from /proc/PID/task/*/children."""
-    tree, i = [pid], 0
-    while i < len(tree) and len(tree) < 4096:
-        try:
-            tasks = os.listdir("/proc/%d/task" % tree[i])
-        except OSError:
-            tasks = []
-        for tid in tasks:
-            try:
-                with open("/proc/%d/task/%s/children" % (tree[i], tid)) as f:
-                    tree.extend(int(c) for c in f.read().split() if int(c) not in tree)
-            except (OSError, ValueError):
-                pass
-        i += 1
-    return tree
-
-
 def dump_tree(sampler, args):
     """``pyprof dump --subprocesses``: one dump per process of the tree."""
-    if not os.path.exists("/proc/%d" % args.pid):
-        raise PyprofError("no process with PID %d" % args.pid, EXIT_NO_PROCESS,
-                          "check the PID with 'ps -p %d'" % args.pid)
+    check_process(args.pid, "check the PID with 'ps -p %d'" % args.pid)
     status = EXIT_OK
     for n, pid in enumerate(descendants(args.pid)):
         argv = [sampler, "dump", "--pid", str(pid)] + (["--native"] if args.native else [])
@@ -911,7 +533,7 @@ def dump_tree(sampler, args):
             print()
         if proc.returncode == 0:
             sys.stdout.write(proc.stdout)
-        elif n == 0 or proc.returncode not in (3, 5):  # gone, or not Python: skip quietly
+        elif n == 0 or proc.returncode not in (EXIT_NO_PROCESS, EXIT_NOT_PYTHON):  # gone, or not Python: skip quietly
             sys.stderr.write(proc.stderr)
             status = status or proc.returncode
     return status
@@ -927,7 +549,7 @@ def cmd_dump(args):
     try:
         os.execv(sampler, [sampler, "dump", "--pid", str(args.pid)] + (["--native"] if args.native else []))
     except OSError as e:
-        raise PyprofError("cannot run the sampler %s: %s" % (sampler, e.strerror or e))
+        raise cannot_run_sampler(sampler, e)
 
 
 def cmd_convert(args):
@@ -953,12 +575,6 @@ def cmd_version(args):
     return EXIT_OK
 
 
-def _error(message, hint=None):
-    print("pyprof: error: " + message, file=sys.stderr)
-    if hint:
-        print("pyprof: hint: " + hint, file=sys.stderr)
-
-
 def _restore_interrupts():
     """Undo __main__'s start-up handler: Ctrl-C is KeyboardInterrupt again."""
     handler = signal.getsignal(signal.SIGINT)
@@ -976,13 +592,13 @@ def main(argv=None):
     except SystemExit as e:  # --help and --version
         return e.code or 0
     except UsageError as e:
-        _error(str(e))
+        print_error(str(e))
         return EXIT_USAGE
     except PyprofError as e:
-        _error(str(e), e.hint)
+        print_error(str(e), e.hint)
         return e.code
     except SamplerNotFoundError as e:
-        _error(str(e), e.hint)
+        print_error(str(e), e.hint)
         return EXIT_INTERNAL
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -994,7 +610,7 @@ def main(argv=None):
         return EXIT_OK
     except Exception as e:
         verbose = getattr(args, "verbose", False)
-        _error("internal error: %s: %s" % (type(e).__name__, e), None if verbose else "rerun with -v and report it")
+        print_error("internal error: %s: %s" % (type(e).__name__, e), None if verbose else "rerun with -v and report it")
         if verbose:
             traceback.print_exc()
         return EXIT_INTERNAL

@@ -1,292 +1,26 @@
 """``pyprof report``: perf report for Python (docs/report.md).
 
-Two parts:
+The per-function Self and Children totals of a raw or collapsed profile
+(profile.py loads and aggregates it), shown two ways:
 
-* a pure aggregation part (:func:`load_source`, :func:`source_from_profile`,
-  :func:`source_from_collapsed`, :func:`aggregate`, :func:`callers`,
-  :func:`callees`, :func:`format_stdio`) that turns a raw profile or a
-  collapsed file into per-function totals:
-
-  - **Self**: samples in which the function is the leaf (the frame running);
-  - **Children**: samples in which the function is anywhere on the stack,
-    counted once per sample even when it recurses;
-
-  both as a percentage of all samples (of the selected thread).
-
-* a curses TUI (:func:`run_tui`) showing the same table, with callers/callees
-  expansion, sorting, incremental search and a per-thread filter.
-
-A function is identified by its frame text without the line number:
-``qualname (file.py)`` for a Python frame (``--lines`` keeps the line:
-``qualname (file.py:LINE)``), ``symbol (libname.so)`` for a native frame, the
-marker text (``<truncated>``) for a marker.  Thread roots are not functions:
-they select the thread.
+* :func:`format_stdio`: the text report (``--stdio``, or no terminal), the
+  functions' table and the callers/callees sections;
+* :class:`ReportView` in a curses screen (:func:`run_tui`): the same table,
+  with callers/callees expansion, sorting, incremental search and a
+  per-thread filter.  The view is plain state (testable without curses);
+  tui.py draws it.
 """
 
 import collections
-import locale
 import os
-import re
 import sys
 
-from . import raw
-
-ROOT = "[root]"   # the caller of a function that is a stack's root frame
-SELF = "[self]"   # the "callee" standing for samples where the function is the leaf
+from . import raw, tui
+from .errors import EXIT_OK, UsageError
+from .output import write_stdout
+from .profile import ROOT, SELF, aggregate, callees, callers, match_functions, read_source, select
 
 DEFAULT_EXPAND = 5
-
-Sample = collections.namedtuple("Sample", "stack thread count")
-Sample.__doc__ = "Root-first tuple of function keys, thread id (None if unknown), sample count."
-
-FuncStat = collections.namedtuple("FuncStat", "name self children")
-FuncStat.__doc__ = "One function's totals: Self and Children sample counts."
-
-_PY_LINE_RE = re.compile(r"^(.*) \((.*):([0-9]+)\)$", re.DOTALL)
-_THREAD_ROOT_RE = re.compile(r"^thread ([0-9]+)(?: \((.*)\))?$", re.DOTALL)
-
-
-class ReportInputError(ValueError):
-    """The input is neither a raw file nor a valid collapsed file."""
-
-
-class Source:
-    """The samples of one profile, with what is known about how it was recorded.
-
-    Attributes:
-        path: the file read (or None).
-        kind: ``"raw"`` or ``"collapsed"``.
-        meta: raw metadata ``{key: str}`` (empty for collapsed input).
-        stats: raw statistics ``{key: int}`` (empty for collapsed input).
-        threads: ``{tid: name}`` (empty when the input has no thread information).
-        samples: list of :class:`Sample`.
-    """
-
-    def __init__(self, kind, samples, meta=None, stats=None, threads=None, path=None):
-        self.kind = kind
-        self.samples = samples
-        self.meta = meta or {}
-        self.stats = stats or {}
-        self.threads = threads or {}
-        self.path = path
-
-    def stat(self, key):
-        return self.stats.get(key, 0)
-
-    @property
-    def total(self):
-        return sum(s.count for s in self.samples)
-
-    def thread_label(self, tid):
-        """``"all threads"`` for None, else ``"TID (name)"``."""
-        if tid is None:
-            return "all threads"
-        name = self.threads.get(tid)
-        return "%d (%s)" % (tid, name) if name else str(tid)
-
-
-# --------------------------------------------------------------------------- #
-# Input
-# --------------------------------------------------------------------------- #
-
-def frame_key(frame, lines=False):
-    """The function key of a raw :class:`raw.Frame` (see the module docstring)."""
-    if frame.kind == "py" and not lines:
-        return raw.sanitize("%s (%s)" % (frame.name, frame.file))
-    return raw.frame_text(frame)
-
-
-def text_key(text, lines=False):
-    """The function key of a collapsed-format frame *text*."""
-    if not lines:
-        m = _PY_LINE_RE.match(text)
-        if m:
-            return "%s (%s)" % (m.group(1), m.group(2))
-    return text
-
-
-def source_from_profile(profile, lines=False, path=None):
-    """Return the :class:`Source` of a :class:`raw.Profile`."""
-    keys = [frame_key(f, lines) for f in profile.frames]
-    stacks = [tuple(keys[f] for f in stack) for stack in profile.stacks]
-    tids = {idx: tid for idx, (tid, _) in profile.threads.items()}
-    merged = collections.Counter()
-    for stack_id, thread_idx, count in profile.counts:
-        if count > 0 and stacks[stack_id]:
-            merged[(stacks[stack_id], tids[thread_idx])] += count
-    samples = [Sample(stack, tid, n) for (stack, tid), n in merged.items()]
-    threads = {}
-    for tid, name in profile.threads.values():
-        threads.setdefault(tid, name)
-    return Source("raw", samples, dict(profile.meta), dict(profile.stats), threads, path)
-
-
-def source_from_collapsed(lines_in, lines=False, path=None):
-    """Return the :class:`Source` of collapsed-format lines (an iterable of str).
-
-    A ``thread TID (name)`` root frame (``record --threads``) gives the
-    sample's thread and is not a function.  Raises :class:`ReportInputError`
-    for a line that is not ``frame;...;frame COUNT``.
-    """
-    merged = collections.Counter()
-    threads = {}
-    for lineno, line in enumerate(lines_in, start=1):
-        line = line.rstrip("\r\n")
-        if not line.strip():
-            continue
-        stack_text, sep, count = line.rpartition(" ")
-        if not sep or not stack_text or not count.isdigit():
-            raise ReportInputError("line %d: not a collapsed-format line ('frame;...;frame COUNT')" % lineno)
-        frames = stack_text.split(";")
-        tid = None
-        m = _THREAD_ROOT_RE.match(frames[0])
-        if m:
-            tid = int(m.group(1))
-            threads.setdefault(tid, m.group(2) or "")
-            frames = frames[1:]
-        stack = tuple(text_key(f, lines) for f in frames if f)
-        if stack and int(count) > 0:
-            merged[(stack, tid)] += int(count)
-    samples = [Sample(stack, tid, n) for (stack, tid), n in merged.items()]
-    return Source("collapsed", samples, threads=threads, path=path)
-
-
-def load_source(path, lines=False):
-    """Read *path*, a raw file (first line ``pyprof-raw``) or a collapsed file.
-
-    Raises OSError, :class:`raw.RawFormatError` or :class:`ReportInputError`.
-    """
-    with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
-        first = f.readline()
-        if first.startswith(raw.MAGIC):
-            f.seek(0)
-            try:
-                profile = raw.parse_raw(f)
-            except raw.RawFormatError as e:
-                raise raw.RawFormatError("%s: %s" % (path, e)) from None
-            return source_from_profile(profile, lines, path)
-        f.seek(0)
-        try:
-            return source_from_collapsed(f, lines, path)
-        except ReportInputError as e:
-            raise ReportInputError("%s: %s" % (path, e)) from None
-
-
-# --------------------------------------------------------------------------- #
-# Aggregation
-# --------------------------------------------------------------------------- #
-
-class Aggregate:
-    """Per-function Self and Children counts over some samples.
-
-    Attributes:
-        total: number of samples.
-        self_counts, children_counts: ``Counter`` by function key.
-    """
-
-    def __init__(self, total, self_counts, children_counts, depths=None):
-        self.total = total
-        self.self_counts = self_counts
-        self.children_counts = children_counts
-        self.depths = depths or {}
-
-    def stat(self, name):
-        return FuncStat(name, self.self_counts.get(name, 0), self.children_counts.get(name, 0))
-
-    def percent(self, count):
-        return 100.0 * count / self.total if self.total else 0.0
-
-    def rows(self, sort="children"):
-        """Every function as a :class:`FuncStat`, sorted by *sort* (``children`` or
-        ``self``) descending.  Ties: by Children, the one with less Self first
-        (a caller before its callee), by Self, the one with more Children; then
-        the one nearest the root, then by name."""
-        stats = [self.stat(name) for name in self.children_counts]
-        depth = self.depths.get
-        if sort == "self":
-            key = lambda s: (-s.self, -s.children, depth(s.name, 0), s.name)
-        else:
-            key = lambda s: (-s.children, s.self, depth(s.name, 0), s.name)
-        return sorted(stats, key=key)
-
-
-def select(samples, thread=None):
-    """The samples of thread *thread* (all of them for None)."""
-    return samples if thread is None else [s for s in samples if s.thread == thread]
-
-
-def aggregate(samples, thread=None):
-    """Return the :class:`Aggregate` of *samples* (only thread *thread* if given)."""
-    self_counts = collections.Counter()
-    children_counts = collections.Counter()
-    depths = {}
-    total = 0
-    for stack, _, count in select(samples, thread):
-        if not stack:
-            continue
-        total += count
-        self_counts[stack[-1]] += count
-        for name in set(stack):
-            children_counts[name] += count
-        for i, name in enumerate(stack):
-            if depths.get(name, i + 1) > i:
-                depths[name] = i
-    return Aggregate(total, self_counts, children_counts, depths)
-
-
-def _neighbours(samples, name, thread, step):
-    counts = collections.Counter()
-    base = 0
-    for stack, _, count in select(samples, thread):
-        if name not in stack:
-            continue
-        base += count
-        found = set()
-        last = len(stack) - 1
-        for i, frame in enumerate(stack):
-            if frame != name:
-                continue
-            j = i + step
-            if step < 0:
-                found.add(stack[j] if j >= 0 else ROOT)
-            else:
-                found.add(stack[j] if j <= last else SELF)
-        for other in found:
-            counts[other] += count
-    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return base, rows
-
-
-def callers(samples, name, thread=None):
-    """The direct callers of function *name*: ``(children, [(caller, count)])``.
-
-    *children* is the number of samples with *name* on the stack; each count
-    is the number of those samples in which *caller* calls *name* directly
-    (``[root]`` when *name* is the root frame).  A sample counts once per
-    caller; with recursion *name* is its own caller and the shares can add up
-    to more than 100 %.  Sorted by count, descending.
-    """
-    return _neighbours(samples, name, thread, -1)
-
-
-def callees(samples, name, thread=None):
-    """The direct callees of function *name*: ``(children, [(callee, count)])``.
-
-    Like :func:`callers`; ``[self]`` counts the samples where *name* is the leaf.
-    """
-    return _neighbours(samples, name, thread, +1)
-
-
-def match_functions(names, query):
-    """Function keys matching *query*: the exact key, else those whose name part
-    (before `` (``) is *query*, else those containing *query*; sorted."""
-    names = list(names)
-    if query in names:
-        return [query]
-    exact = sorted(n for n in names if n.split(" (", 1)[0] == query)
-    if exact:
-        return exact
-    return sorted(n for n in names if query in n)
 
 
 # --------------------------------------------------------------------------- #
@@ -426,7 +160,6 @@ def add_parser(commands):
 
 
 def _resolve(names, queries, source_path):
-    from .cli import UsageError
     resolved = []
     for query in queries:
         found = match_functions(names, query)
@@ -438,20 +171,12 @@ def _resolve(names, queries, source_path):
 
 def cmd_report(args):
     """``pyprof report``: the TUI on a terminal, else (or with --stdio) the text report."""
-    from .cli import EXIT_OK, PyprofError, UsageError
-
     if args.sort == "children" and not args.children:
         raise UsageError("--sort children needs the Children column (drop --no-children)")
     if args.limit < 0 or args.expand < 0:
         raise UsageError("--limit and --expand must not be negative")
     sort = args.sort or ("children" if args.children else "self")
-    try:
-        source = load_source(args.file, args.lines)
-    except OSError as e:
-        raise UsageError("cannot read %s: %s" % (args.file, e.strerror or e)) from e
-    except (raw.RawFormatError, ReportInputError) as e:
-        raise PyprofError(str(e), hint="give a file written by 'pyprof record --format raw' or "
-                          "'--format collapsed'") from e
+    source = read_source(args.file, args.lines)
     if args.thread is not None and args.thread not in source.threads:
         if not source.threads:
             raise UsageError("%s has no thread information (record with --threads, or use --format raw)"
@@ -464,13 +189,7 @@ def cmd_report(args):
     if args.stdio or not (sys.stdout.isatty() and sys.stdin.isatty()):
         text = format_stdio(source, args.children, sort, args.thread, callers_of, callees_of,
                             args.limit, args.expand, args.file)
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            # `pyprof report --stdio | head`: not an error
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        write_stdout(text)  # `pyprof report --stdio | head`: not an error
         return EXIT_OK
     view = ReportView(source, children=args.children, sort=sort, thread=args.thread, path=args.file)
     for name in callers_of + callees_of:
@@ -760,17 +479,17 @@ class ReportView:
         win.erase()
         height, width = win.getmaxyx()
         if height < 4 or width < 20:
-            _put(win, 0, 0, "pyprof: terminal too small"[: max(0, width - 1)])
+            tui.put(win, 0, 0, "pyprof: terminal too small"[: max(0, width - 1)])
             win.refresh()
             return
         if self.show_help:
             for i, text in enumerate(HELP_TEXT[:height - 1]):
-                _put(win, i, 1, text, curses.A_BOLD if i == 0 else 0)
+                tui.put(win, i, 1, text, curses.A_BOLD if i == 0 else 0)
             win.refresh()
             return
-        _put(win, 0, 0, self.header_text().ljust(width), curses.A_REVERSE)
-        _put(win, 1, 0, self.command_text())
-        _put(win, 2, 0, self.column_text(), curses.A_BOLD)
+        tui.put(win, 0, 0, self.header_text().ljust(width), curses.A_REVERSE)
+        tui.put(win, 1, 0, self.command_text())
+        tui.put(win, 2, 0, self.column_text(), curses.A_BOLD)
         body = height - 4
         self.page = max(1, body - 1)
         lines = self.lines()
@@ -786,13 +505,13 @@ class ReportView:
             selected = self.top + row == self.cursor
             text = (">" if selected else " ") + " " + line.text
             attr = curses.A_REVERSE if selected else (curses.A_DIM if line.kind != "func" else 0)
-            _put(win, y, 0, text.ljust(width) if selected else text, attr)
+            tui.put(win, y, 0, text.ljust(width) if selected else text, attr)
             if needle and line.kind == "func":
                 start = text.lower().find(needle, 2 + len(line.text) - len(line.owner))
                 if start >= 0:
-                    _put(win, y, start, text[start:start + len(needle)], attr | curses.A_BOLD | curses.A_UNDERLINE)
+                    tui.put(win, y, start, text[start:start + len(needle)], attr | curses.A_BOLD | curses.A_UNDERLINE)
         if not lines:
-            _put(win, 3, 2, "(no function matches '%s')" % self.search if self.search else "(no samples)")
+            tui.put(win, 3, 2, "(no function matches '%s')" % self.search if self.search else "(no samples)")
         if self.searching:
             status = "/" + self.search
         elif self.message:
@@ -801,63 +520,19 @@ class ReportView:
             shown = "%d/%d" % (self.cursor + 1 if lines else 0, len(lines))
             status = "%s  filter: %s  |  h help  q quit  Enter expand  c/s sort  / search  t thread" % (
                 shown, self.search or "-")
-        _put(win, height - 1, 0, status, curses.A_BOLD if self.searching else 0)
+        tui.put(win, height - 1, 0, status, curses.A_BOLD if self.searching else 0)
         win.refresh()
-
-
-def _put(win, y, x, text, attr=0):
-    """addnstr clipped to the window; never raises for a small window."""
-    import curses
-
-    height, width = win.getmaxyx()
-    if y < 0 or y >= height or x < 0 or x >= width:
-        return
-    room = width - x - (1 if y == height - 1 else 0)
-    if room <= 0:
-        return
-    try:
-        win.addnstr(y, x, text, room, attr)
-    except curses.error:
-        pass
 
 
 def run_tui(view):
     """Run the interactive *view* until ``q`` or Ctrl-C; the terminal is restored either way."""
-    import curses
-
-    try:
-        locale.setlocale(locale.LC_ALL, "")
-    except locale.Error:
-        pass
     os.environ.setdefault("ESCDELAY", "25")
 
-    def main(stdscr):
-        try:
-            curses.curs_set(0)
-        except curses.error:
-            pass
-        stdscr.keypad(True)
+    def loop(stdscr):
         while True:
             view.draw(stdscr)
-            try:
-                key = stdscr.get_wch()
-            except curses.error:
-                continue
-            if key == curses.KEY_RESIZE:
-                try:
-                    curses.update_lines_cols()
-                except AttributeError:
-                    pass
-                continue
-            if not view.handle_key(key):
+            key = tui.next_key(stdscr)
+            if key is not None and not view.handle_key(key):
                 return
 
-    try:
-        curses.wrapper(main)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C quits, like q (curses.wrapper has restored the terminal)
-    except curses.error as e:
-        from .cli import PyprofError
-
-        raise PyprofError("cannot start the interactive view: %s" % e,
-                          hint="check $TERM, or use --stdio") from e
+    tui.run(loop, "check $TERM, or use --stdio")

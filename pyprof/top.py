@@ -20,19 +20,20 @@ temporary file.
 import collections
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 
-from . import raw, report
-from ._sampler import find_sampler
+from . import raw, tui
+from .errors import EXIT_OK, UsageError, check_pid, check_rate, sampler_killed
+from .output import write_stdout
+from .profile import Sample, aggregate, source_from_profile
+from .sampler import Sampler, find_sampler, record_argv
 
 DEFAULT_INTERVAL = 1.0
 DEFAULT_LIMIT = 20
-READY_TIMEOUT = 15.0
-SNAPSHOT_TIMEOUT = 5.0
-STOP_TIMEOUT = 10.0
+# The options of top the sampler takes as they are (its --threads is top's own).
+SAMPLER_FLAGS = (("verbose", "-v"), ("subprocesses", "--subprocesses"))
 
 TopRow = collections.namedtuple("TopRow", "name thread own total cum_own cum_total")
 
@@ -65,12 +66,12 @@ def add_parser(commands):
 
 def snapshot_counts(profile):
     """``Counter{(stack of function keys, tid): count}`` of a raw :class:`raw.Profile`."""
-    source = report.source_from_profile(profile)
+    source = source_from_profile(profile)
     return collections.Counter({(s.stack, s.thread): s.count for s in source.samples})
 
 
 def _samples(counts):
-    return [report.Sample(stack, tid, n) for (stack, tid), n in counts.items() if n > 0]
+    return [Sample(stack, tid, n) for (stack, tid), n in counts.items() if n > 0]
 
 
 class TopState:
@@ -122,8 +123,8 @@ class TopState:
         rows = []
         counts = {}
         for tid in keys:
-            iagg = report.aggregate(interval, tid)
-            cagg = report.aggregate(cumulative, tid)
+            iagg = aggregate(interval, tid)
+            cagg = aggregate(cumulative, tid)
             for name, cum_total in cagg.children_counts.items():
                 counts[(name, tid)] = cum_total
                 rows.append(TopRow(name, tid,
@@ -175,150 +176,13 @@ def table_lines(state, threads=False, limit=0):
 
 
 # --------------------------------------------------------------------------- #
-# The sampler
-# --------------------------------------------------------------------------- #
-
-def _child_setup():
-    """In the sampler child: own process group (a terminal's Ctrl-C reaches only
-    pyprof, which then stops the sampler), and die with pyprof."""
-    os.setpgid(0, 0)
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-def _catches_sigusr1(pid):
-    """Whether process *pid* has a SIGUSR1 handler installed (/proc/PID/status SigCgt)."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("SigCgt:"):
-                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGUSR1 - 1)))
-    except (OSError, ValueError):
-        pass
-    return False
-
-
-def _inode(path):
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return None
-
-
-class Sampler:
-    """The sampler process writing raw snapshots to *raw_path*."""
-
-    def __init__(self, argv, raw_path, err_path):
-        self.argv = argv
-        self.raw_path = raw_path
-        self.err_path = err_path
-        self.proc = None
-
-    def start(self):
-        from .cli import PyprofError
-
-        with open(self.err_path, "w") as err:
-            try:
-                self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                             stderr=err, preexec_fn=_child_setup)
-            except OSError as e:
-                raise PyprofError("cannot run the sampler %s: %s" % (self.argv[0], e.strerror or e))
-
-    def wait_ready(self, timeout=READY_TIMEOUT):
-        """Wait until the sampler catches SIGUSR1; return None, or its exit status if it ended."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.proc.poll()
-            if status is not None:
-                return status
-            if _catches_sigusr1(self.proc.pid):
-                return None
-            time.sleep(0.01)
-        return None
-
-    def snapshot(self, timeout=SNAPSHOT_TIMEOUT):
-        """Ask for a snapshot and return the :class:`raw.Profile`, or None if the
-        sampler has ended (then :attr:`proc` has its status) or sent none in time."""
-        before = _inode(self.raw_path)
-        if self.proc.poll() is not None:
-            return None
-        try:
-            self.proc.send_signal(signal.SIGUSR1)
-        except OSError:
-            return None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            now = _inode(self.raw_path)
-            if now is not None and now != before:
-                try:
-                    return raw.read_raw(self.raw_path)
-                except (OSError, raw.RawFormatError):
-                    pass
-            if self.proc.poll() is not None:
-                return None
-            time.sleep(0.01)
-        return None
-
-    def final_profile(self):
-        """The profile the sampler wrote when it ended, or None."""
-        try:
-            return raw.read_raw(self.raw_path)
-        except (OSError, raw.RawFormatError):
-            return None
-
-    def stop(self):
-        """SIGINT (the sampler detaches, the target keeps running); SIGKILL if it hangs."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGINT)
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            except OSError:
-                pass
-        return self.proc.returncode
-
-    def stderr_text(self):
-        try:
-            with open(self.err_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-
-def sampler_top_argv(sampler, args, raw_path):
-    """The sampler command line for ``top``."""
-    argv = [sampler, "record", "--pid", str(args.pid), "--raw", raw_path, "--no-summary", "--no-status"]
-    if args.rate is not None:
-        argv += ["--rate", str(args.rate)]
-    if args.native:
-        argv.append("--native")
-    if args.subprocesses:
-        argv.append("--subprocesses")
-    if args.verbose:
-        argv.append("-v")
-    return argv
-
-
-# --------------------------------------------------------------------------- #
 # The command
 # --------------------------------------------------------------------------- #
 
 def cmd_top(args):
     """``pyprof top``: sample *args.pid*, show a refreshed table until q, Ctrl-C or --iterations."""
-    from .cli import EXIT_OK, MAX_RATE, PyprofError, UsageError
-
-    if args.pid <= 0:
-        raise UsageError("invalid PID %d" % args.pid)
-    if args.rate is not None and not 0 < args.rate <= MAX_RATE:
-        raise UsageError("--rate must be between 1 and %d Hz, not %d" % (MAX_RATE, args.rate))
+    check_pid(args.pid)
+    check_rate(args.rate)
     if args.iterations is not None and args.iterations <= 0:
         raise UsageError("--iterations must be a positive number, not %d" % args.iterations)
     if not (args.interval >= 0.1 and args.interval < 3600):
@@ -328,12 +192,13 @@ def cmd_top(args):
     sampler_path = find_sampler()
     interactive = sys.stdout.isatty() and sys.stdin.isatty()
     with tempfile.TemporaryDirectory(prefix="pyprof-top-") as tmpdir:
-        sampler = Sampler(sampler_top_argv(sampler_path, args, os.path.join(tmpdir, "top.raw")),
-                          os.path.join(tmpdir, "top.raw"), os.path.join(tmpdir, "sampler.err"))
+        raw_path = os.path.join(tmpdir, "top.raw")
+        sampler = Sampler(record_argv(sampler_path, args, raw_path, status=False, flags=SAMPLER_FLAGS),
+                          raw_path, os.path.join(tmpdir, "sampler.err"))
         old_int = signal.getsignal(signal.SIGINT)
         ended = None
         try:
-            sampler.start()
+            sampler.start(background=True)
             status = sampler.wait_ready()
             if status is not None:
                 ended = status
@@ -359,7 +224,7 @@ def cmd_top(args):
             how = profile.meta.get("target_exit", "ended") if profile else "ended"
             print("pyprof: target PID %d %s; top stopped" % (args.pid, _exit_text(how)), file=sys.stderr)
         elif ended is not None and ended < 0:
-            raise PyprofError("the sampler was killed by signal %d" % -ended, hint="please report this bug")
+            raise sampler_killed(-ended)
         elif ended is not None:
             return ended  # the sampler has printed the error (relayed above)
     return EXIT_OK
@@ -399,34 +264,16 @@ def _run_batch(sampler, args):
         iteration += 1
         lines = header_lines(state, args.pid, time.monotonic() - started, rate, iteration)
         lines += table_lines(state, args.threads, args.limit)
-        try:
-            sys.stdout.write("\n".join(lines) + "\n\n")
-            sys.stdout.flush()
-        except BrokenPipeError:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        if not write_stdout("\n".join(lines) + "\n\n"):
             return None
     return None
 
 
 def _run_curses(sampler, args):
     """The interactive view; return ``"target"`` if the sampler ended on its own."""
-    import curses
-    import locale
-
-    try:
-        locale.setlocale(locale.LC_ALL, "")
-    except locale.Error:
-        pass
     result = {"ended": None}
 
-    def main(stdscr):
-        try:
-            curses.curs_set(0)
-        except curses.error:
-            pass
-        stdscr.keypad(True)
-        stdscr.timeout(100)
+    def loop(stdscr):
         started = time.monotonic()
         state = TopState(started)
         rate = args.rate or 100
@@ -445,26 +292,10 @@ def _run_curses(sampler, args):
             _draw_top(stdscr, state, args, time.monotonic() - started, rate, message)
             if args.iterations is not None and iteration >= args.iterations:
                 return
-            try:
-                key = stdscr.get_wch()
-            except curses.error:
-                continue
-            if key in ("q", "Q"):
+            if tui.next_key(stdscr) in ("q", "Q"):
                 return
-            if key == curses.KEY_RESIZE:
-                try:
-                    curses.update_lines_cols()
-                except AttributeError:
-                    pass
 
-    try:
-        curses.wrapper(main)
-    except KeyboardInterrupt:
-        pass
-    except curses.error as e:
-        from .cli import PyprofError
-
-        raise PyprofError("cannot start the interactive view: %s" % e, hint="check $TERM") from e
+    tui.run(loop, "check $TERM", timeout_ms=100)
     return result["ended"]
 
 
@@ -474,15 +305,15 @@ def _draw_top(win, state, args, elapsed, rate, message):
     win.erase()
     height, width = win.getmaxyx()
     if height < 4 or width < 20:
-        report._put(win, 0, 0, "pyprof: terminal too small")
+        tui.put(win, 0, 0, "pyprof: terminal too small")
         win.refresh()
         return
     head = header_lines(state, args.pid, elapsed, rate)
-    report._put(win, 0, 0, head[0].ljust(width), curses.A_REVERSE)
-    report._put(win, 1, 0, head[1])
+    tui.put(win, 0, 0, head[0].ljust(width), curses.A_REVERSE)
+    tui.put(win, 1, 0, head[1])
     table = table_lines(state, args.threads, max(1, height - 4))
-    report._put(win, 2, 0, table[0], curses.A_BOLD)
+    tui.put(win, 2, 0, table[0], curses.A_BOLD)
     for i, text in enumerate(table[1:height - 3]):
-        report._put(win, 3 + i, 0, text)
-    report._put(win, height - 1, 0, message or "q quit")
+        tui.put(win, 3 + i, 0, text)
+    tui.put(win, height - 1, 0, message or "q quit")
     win.refresh()

@@ -5,7 +5,7 @@
   interpreter cache (`make interpreters`; PYPROF_INTERP_CACHE) and Debian's
   /usr/bin/python3. Ids: py3.8 ... py3.13, py3.14.10 ..., system3.11. An absent
   interpreter is a skip; nothing else skips.
-* `any_interp`: one supported interpreter, for tests that are not per-version.
+* `any_interp`: one supported interpreter, for tests that are not per-version (session scope).
 * `python37`: pyenv's 3.7 (unsupported by pyprof), skip when absent.
 * every test gets its children reaped afterwards, even when it fails.
 
@@ -33,14 +33,14 @@ def interp(request) -> e2e.Interpreter:
     return request.param
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def any_interp() -> e2e.Interpreter:
-    """One supported interpreter (the system python3 if present, else the newest pyenv)."""
-    present = [i for _, i in _INTERPRETERS if i]
-    if not present:
+    """One supported interpreter (the system python3 if present, else the newest); session-wide,
+    so that module-scoped fixtures may use it too."""
+    interp = e2e.one_of([i for _, i in _INTERPRETERS if i])
+    if interp is None:
         pytest.fail("no supported Python interpreter found (pyenv 3.8-3.13 or /usr/bin/python3)")
-    system = [i for i in present if i.id.startswith("system")]
-    return system[0] if system else present[-1]
+    return interp
 
 
 @pytest.fixture

@@ -32,6 +32,8 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 
+import pyprof_e2e as e2e
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEARTBEAT = os.path.join(REPO, "tests", "workloads", "heartbeat.py")
 SAMPLER = os.path.join(REPO, "build", "pyprof-sampler")
@@ -90,22 +92,7 @@ def _tree(pid):
 
 def _tagged(tag, exe_suffix=None):
     """PIDs whose environment holds TAG_VAR=tag (and whose exe ends with exe_suffix)."""
-    needle = ("%s=%s" % (TAG_VAR, tag)).encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        env = _read("/proc/%s/environ" % entry, "rb")
-        if not env or needle not in env.split(b"\0"):
-            continue
-        if exe_suffix:
-            try:
-                if not os.readlink("/proc/%s/exe" % entry).endswith(exe_suffix):
-                    continue
-            except OSError:
-                continue
-        found.append(int(entry))
-    return found
+    return e2e.tagged_pids(TAG_VAR, tag, exe_suffix)
 
 
 def _heartbeats(pids_files):

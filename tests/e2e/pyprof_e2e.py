@@ -28,6 +28,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[2]
 WORKLOADS = REPO / "tests" / "workloads"
+SAMPLER = str(REPO / "build" / "pyprof-sampler")
 
 SUPPORTED_MINORS = (8, 9, 10, 11, 12, 13)
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -148,6 +149,14 @@ def discover_interpreters() -> List[Tuple[str, Optional[Interpreter]]]:
     return found
 
 
+def one_of(present: Sequence[Interpreter]) -> Optional[Interpreter]:
+    """The interpreter for a test that is not per version: Debian's python3 (the
+    static, non-PIE case) if it is among *present*, else the last (newest); None if
+    *present* is empty."""
+    system = [i for i in present if i.id.startswith("system")]
+    return system[0] if system else (present[-1] if present else None)
+
+
 # --------------------------------------------------------------------------- #
 # Child processes and cleanup
 # --------------------------------------------------------------------------- #
@@ -206,18 +215,23 @@ def stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
             pipe.close()
 
 
-def _tagged_pids(tag: str) -> List[int]:
-    needle = ("%s=%s" % (_TAG_VAR, tag)).encode()
+def tagged_pids(var: str, tag: str, exe_suffix: Optional[str] = None) -> List[int]:
+    """PIDs (not this one) whose environment holds VAR=TAG, as pgrep would find them
+    (and whose executable ends with *exe_suffix*, if given). Also used by killsafety.py."""
+    needle = ("%s=%s" % (var, tag)).encode()
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             with open("/proc/%s/environ" % entry, "rb") as f:
-                if needle in f.read().split(b"\0"):
-                    pids.append(int(entry))
+                if needle not in f.read().split(b"\0"):
+                    continue
+            if exe_suffix and not os.readlink("/proc/%s/exe" % entry).endswith(exe_suffix):
+                continue
         except OSError:
             continue
+        pids.append(int(entry))
     return pids
 
 
@@ -233,7 +247,7 @@ def reap_children() -> None:
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             if pipe:
                 pipe.close()
-    for pid in _tagged_pids(_tag):
+    for pid in tagged_pids(_TAG_VAR, _tag):
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -250,9 +264,10 @@ def pyprof_cmd(args: Sequence[str], python: str = sys.executable,
 
 
 def start_pyprof(args: Sequence[str], python: str = sys.executable,
-                 prefix: Sequence[str] = ()) -> subprocess.Popen:
-    """Start `python -m pyprof ARGS` from the repository root, output captured."""
-    return spawn(pyprof_cmd(args, python, prefix), cwd=str(REPO),
+                 prefix: Sequence[str] = (), env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+    """Start `python -m pyprof ARGS` from the repository root, output captured
+    (*env*: variables added to the test's environment)."""
+    return spawn(pyprof_cmd(args, python, prefix), cwd=str(REPO), env=child_env(env),
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                  encoding="utf-8", errors="replace")
 
@@ -278,6 +293,13 @@ def run_pyprof(args: Sequence[str], timeout: float = 60, python: str = sys.execu
         return finish_pyprof(proc, timeout)
     finally:
         kill_group(proc, signal.SIGKILL)   # no-op when it exited; never leave it behind
+
+
+def run_sampler(args: Sequence[str], timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run build/pyprof-sampler ARGS to completion (tagged, reaped), output captured."""
+    proc = spawn([SAMPLER, *args], cwd=str(REPO), stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
+    return finish_pyprof(proc, timeout)
 
 
 def describe(result: subprocess.CompletedProcess, tail: int = 3000) -> str:
@@ -417,12 +439,14 @@ class Profile(dict):
 
     def __init__(self, counts: Dict[Stack, int], path: str,
                  result: subprocess.CompletedProcess, target_pid: Optional[int] = None,
-                 ready_line: Optional[str] = None):
+                 ready_line: Optional[str] = None, raw=None, watch=None):
         super().__init__(counts)
         self.path = path
         self.result = result
         self.target_pid = target_pid
         self.ready_line = ready_line
+        self.raw = raw          # the pyprof.raw.Profile, for --format raw
+        self.watch = watch      # what record(watch=...) made, stopped
 
     @property
     def total(self) -> int:
@@ -443,35 +467,86 @@ class Profile(dict):
                 % (self.total, len(self), "\n".join(lines), (self.result.stderr or "")[-1500:]))
 
 
-def read_profile(path: str, result: subprocess.CompletedProcess, **kw) -> Profile:
-    """Check that pyprof succeeded and wrote a non-empty collapsed file; parse it."""
+def read_profile(path: str, result: subprocess.CompletedProcess, nonempty: bool = True,
+                 fmt: str = "collapsed", threads: bool = False, **kw) -> Profile:
+    """Check that pyprof succeeded and wrote its output (non-empty unless *nonempty* is
+    False); parse it. A raw file (*fmt* "raw") is read with pyprof.raw and its
+    collapsed lines (with thread roots if *threads*) are the counts."""
     assert result.returncode == 0, "pyprof failed\n" + describe(result)
     assert "Traceback" not in result.stderr, "traceback on stderr\n" + describe(result)
     assert os.path.isfile(path), "no output file %s\n%s" % (path, describe(result))
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        text = data.decode("utf-8")                 # strict: the file must be UTF-8
-    except UnicodeDecodeError as e:
-        raise AssertionError("collapsed output is not UTF-8: %s" % e)
-    profile = Profile(parse_collapsed(text), path, result, **kw)
-    assert profile, "empty profile\n" + describe(result)
+    raw = None
+    if fmt == "raw":
+        if str(REPO) not in sys.path:
+            sys.path.insert(0, str(REPO))
+        from pyprof import raw as pyprof_raw
+        raw = pyprof_raw.read_raw(path)
+        text = "".join(line + "\n" for line in pyprof_raw.collapsed_lines(raw, threads=threads))
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            text = data.decode("utf-8")                 # strict: the file must be UTF-8
+        except UnicodeDecodeError as e:
+            raise AssertionError("collapsed output is not UTF-8: %s" % e)
+    profile = Profile(parse_collapsed(text), path, result, raw=raw, **kw)
+    if nonempty:
+        assert profile, "empty profile\n" + describe(result)
     return profile
 
 
-def _record_args(out: str, rate: int, duration: float, extra: Iterable[str]) -> List[str]:
-    return ["record", "-o", out, "--format", "collapsed", "--rate", str(rate),
+def _record_args(out: str, rate: int, duration: float, extra: Iterable[str],
+                 fmt: str = "collapsed") -> List[str]:
+    return ["record", "-o", out, "--format", fmt, "--rate", str(rate),
             "--duration", str(duration), *extra]
+
+
+def record(python: str, workload_args: Sequence[str], rate: int, duration: float,
+           extra: Sequence[str] = (), attach: bool = False, fmt: str = "collapsed",
+           env: Optional[Dict[str, str]] = None, timeout: Optional[float] = None,
+           watch=None, keep_target: bool = False, nonempty: bool = True) -> Profile:
+    """`pyprof record EXTRA` of `PYTHON WORKLOAD ARGS`, launched (`-- PYTHON ...`) or, with
+    *attach*, started first, waited for ("ready") and recorded with `--pid`.
+
+    *watch(proc, target)*, if given, makes an object that is started while pyprof
+    runs and stopped after (the profile's .watch). An attached target must still be
+    alive after pyprof detached; it is stopped then, unless *keep_target* (the test
+    looks at it afterwards; the reaper ends it)."""
+    target = ready = None
+    if attach:
+        target, ready = start_workload(python, workload_args)
+    try:
+        with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
+            out = os.path.join(tmp, "profile." + ("raw" if fmt == "raw" else "collapsed"))
+            args = _record_args(out, rate, duration, extra, fmt)
+            args += ["--pid", str(target.pid)] if attach else ["--", python, *workload_args]
+            proc = start_pyprof(args, env=env)
+            watcher = watch(proc, target) if watch else None
+            if watcher:
+                watcher.start()
+            try:
+                result = finish_pyprof(proc, timeout or duration + 60)
+            finally:
+                if watcher:
+                    watcher.stop()
+                kill_group(proc, signal.SIGKILL)   # no-op when it exited; never leave it behind
+            profile = read_profile(out, result, nonempty, fmt, "--threads" in extra,
+                                   target_pid=target.pid if target else None, ready_line=ready,
+                                   watch=watcher)
+        if target is not None:
+            assert target.poll() is None, (
+                "the target exited (code %s) while/after pyprof attached\n%s"
+                % (target.returncode, profile.top()))
+        return profile
+    finally:
+        if target is not None and not keep_target:
+            stop_process(target)
 
 
 def record_launch(python: str, workload_args: Sequence[str], rate: int, duration: float,
                   extra: Sequence[str] = (), timeout: Optional[float] = None) -> Profile:
     """`pyprof record ... -- PYTHON WORKLOAD ARGS`; returns the parsed profile."""
-    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
-        out = os.path.join(tmp, "profile.collapsed")
-        args = _record_args(out, rate, duration, extra) + ["--", python, *workload_args]
-        result = run_pyprof(args, timeout=timeout or duration + 60)
-        return read_profile(out, result)
+    return record(python, workload_args, rate, duration, extra, timeout=timeout)
 
 
 def record_attach(python: str, workload_args: Sequence[str], rate: int, duration: float,
@@ -479,19 +554,7 @@ def record_attach(python: str, workload_args: Sequence[str], rate: int, duration
     """Start the workload, wait for "ready", `pyprof record --pid`, stop the workload.
 
     Also asserts that the target is still alive after pyprof detached."""
-    target, ready = start_workload(python, workload_args)
-    try:
-        with tempfile.TemporaryDirectory(prefix="pyprof-e2e-") as tmp:
-            out = os.path.join(tmp, "profile.collapsed")
-            args = _record_args(out, rate, duration, extra) + ["--pid", str(target.pid)]
-            result = run_pyprof(args, timeout=timeout or duration + 60)
-            profile = read_profile(out, result, target_pid=target.pid, ready_line=ready)
-        assert target.poll() is None, (
-            "the target exited (code %s) while/after pyprof attached\n%s"
-            % (target.returncode, describe(result)))
-        return profile
-    finally:
-        stop_process(target)
+    return record(python, workload_args, rate, duration, extra, attach=True, timeout=timeout)
 
 
 # --------------------------------------------------------------------------- #

@@ -12,15 +12,7 @@ import time
 import pytest
 
 import pyprof_e2e as e2e
-
-SAMPLER = str(e2e.REPO / "build" / "pyprof-sampler")
-
-
-def run_sampler(args, timeout=60):
-    """Run build/pyprof-sampler ARGS to completion (tagged, reaped)."""
-    proc = e2e.spawn([SAMPLER, *args], cwd=str(e2e.REPO), stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
-    return e2e.finish_pyprof(proc, timeout)
+from pyprof_e2e import SAMPLER, run_sampler
 
 
 # --------------------------------------------------------------------------- #

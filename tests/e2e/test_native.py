@@ -33,9 +33,7 @@ must not escape the denominator by losing its native leaf.
 import collections
 import os
 import re
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -44,9 +42,7 @@ import pytest
 import pyprof_e2e as e2e
 
 sys.path.insert(0, str(e2e.REPO / "tests" / "native"))
-sys.path.insert(0, str(e2e.REPO))
 import build_ext  # noqa: E402
-from pyprof import raw as pyprof_raw  # noqa: E402
 
 MIXWORK = str(e2e.REPO / "tests" / "native" / "mixwork.py")
 
@@ -117,11 +113,10 @@ def cbext_dir(interp):
 def one_interp():
     """One interpreter for the tests that are not per version: Debian's python3 if
     present (the static, non-PIE case), else the newest of the issue's pyenv versions."""
-    present = [p.values[0] for p in _NATIVE_PARAMS if p.values[0] is not None]
-    if not present:
+    interp = e2e.one_of([p.values[0] for p in _NATIVE_PARAMS if p.values[0] is not None])
+    if interp is None:
         pytest.fail("no interpreter for the native tests (pyenv 3.8/3.11-3.13, /usr/bin/python3)")
-    system = [i for i in present if i.id.startswith("system")]
-    return system[0] if system else present[-1]
+    return interp
 
 
 # --------------------------------------------------------------------------- #
@@ -410,90 +405,37 @@ def assert_running_untraced(pid, what):
 # Running pyprof
 # --------------------------------------------------------------------------- #
 
-class Run:
-    """One `pyprof record --native` run: stacks {tuple: n} and what else we saw."""
-
-    def __init__(self, counts, result, raw=None, watch=None, target_pid=None, ready=None):
-        self.counts = counts
-        self.result = result
-        self.raw = raw
-        self.watch = watch
-        self.target_pid = target_pid
-        self.ready = ready
-
-    @property
-    def total(self):
-        return sum(self.counts.values())
-
-    def describe(self):
-        return ("%d samples in %d stacks; heaviest:\n%s\n--- pyprof stderr ---\n%s"
-                % (self.total, len(self.counts), top_stacks(self.counts),
-                   (self.result.stderr or "")[-2000:]))
-
-
 def record_native(interp, mode, how, duration=DURATION, extra=(), env=None,
                   fmt="collapsed", watch_tracer=False, rate=RATE):
-    """`pyprof record --native EXTRA` of `mixwork.py BUILD MODE`, launched or attached."""
+    """`pyprof record --native EXTRA` of `mixwork.py BUILD MODE`, launched or attached: an
+    e2e.Profile (its .raw with fmt="raw", .watch with watch_tracer). An attached target
+    is left running (checked afterwards; the reaper ends it)."""
     build = cbext_dir(interp)
-    target = ready = None
-    if how == "attach":
-        target, ready = e2e.start_workload(interp.path, [MIXWORK, build, mode])
-    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-native-") as tmp:
-        out = os.path.join(tmp, "profile." + ("raw" if fmt == "raw" else "collapsed"))
-        args = ["record", "--native", *extra, "-F", str(rate), "-d", str(duration),
-                "--format", fmt, "-o", out]
-        if how == "attach":
-            args += ["--pid", str(target.pid)]
-        else:
-            args += ["--", interp.path, MIXWORK, build, mode, str(duration + WORKLOAD_SLACK)]
-        proc = e2e.spawn(e2e.pyprof_cmd(args), cwd=str(e2e.REPO),
-                         env=e2e.child_env(env), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
-        watch = None
-        if watch_tracer:
-            watch = TracerWatch(target.pid if target else
-                                (lambda: find_launched_target(proc.pid)))
-            watch.start()
-        try:
-            result = e2e.finish_pyprof(proc, timeout=duration + 90)
-        finally:
-            if watch:
-                watch.stop()
-            e2e.kill_group(proc)
-        assert result.returncode == 0, "pyprof failed\n" + e2e.describe(result)
-        assert "Traceback" not in result.stderr, "traceback\n" + e2e.describe(result)
-        assert os.path.isfile(out), "no output %s\n%s" % (out, e2e.describe(result))
-        profile = None
-        if fmt == "raw":
-            profile = pyprof_raw.read_raw(out)
-            text = "".join(l + "\n" for l in pyprof_raw.collapsed_lines(
-                profile, threads="--threads" in extra))
-        else:
-            with open(out, encoding="utf-8") as f:
-                text = f.read()
-        counts = e2e.parse_collapsed(text)
-    run = Run(counts, result, profile, watch, target.pid if target else None, ready)
-    if target is not None:
-        assert target.poll() is None, ("the target exited (code %s) during/after the "
-                                       "recording\n%s" % (target.returncode, run.describe()))
-    return run
+    workload = [MIXWORK, build, mode] + ([] if how == "attach" else [str(duration + WORKLOAD_SLACK)])
+
+    def tracer_watch(proc, target):
+        return TracerWatch(target.pid if target else (lambda: find_launched_target(proc.pid)))
+
+    return e2e.record(interp.path, workload, rate, duration, ["--native", *extra], attach=how == "attach",
+                      fmt=fmt, env=env, timeout=duration + 90, watch=tracer_watch if watch_tracer else None,
+                      keep_target=True, nonempty=False)
 
 
 def check_full_order(run, interp, what, path=CALLBACK_PATH, root_py=CALLBACK_ROOT,
                      minimum=FULL_ORDER_MIN, min_hot=MIN_HOT):
-    check = OrderCheck(run.counts, path, root_py)
+    check = OrderCheck(run, path, root_py)
     msg = ("%s, %s: %s\nmarker samples: %d of %d (%.2f %%)\n%s"
-           % (interp, what, check.report(), marker_samples(run.counts), run.total,
-              100.0 * marker_samples(run.counts) / max(run.total, 1), run.describe()))
+           % (interp, what, check.report(), marker_samples(run), run.total,
+              100.0 * marker_samples(run) / max(run.total, 1), run.top()))
     print("\n%s %s: %d samples, %d hot, full order %.2f %%, markers %d"
-          % (interp.id, what, run.total, check.hot, check.percent, marker_samples(run.counts)))
+          % (interp.id, what, run.total, check.hot, check.percent, marker_samples(run)))
     assert check.hot >= min_hot, "too few hot samples for the check\n" + msg
     assert check.percent >= minimum, msg
     return check
 
 
 def assert_no_eval_frames(run, interp, what):
-    left = eval_frames_left(run.counts)
+    left = eval_frames_left(run)
     assert not left, ("%s, %s: %d samples in %d spliced stacks (no marker) still hold %s:\n%s"
                       % (interp, what, sum(left.values()), len(left), EVAL_FRAME,
                          top_stacks(left)))
@@ -521,10 +463,10 @@ def test_default_mode_full_order_without_ptrace(ninterp, how):
 
     # ... and no thread of the target was ever ptrace-attached
     watch = run.watch
-    assert watch.pid is not None, "the launched target was never found\n" + run.describe()
+    assert watch.pid is not None, "the launched target was never found\n" + run.top()
     assert watch.polls >= 100, "TracerPid was polled too rarely: " + watch.report()
     assert not watch.traced, ("%s, %s: the default mode ptrace-attached the target: %s\n%s"
-                              % (ninterp, what, watch.report(), run.describe()))
+                              % (ninterp, what, watch.report(), run.top()))
     if how == "attach":
         assert_running_untraced(run.target_pid, what)
 
@@ -547,7 +489,7 @@ def test_blocking_mode_short_stops_and_full_order(ninterp):
 
     # THEN the raw file says blocking mode ...
     assert raw.meta.get("native_mode") == "blocking", (
-        "meta native_mode=%r\n%s" % (raw.meta.get("native_mode"), run.describe()))
+        "meta native_mode=%r\n%s" % (raw.meta.get("native_mode"), run.top()))
 
     # ... the full order holds as in the default mode, with no eval frame left ...
     check_full_order(run, ninterp, what)
@@ -605,9 +547,9 @@ def test_fallback_without_perf_events_uses_blocking(one_interp):
 
     # ... it samples in blocking mode and still has the native frames, in order
     assert run.raw.meta.get("native_mode") == "blocking", run.raw.meta
-    check = OrderCheck(run.counts, CALLBACK_PATH, CALLBACK_ROOT)
+    check = OrderCheck(run, CALLBACK_PATH, CALLBACK_ROOT)
     assert check.hot >= 100 and check.percent >= 90, (
-        "native frames missing with PYPROF_DENY=perf\n%s\n%s" % (check.report(), run.describe()))
+        "native frames missing with PYPROF_DENY=perf\n%s\n%s" % (check.report(), run.top()))
 
 
 def test_fallback_without_perf_and_ptrace_is_python_only(one_interp):
@@ -627,13 +569,13 @@ def test_fallback_without_perf_and_ptrace_is_python_only(one_interp):
 
     # ... and the profile is Python only: Python frames and no native one
     assert run.raw.meta.get("mode") == "python", run.raw.meta
-    native = {s: n for s, n in run.counts.items()
+    native = {s: n for s, n in run.items()
               if any(classify(f)[0] == "c" for f in s)}
     assert not native, "native frames in a Python-only profile:\n" + top_stacks(native)
-    callback = sum(n for s, n in run.counts.items()
+    callback = sum(n for s, n in run.items()
                    if e2e.py_funcs(s)[-2:] == ["caller", "callback"])
     assert callback >= 0.8 * run.total, ("callback is not the hot Python frame\n"
-                                         + run.describe())
+                                         + run.top())
 
 
 # --------------------------------------------------------------------------- #
@@ -650,17 +592,17 @@ def test_no_internals_drops_interpreter_frames(ninterp):
 
     # THEN no frame of libpython / the python3.X executable is left ...
     internal = collections.Counter()
-    for stack, n in run.counts.items():
+    for stack, n in run.items():
         for k, s, m in map(classify, stack):
             if k == "c" and _INTERNAL_MODULE_RE.fullmatch(m):
                 internal["%s (%s)" % (s, m)] += n
     assert not internal, ("%s --no-internals: interpreter frames remain: %s\n%s"
-                          % (ninterp, internal.most_common(10), run.describe()))
+                          % (ninterp, internal.most_common(10), run.top()))
 
     # ... and Python and extension frames keep their order: in every spliced hot stack,
     # and (counting merge failures) in >= 95 % of this short run's hot samples (the
     # 99 % bound is test_default_mode_full_order_without_ptrace's, on 3x the samples)
-    spliced = OrderCheck(run.counts, CALLBACK_PATH, CALLBACK_ROOT,
+    spliced = OrderCheck(run, CALLBACK_PATH, CALLBACK_ROOT,
                          select=lambda stack: not has_marker(stack))
     assert spliced.good == spliced.hot, ("%s --no-internals: spliced stacks out of order\n%s"
                                          % (ninterp, spliced.report()))
@@ -675,14 +617,14 @@ def test_native_only_thread_is_sampled(ninterp):
     # GIVEN the callback workload plus a pthread spinning in C with no Python state
     # WHEN pyprof attaches with --native --threads
     run = record_native(ninterp, "threads", "attach", duration=3, extra=["--threads"])
-    m = re.search(r"native_tid=(\d+)", run.ready or "")
-    assert m, "no native_tid in the ready line %r" % run.ready
+    m = re.search(r"native_tid=(\d+)", run.ready_line or "")
+    assert m, "no native_tid in the ready line %r" % run.ready_line
     native_tid = int(m.group(1))
 
     # THEN the native thread has its own root, holding its C frames in order, no Python
     per_thread = collections.Counter()
     spin = 0
-    for stack, n in run.counts.items():
+    for stack, n in run.items():
         root = e2e.thread_root(stack[0])
         assert root, "stack without a thread root with --threads: %s" % ";".join(stack)
         per_thread[root] += n
@@ -700,19 +642,19 @@ def test_native_only_thread_is_sampled(ninterp):
     print("\n%s threads: %s; spin samples %d" % (ninterp.id, roots, spin))
     native_roots = [(t, name) for t, name in per_thread if t == native_tid]
     assert native_roots, ("no `thread %d` root for the native-only thread (roots: %s)\n%s"
-                          % (native_tid, roots, run.describe()))
+                          % (native_tid, roots, run.top()))
     assert native_roots[0][1] == "cbnative", "native thread named %r" % native_roots[0][1]
     assert spin >= 60, ("only %d samples of the native thread in cbext_native_spin "
-                         "(roots: %s)\n%s" % (spin, roots, run.describe()))
+                         "(roots: %s)\n%s" % (spin, roots, run.top()))
 
     # ... and the Python thread keeps its own root and the mixed order
     py_roots = [key for key in per_thread if key[0] == run.target_pid]
     assert py_roots, "no root for the main thread %d: %s" % (run.target_pid, roots)
-    check = OrderCheck({s[1:]: n for s, n in run.counts.items()
+    check = OrderCheck({s[1:]: n for s, n in run.items()
                         if e2e.thread_root(s[0])[0] == run.target_pid},
                        CALLBACK_PATH, CALLBACK_ROOT)
     assert check.hot >= 60 and check.percent >= 95, (
-        "main thread: %s\n%s" % (check.report(), run.describe()))
+        "main thread: %s\n%s" % (check.report(), run.top()))
 
 
 # --------------------------------------------------------------------------- #
@@ -795,19 +737,19 @@ def test_generators_resumed_from_c_and_in_callback_splice(ninterp):
         return lambda stack: func in e2e.py_funcs(stack)
     checks = {
         "generator resumed from C": OrderCheck(
-            run.counts, GEN_FROM_C_PATH, CALLBACK_ROOT, select=under("gen_caller")),
+            run, GEN_FROM_C_PATH, CALLBACK_ROOT, select=under("gen_caller")),
         "generator inside the callback": OrderCheck(
-            run.counts, GEN_IN_CB_PATH, CALLBACK_ROOT, select=under("gen_cb_caller")),
+            run, GEN_IN_CB_PATH, CALLBACK_ROOT, select=under("gen_cb_caller")),
     }
     report = "\n".join("%s: %s" % (k, c.report()) for k, c in checks.items())
     print("\n%s gen: %s" % (ninterp.id, "; ".join(
         "%s %d hot %.2f %%" % (k, c.hot, c.percent) for k, c in checks.items())))
     for name, check in checks.items():
-        assert check.hot >= 100, "%s: too few hot samples\n%s\n%s" % (name, report, run.describe())
+        assert check.hot >= 100, "%s: too few hot samples\n%s\n%s" % (name, report, run.top())
         assert check.percent >= GEN_ORDER_MIN, "%s, %s\n%s\n%s" % (ninterp, name, report,
-                                                                 run.describe())
+                                                                 run.top())
     # hot samples in neither shape would be splices that lost their root side
-    stray = {s: n for s, n in run.counts.items()
+    stray = {s: n for s, n in run.items()
              if has_native(s, HOT_LEAF)
              and not {"gen_caller", "gen_cb_caller"} & set(e2e.py_funcs(s))}
     hot = sum(c.hot for c in checks.values()) + sum(stray.values())

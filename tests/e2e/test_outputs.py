@@ -9,7 +9,7 @@ import tempfile
 import pytest
 
 import pyprof_e2e as e2e
-from test_lifecycle import SAMPLER, run_sampler
+from pyprof_e2e import SAMPLER, run_sampler
 
 BURN = "import time\nt = time.time()\nwhile time.time() - t < 5: sum(range(1000))\n"
 

@@ -7,7 +7,6 @@ The --stdio report is parsed; the TUI is driven in tmux and its screen read back
 """
 import os
 import re
-import subprocess
 import tempfile
 
 import pytest
@@ -34,18 +33,10 @@ def tui_rows(screen):
     return rows
 
 
-def _interpreter():
-    present = [i for _, i in e2e.discover_interpreters() if i]
-    if not present:
-        pytest.fail("no supported Python interpreter found (pyenv 3.8-3.13 or /usr/bin/python3)")
-    system = [i for i in present if i.id.startswith("system")]
-    return system[0] if system else present[-1]
-
-
 @pytest.fixture(scope="module")
-def shape_raw():
+def shape_raw(any_interp):
     """Path of a raw recording of report_shape.py (attached, 3 s at 300 Hz)."""
-    interp = _interpreter()
+    interp = any_interp
     tmp = tempfile.mkdtemp(prefix="pyprof-e2e-report-")
     path = os.path.join(tmp, "shape.raw")
     target, _ = e2e.start_workload(interp.path, [e2e.workload("report_shape.py"), "120"])

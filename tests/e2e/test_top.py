@@ -15,17 +15,9 @@ from tmux_e2e import Tmux, terminal_restored
 ROW_RE = re.compile(r"^ *([0-9.]+)% +([0-9.]+)% +([0-9.]+)% +([0-9.]+)% +([0-9]+)  (\S+) \(")
 
 
-def _interpreter():
-    present = [i for _, i in e2e.discover_interpreters() if i]
-    if not present:
-        pytest.fail("no supported Python interpreter found (pyenv 3.8-3.13 or /usr/bin/python3)")
-    system = [i for i in present if i.id.startswith("system")]
-    return system[0] if system else present[-1]
-
-
 @pytest.fixture
-def target():
-    proc, _ = e2e.start_workload(_interpreter().path, [e2e.workload("split.py"), "300"])
+def target(any_interp):
+    proc, _ = e2e.start_workload(any_interp.path, [e2e.workload("split.py"), "300"])
     yield proc
     e2e.stop_process(proc)
 

@@ -31,8 +31,10 @@ except ImportError:
 if atheris is not None:
     with atheris.instrument_imports(include=["pyprof"]):
         from pyprof import cli, flamegraph, pprof, raw, report, speedscope
+        from pyprof.profile import source_from_profile
 else:
     from pyprof import cli, flamegraph, pprof, raw, report, speedscope
+    from pyprof.profile import source_from_profile
 
 
 def render_all(profile):
@@ -44,7 +46,7 @@ def render_all(profile):
         pprof.render_profile(profile, threads=threads)
     speedscope.render_profile(profile, timeline=True)
     cli.summary_line(profile, "out.svg")
-    source = report.source_from_profile(profile)
+    source = source_from_profile(profile)
     report.format_stdio(source)
     report.format_stdio(source, children=False, sort="self")
 

@@ -67,3 +67,11 @@ def raw_file(tmp_path):
         return str(path)
 
     return write
+
+
+@pytest.fixture
+def profile(raw_file):
+    """The sample profile (SAMPLE_RAW) read by pyprof.raw."""
+    from pyprof import raw
+
+    return raw.read_raw(raw_file())

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pyprof import _sampler, cli, flamegraph
+from pyprof import cli, errors, flamegraph, output, render, sampler
 from pyprof.__main__ import split_argv
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -69,7 +69,7 @@ def fake_sampler(tmp_path, monkeypatch, raw_file):
     with open(raw_file()) as f:
         monkeypatch.setenv("FAKE_RAW", f.read())
     monkeypatch.setenv("FAKE_LOG", str(log))
-    monkeypatch.setenv(_sampler.ENV_VAR, str(path))
+    monkeypatch.setenv(sampler.ENV_VAR, str(path))
     monkeypatch.chdir(tmp_path)
     return lambda: log.read_text().splitlines()
 
@@ -105,7 +105,7 @@ def error_lines(capsys):
     ],
 )
 def test_usage_errors(capsys, argv, message):
-    assert cli.main(argv) == cli.EXIT_USAGE
+    assert cli.main(argv) == errors.EXIT_USAGE
     lines = error_lines(capsys)
     assert len(lines) == 1
     assert lines[0].startswith("pyprof: error: ")
@@ -123,9 +123,9 @@ def test_help_exits_zero(capsys):
 
 
 def test_sampler_not_found(capsys, monkeypatch, tmp_path):
-    monkeypatch.delenv(_sampler.ENV_VAR, raising=False)
-    monkeypatch.setattr(_sampler, "_PACKAGE_DIR", str(tmp_path / "pyprof"))
-    assert cli.main(["record", "--pid", "1"]) == cli.EXIT_INTERNAL
+    monkeypatch.delenv(sampler.ENV_VAR, raising=False)
+    monkeypatch.setattr(sampler, "_PACKAGE_DIR", str(tmp_path / "pyprof"))
+    assert cli.main(["record", "--pid", "1"]) == errors.EXIT_INTERNAL
     assert error_lines(capsys) == [
         "pyprof: error: the sampler binary was not found",
         "pyprof: hint: run 'make' in the source tree or reinstall with 'pip install .'",
@@ -133,24 +133,24 @@ def test_sampler_not_found(capsys, monkeypatch, tmp_path):
 
 
 def test_sampler_env_var_must_name_an_executable(capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv(_sampler.ENV_VAR, str(tmp_path / "missing"))
-    assert cli.main(["dump", "--pid", "1"]) == cli.EXIT_INTERNAL
+    monkeypatch.setenv(sampler.ENV_VAR, str(tmp_path / "missing"))
+    assert cli.main(["dump", "--pid", "1"]) == errors.EXIT_INTERNAL
     assert "PYPROF_SAMPLER=" in error_lines(capsys)[0]
 
 
 def test_sampler_search_order(monkeypatch, tmp_path):
-    monkeypatch.delenv(_sampler.ENV_VAR, raising=False)
+    monkeypatch.delenv(sampler.ENV_VAR, raising=False)
     package = tmp_path / "pyprof"
-    monkeypatch.setattr(_sampler, "_PACKAGE_DIR", str(package))
+    monkeypatch.setattr(sampler, "_PACKAGE_DIR", str(package))
     built = tmp_path / "build" / "pyprof-sampler"
     installed = package / "_bin" / "pyprof-sampler"
     for path in (built, installed):
         path.parent.mkdir(parents=True)
         path.write_text("#!/bin/sh\n")
         path.chmod(0o755)
-    assert _sampler.find_sampler() == str(installed)
+    assert sampler.find_sampler() == str(installed)
     installed.unlink()
-    assert _sampler.find_sampler() == str(built)
+    assert sampler.find_sampler() == str(built)
 
 
 def test_record_flamegraph(capsys, fake_sampler, tmp_path):
@@ -200,12 +200,12 @@ def test_record_passes_the_sampler_exit_code(capfd, fake_sampler, monkeypatch):
 
 def test_record_reports_a_crashed_sampler(capsys, fake_sampler, monkeypatch):
     monkeypatch.setenv("FAKE_MODE", "crash")
-    assert cli.main(["record", "--pid", "42"]) == cli.EXIT_INTERNAL
+    assert cli.main(["record", "--pid", "42"]) == errors.EXIT_INTERNAL
     assert error_lines(capsys)[0] == "pyprof: error: the sampler was killed by signal 9"
 
 
 def test_record_output_directory_must_exist(capsys, fake_sampler):
-    assert cli.main(["record", "--pid", "42", "-o", "missing/out.svg"]) == cli.EXIT_OUTPUT
+    assert cli.main(["record", "--pid", "42", "-o", "missing/out.svg"]) == errors.EXIT_OUTPUT
     assert error_lines(capsys)[0].startswith("pyprof: error: cannot write missing/out.svg: no such directory")
     with pytest.raises(FileNotFoundError):
         fake_sampler()  # never started
@@ -267,13 +267,13 @@ def test_convert_pprof_default_name(capsys, raw_file, tmp_path):
 
 
 def test_convert_cannot_write_raw(capsys, raw_file):
-    assert cli.main(["convert", raw_file(), "--format", "raw"]) == cli.EXIT_USAGE
+    assert cli.main(["convert", raw_file(), "--format", "raw"]) == errors.EXIT_USAGE
     assert "invalid choice: 'raw'" in error_lines(capsys)[0]
 
 
 @pytest.mark.parametrize("fmt, magic", [("speedscope", b"{"), ("pprof", b"\x1f\x8b")])
 def test_record_renders_speedscope_and_pprof(capsys, fake_sampler, tmp_path, fmt, magic):
-    out = tmp_path / ("out." + cli.EXTENSIONS[fmt])
+    out = tmp_path / ("out." + render.EXTENSIONS[fmt])
     assert cli.main(["record", "--pid", "42", "--format", fmt, "--timeline", "-o", str(out)]) == 0
     log = fake_sampler()
     assert "--collapsed" not in log
@@ -283,13 +283,13 @@ def test_record_renders_speedscope_and_pprof(capsys, fake_sampler, tmp_path, fmt
 
 
 def test_convert_missing_file(capsys, tmp_path):
-    assert cli.main(["convert", str(tmp_path / "nope.raw")]) == cli.EXIT_USAGE
+    assert cli.main(["convert", str(tmp_path / "nope.raw")]) == errors.EXIT_USAGE
     assert error_lines(capsys)[0].startswith("pyprof: error: cannot read ")
 
 
 def test_convert_truncated_file(capsys, raw_file):
     path = raw_file("pyprof-raw\t1\nM\tpid\t1\n")
-    assert cli.main(["convert", path]) == cli.EXIT_INTERNAL
+    assert cli.main(["convert", path]) == errors.EXIT_INTERNAL
     lines = error_lines(capsys)
     assert lines[0] == "pyprof: error: %s: truncated raw file (no 'E' record at the end)" % path
     assert lines[1].startswith("pyprof: hint: ")
@@ -300,13 +300,13 @@ def test_internal_error_has_no_traceback_unless_verbose(capsys, raw_file, monkey
         raise RuntimeError("boom")
 
     monkeypatch.setattr(flamegraph, "render_profile", broken)
-    assert cli.main(["convert", raw_file()]) == cli.EXIT_INTERNAL
+    assert cli.main(["convert", raw_file()]) == errors.EXIT_INTERNAL
     err = capsys.readouterr().err
     assert err.splitlines() == [
         "pyprof: error: internal error: RuntimeError: boom",
         "pyprof: hint: rerun with -v and report it",
     ]
-    assert cli.main(["convert", raw_file(), "-v"]) == cli.EXIT_INTERNAL
+    assert cli.main(["convert", raw_file(), "-v"]) == errors.EXIT_INTERNAL
     assert "Traceback" in capsys.readouterr().err
 
 
@@ -357,7 +357,7 @@ def test_python_m_pyprof_runs_the_cli():
         [sys.executable, "-m", "pyprof", "-F", "0", "app.py"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
     )
-    assert proc.returncode == cli.EXIT_USAGE
+    assert proc.returncode == errors.EXIT_USAGE
     assert proc.stderr == "pyprof: error: --rate must be between 1 and 100000 Hz, not 0\n"
 
 
@@ -382,7 +382,7 @@ def test_convert_reads_collapsed_input(capsys, tmp_path):
     (["convert", "x.raw", "-o", "y.raw"], "cannot write the raw format here"),
 ])
 def test_cli_habit_usage_errors(capsys, argv, message):
-    assert cli.main(argv) == cli.EXIT_USAGE
+    assert cli.main(argv) == errors.EXIT_USAGE
     lines = error_lines(capsys)
     assert len(lines) == 1 and message in lines[0], lines
 
@@ -403,7 +403,7 @@ def test_short_flags_and_command_without_double_dash(argv, pid, command, fmt):
 
 def test_output_is_private_and_complete(tmp_path):
     out = tmp_path / "out.txt"
-    cli.write_output(str(out), "a;b 1\n")
+    output.write_output(str(out), "a;b 1\n")
     assert out.read_text() == "a;b 1\n"
     assert out.stat().st_mode & 0o777 == 0o600  # outputs hold command lines
     assert os.listdir(str(tmp_path)) == ["out.txt"]  # no temporary file left
@@ -419,7 +419,7 @@ def test_old_predictable_temp_names_are_not_followed(tmp_path):
     for n in range(pid, pid + 50):
         os.symlink(str(victim), "%s.tmp.%d" % (out, n))
     # WHEN pyprof writes the output
-    cli.write_output(str(out), "a;b 1\n")
+    output.write_output(str(out), "a;b 1\n")
     # THEN the victim is intact, the output is a regular file, the links are untouched
     assert victim.read_text() == "precious\n"
     assert not out.is_symlink() and out.read_text() == "a;b 1\n"
@@ -432,7 +432,7 @@ def test_a_symlink_at_the_output_planted_by_another_user_is_replaced_not_followe
     out = tmp_path / "out.txt"
     os.symlink(str(victim), str(out))
     os.lchown(str(out), 65534, 65534)  # nobody's link (the tests run as root)
-    cli.write_output(str(out), "a;b 1\n")
+    output.write_output(str(out), "a;b 1\n")
     assert victim.read_text() == "precious\n"
     assert not out.is_symlink() and out.read_text() == "a;b 1\n"
 
@@ -441,7 +441,7 @@ def test_fifo_is_written_in_place(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(str(fifo))
     reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
-    cli.write_output(str(fifo), "a;b 1\n")
+    output.write_output(str(fifo), "a;b 1\n")
     assert reader.communicate(timeout=10)[0] == b"a;b 1\n"
     assert stat.S_ISFIFO(os.lstat(str(fifo)).st_mode)
     assert os.listdir(str(tmp_path)) == ["fifo"]
@@ -456,36 +456,36 @@ def _device(directory, name, minor):
 
 def test_dev_null_stays_a_device(tmp_path):
     null = _device(tmp_path, "null", 3)
-    cli.check_output_path(null)
-    cli.write_output(null, b"x" * 100000)
+    output.check_output_path(null)
+    output.write_output(null, b"x" * 100000)
     assert stat.S_ISCHR(os.lstat(null).st_mode)
     assert os.listdir(str(tmp_path)) == ["null"]
 
 
 def test_dev_full_is_a_clear_error_and_stays_a_device(tmp_path):
     full = _device(tmp_path, "full", 7)
-    with pytest.raises(cli.PyprofError) as info:
-        cli.write_output(full, "a;b 1\n")
+    with pytest.raises(errors.PyprofError) as info:
+        output.write_output(full, "a;b 1\n")
     assert str(info.value) == "cannot write %s: No space left on device" % full
-    assert info.value.code == cli.EXIT_OUTPUT
+    assert info.value.code == errors.EXIT_OUTPUT
     assert stat.S_ISCHR(os.lstat(full).st_mode)
 
 
 def test_dash_is_standard_output(capfd):
-    cli.write_output("-", "a;b 1\n")
+    output.write_output("-", "a;b 1\n")
     assert capfd.readouterr().out == "a;b 1\n"
 
 
 def test_errors_name_the_output_not_a_temporary_file(tmp_path):
-    with pytest.raises(cli.PyprofError) as info:
-        cli.check_output_path("/proc/version")
+    with pytest.raises(errors.PyprofError) as info:
+        output.check_output_path("/proc/version")
     assert str(info.value).startswith("cannot write /proc/version: ")
     read_only = tmp_path / "ro"
     read_only.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "none", str(read_only)], check=True)
     try:
-        with pytest.raises(cli.PyprofError) as info:
-            cli.write_output(str(read_only / "out.svg"), "x")
+        with pytest.raises(errors.PyprofError) as info:
+            output.write_output(str(read_only / "out.svg"), "x")
         assert str(info.value) == "cannot write %s: Read-only file system" % (read_only / "out.svg")
     finally:
         subprocess.run(["umount", str(read_only)], check=True)
@@ -509,13 +509,13 @@ def test_record_streams_to_a_fifo_and_to_stdout(capfd, fake_sampler, tmp_path):
     ["M\trate_hz\t1e-300", "M\tduration_s\tinf", "M\tduration_s\tlong", "M\tstart_unix\t1e300",
      "C\t0\t0\t-5", "F\t9\tpy\t-1\t-1\t1"],
 )
-@pytest.mark.parametrize("fmt", cli.CONVERT_FORMATS)
+@pytest.mark.parametrize("fmt", render.CONVERT_FORMATS)
 def test_convert_of_crafted_metadata_is_a_clear_error(capsys, raw_file, sample_records, record, fmt):
     sample_records.insert(1, record)
     path = raw_file("".join(r + "\n" for r in sample_records))
     code = cli.main(["convert", path, "--format", fmt, "-o", path + ".out"])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_INTERNAL and "internal error" not in err and "Traceback" not in err
+    assert code == errors.EXIT_INTERNAL and "internal error" not in err and "Traceback" not in err
     assert err.startswith("pyprof: error: %s: line 2: bad %r record" % (path, record[0]))
     assert not os.path.exists(path + ".out")
 
@@ -525,9 +525,9 @@ def test_a_failed_write_leaves_neither_output_nor_temporary_file(tmp_path, monke
     def write(fd, data):
         raise failure
 
-    monkeypatch.setattr(cli.os, "write", write)
-    with pytest.raises((cli.PyprofError, KeyboardInterrupt)) as info:
-        cli.write_output(str(tmp_path / "out.svg"), "<svg/>")
+    monkeypatch.setattr(output.os, "write", write)
+    with pytest.raises((errors.PyprofError, KeyboardInterrupt)) as info:
+        output.write_output(str(tmp_path / "out.svg"), "<svg/>")
     if isinstance(failure, OSError):
         assert str(info.value) == "cannot write %s: No space left on device" % (tmp_path / "out.svg")
     assert os.listdir(str(tmp_path)) == []

@@ -26,11 +26,6 @@ def frame_boxes(svg):
     return boxes
 
 
-@pytest.fixture
-def profile(raw_file):
-    return raw.read_raw(raw_file())
-
-
 def test_profile_svg_is_valid_xml_with_all_frames(profile):
     svg = flamegraph.render_profile(profile)
     assert svg.startswith('<?xml version="1.0" encoding="UTF-8"')

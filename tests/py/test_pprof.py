@@ -178,11 +178,6 @@ def test_message_fields():
 
 
 @pytest.fixture
-def profile(raw_file):
-    return raw.read_raw(raw_file())
-
-
-@pytest.fixture
 def decoded(profile):
     return Decoded(pprof.render_profile(profile))
 

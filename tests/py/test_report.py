@@ -5,8 +5,8 @@ import curses
 
 import pytest
 
-from pyprof import cli, raw, report, top
-from pyprof.report import ROOT, SELF, Sample
+from pyprof import cli, profile, raw, report, top
+from pyprof.profile import ROOT, SELF, Sample
 
 
 def S(frames, count, thread=None):
@@ -27,7 +27,7 @@ def test_caller_without_own_work_has_full_children_and_zero_self():
     samples = [S("main;driver;work_a", 6), S("main;driver;work_b", 4)]
 
     # WHEN aggregated
-    agg = report.aggregate(samples)
+    agg = profile.aggregate(samples)
 
     # THEN driver is on every stack but never the leaf
     rows = rows_by_name(agg)
@@ -45,7 +45,7 @@ def test_recursion_is_counted_once_per_sample():
     # GIVEN r recursing 3 deep above leaf (5 samples) and r alone as the leaf (5)
     samples = [S("r;r;r;leaf", 5), S("r", 5)]
 
-    agg = report.aggregate(samples)
+    agg = profile.aggregate(samples)
 
     # THEN r's Children is 10 samples (100 %), not 20 (one per frame)
     rows = rows_by_name(agg)
@@ -58,12 +58,12 @@ def test_recursion_is_counted_once_per_sample():
 def test_recursion_callers_and_callees_count_each_sample_once():
     samples = [S("r;r;r;leaf", 5), S("r", 5)]
 
-    base, rows = report.callers(samples, "r")
+    base, rows = profile.callers(samples, "r")
     assert base == 10
     # r is the root in all 10 samples and its own caller in the 5 deep ones (once each)
     assert rows == [(ROOT, 10), ("r", 5)]
 
-    base, rows = report.callees(samples, "r")
+    base, rows = profile.callees(samples, "r")
     assert base == 10
     assert dict(rows) == {"r": 5, "leaf": 5, SELF: 5}
 
@@ -72,13 +72,13 @@ def test_callers_and_callees_shares():
     # GIVEN f called by g (3 samples) and by h (1); f calls x in 2 of them, is the leaf in 2
     samples = [S("main;g;f;x", 2), S("main;g;f", 1), S("main;h;f", 1), S("main;other", 6)]
 
-    base, rows = report.callers(samples, "f")
+    base, rows = profile.callers(samples, "f")
     assert (base, rows) == (4, [("g", 3), ("h", 1)])
-    base, rows = report.callees(samples, "f")
+    base, rows = profile.callees(samples, "f")
     assert (base, rows) == (4, [(SELF, 2), ("x", 2)])
 
     # and --stdio shows them as shares of f's Children samples
-    source = report.Source("collapsed", samples)
+    source = profile.Source("collapsed", samples)
     text = report.format_stdio(source, callers_of=["f"], callees_of=["f"])
     section = text.split("\nf  children ", 1)[1]
     assert section.startswith("40.00% (4)  self 20.00% (2)\n")
@@ -91,7 +91,7 @@ def test_callers_and_callees_shares():
 
 def test_thread_filter_changes_the_base():
     samples = [S("main;a", 3, thread=1), S("main;b", 1, thread=2)]
-    agg = report.aggregate(samples, thread=2)
+    agg = profile.aggregate(samples, thread=2)
     assert agg.total == 1
     assert rows_by_name(agg)["b"].self == 1
     assert "a" not in rows_by_name(agg)
@@ -99,10 +99,10 @@ def test_thread_filter_changes_the_base():
 
 def test_match_functions():
     names = ["main (a.py)", "main (b.py)", "work (a.py)", "Work.run (c.py)"]
-    assert report.match_functions(names, "work (a.py)") == ["work (a.py)"]
-    assert report.match_functions(names, "main") == ["main (a.py)", "main (b.py)"]
-    assert report.match_functions(names, "run") == ["Work.run (c.py)"]
-    assert report.match_functions(names, "nothing") == []
+    assert profile.match_functions(names, "work (a.py)") == ["work (a.py)"]
+    assert profile.match_functions(names, "main") == ["main (a.py)", "main (b.py)"]
+    assert profile.match_functions(names, "run") == ["Work.run (c.py)"]
+    assert profile.match_functions(names, "nothing") == []
 
 
 # --------------------------------------------------------------------------- #
@@ -117,8 +117,8 @@ COLLAPSED = (
 
 
 def test_collapsed_input_merges_lines_of_a_function():
-    source = report.source_from_collapsed(COLLAPSED.splitlines(True))
-    agg = report.aggregate(source.samples)
+    source = profile.source_from_collapsed(COLLAPSED.splitlines(True))
+    agg = profile.aggregate(source.samples)
     rows = rows_by_name(agg)
     assert agg.total == 9
     assert set(rows) == {"<module> (app.py)", "main (app.py)", "work (app.py)", "deflate (libz.so.1)"}
@@ -129,8 +129,8 @@ def test_collapsed_input_merges_lines_of_a_function():
 
 
 def test_collapsed_input_with_lines_keeps_them():
-    source = report.source_from_collapsed(COLLAPSED.splitlines(True), lines=True)
-    rows = rows_by_name(report.aggregate(source.samples))
+    source = profile.source_from_collapsed(COLLAPSED.splitlines(True), lines=True)
+    rows = rows_by_name(profile.aggregate(source.samples))
     assert rows["work (app.py:10)"].self == 4
     assert rows["work (app.py:12)"].self == 2
     assert rows["main (app.py:25)"].children == 6
@@ -139,35 +139,35 @@ def test_collapsed_input_with_lines_keeps_them():
 def test_collapsed_thread_roots_select_threads():
     text = ("thread 10 (MainThread);main (a.py:1);spin (a.py:2) 5\n"
             "thread 11 (worker-1);run (a.py:9) 2\n")
-    source = report.source_from_collapsed(text.splitlines(True))
+    source = profile.source_from_collapsed(text.splitlines(True))
     assert source.threads == {10: "MainThread", 11: "worker-1"}
     assert source.thread_label(11) == "11 (worker-1)"
-    agg = report.aggregate(source.samples, 11)
+    agg = profile.aggregate(source.samples, 11)
     assert agg.total == 2
     assert list(rows_by_name(agg)) == ["run (a.py)"]
     # the thread root is not a function
-    assert not any(r.name.startswith("thread") for r in report.aggregate(source.samples).rows())
+    assert not any(r.name.startswith("thread") for r in profile.aggregate(source.samples).rows())
 
 
 def test_bad_collapsed_line_is_an_error(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_text("a;b 3\nthis is not collapsed\n")
-    with pytest.raises(report.ReportInputError, match="line 2"):
-        report.load_source(str(path))
+    with pytest.raises(profile.ReportInputError, match="line 2"):
+        profile.load_source(str(path))
 
 
 def test_load_source_detects_raw(raw_file):
-    source = report.load_source(raw_file())
+    source = profile.load_source(raw_file())
     assert source.kind == "raw"
     assert source.threads == {1234: "MainThread", 1240: "w\u00f6rker\t1"}
-    agg = report.aggregate(source.samples)
+    agg = profile.aggregate(source.samples)
     rows = rows_by_name(agg)
     assert agg.total == 10
     assert rows["<module> (app.py)"].children == 10
     assert rows['Work.run<&"\u00e9> (app.py)'].self == 7
     assert rows["main (app.py)"].self == 2
     assert rows["<unreadable frame>"].self == 1
-    assert report.aggregate(source.samples, 1240).total == 3
+    assert profile.aggregate(source.samples, 1240).total == 3
 
 
 # --------------------------------------------------------------------------- #
@@ -175,7 +175,7 @@ def test_load_source_detects_raw(raw_file):
 # --------------------------------------------------------------------------- #
 
 def test_stdio_header_table_and_trees(raw_file):
-    text = report.format_stdio(report.load_source(raw_file()), path="p.raw")
+    text = report.format_stdio(profile.load_source(raw_file()), path="p.raw")
     lines = text.splitlines()
     assert lines[0] == "# pyprof report: p.raw"
     assert lines[1] == "# command: python3 app.py --name=<x&y> (PID 1234, Python 3.11.7, 2.04 s)"
@@ -191,7 +191,7 @@ def test_stdio_header_table_and_trees(raw_file):
 
 
 def test_stdio_no_children_shows_self_sorted_by_self(raw_file):
-    text = report.format_stdio(report.load_source(raw_file()), children=False, expand=0)
+    text = report.format_stdio(profile.load_source(raw_file()), children=False, expand=0)
     lines = text.splitlines()
     assert "# thread: all threads, sort: self" in lines
     table = lines[lines.index("#") + 1:]
@@ -254,7 +254,7 @@ def test_cli_report_collapsed_file(tmp_path, capsys):
 
 def make_view(**kw):
     samples = [S("main;driver;work_a", 6, 1), S("main;driver;work_b", 3, 1), S("main;idle", 1, 2)]
-    source = report.Source("collapsed", samples, threads={1: "MainThread", 2: "bg"})
+    source = profile.Source("collapsed", samples, threads={1: "MainThread", 2: "bg"})
     return report.ReportView(source, **kw)
 
 

@@ -3,8 +3,6 @@ schema), aggregated and time-ordered (--timeline) profiles."""
 
 import json
 
-import pytest
-
 from pyprof import __version__, raw, speedscope
 
 UNITS = {"none", "nanoseconds", "microseconds", "milliseconds", "seconds", "bytes"}
@@ -43,11 +41,6 @@ def stacks_of(doc, profile):
         key = tuple(names[i] for i in stack)
         totals[key] = totals.get(key, 0) + weight
     return totals
-
-
-@pytest.fixture
-def profile(raw_file):
-    return raw.read_raw(raw_file())
 
 
 def test_aggregated_profile_per_thread(profile):
