@@ -141,6 +141,16 @@ wait_until(const struct pp_loop *l, struct wait *w, uint64_t until, uint64_t war
     return 0;
 }
 
+void
+pp_loop_init(struct pp_loop *l, const struct pp_loop_ops *ops, void *arg, double rate_hz,
+             uint64_t start_ns, double duration_s)
+{
+    l->ops = ops;
+    l->arg = arg;
+    l->rate_hz = rate_hz;
+    l->end_ns = duration_s > 0 ? start_ns + (uint64_t)(duration_s * 1e9) : UINT64_MAX;
+}
+
 int
 pp_loop_run(const struct pp_loop *l)
 {

@@ -66,6 +66,11 @@ struct pp_loop {
     uint64_t end_ns; /* UINT64_MAX: until stopped */
 };
 
+/* A loop of ops over arg at rate_hz that ends duration_s after start_ns
+ * (duration_s <= 0: until stopped). */
+void pp_loop_init(struct pp_loop *l, const struct pp_loop_ops *ops, void *arg, double rate_hz,
+                  uint64_t start_ns, double duration_s);
+
 /* Runs until a stop is requested, end_ns, ops->after says so, or an op
  * fails (its error is returned). */
 int pp_loop_run(const struct pp_loop *l);

@@ -640,11 +640,7 @@ pp_multi_run(struct pp_multi *m)
 
     if (m->opts.native && m->opts.idle) /* waiting threads too: ptrace (native.c says so) */
         m->opts.native_mode = PP_NATIVE_BLOCKING;
-    l.ops = &multi_ops;
-    l.arg = m;
-    l.rate_hz = m->opts.rate_hz;
-    l.end_ns = m->opts.duration_s > 0 ? m->start_ns + (uint64_t)(m->opts.duration_s * 1e9)
-                                      : UINT64_MAX;
+    pp_loop_init(&l, &multi_ops, m, m->opts.rate_hz, m->start_ns, m->opts.duration_s);
     err = pp_loop_run(&l);
     if (!err)
         err = m->err;

@@ -611,11 +611,7 @@ pp_session_run(struct pp_session *s)
     struct pp_loop l;
     int err;
 
-    l.ops = &session_ops;
-    l.arg = s;
-    l.rate_hz = s->opts.rate_hz;
-    l.end_ns = s->opts.duration_s > 0 ? s->start_ns + (uint64_t)(s->opts.duration_s * 1e9)
-                                      : UINT64_MAX;
+    pp_loop_init(&l, &session_ops, s, s->opts.rate_hz, s->start_ns, s->opts.duration_s);
     err = pp_loop_run(&l);
     if (s->mode->detach)
         s->mode->detach(s);
