@@ -8,7 +8,7 @@ The last two are ``pyprof record [record options] -- PYTHON script.py ...``
 with PYTHON the interpreter running pyprof.
 """
 
-import signal
+import _signal  # the builtin behind the signal module: no import time (signal.py builds enums)
 import sys
 
 
@@ -18,9 +18,10 @@ def _interrupted_early(signum, frame):
     raise SystemExit(130)
 
 
-# first thing, before the imports that take most of pyprof's start-up time
-if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-    signal.signal(signal.SIGINT, _interrupted_early)
+# first thing, before the imports that take most of pyprof's start-up time (importing
+# the signal module alone took long enough for a Ctrl-C to land in it)
+if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+    _signal.signal(_signal.SIGINT, _interrupted_early)
 
 from .cli import RECORD_VALUE_OPTIONS, SUBCOMMANDS, main  # noqa: E402
 
