@@ -18,22 +18,17 @@ import time
 
 import pytest
 
-from pyprof_e2e import REPO, child_env
+from pyprof_e2e import SAMPLER, child_env
 
-SAMPLER = REPO / "build" / "pyprof-sampler"
+from pyprof.raw import read_raw
+
 BURN = "import time\nend = time.time() + %s\nx = 0\nwhile time.time() < end:\n    x += 1\n"
 
 
 def _raw(path):
-    stats, meta = {}, {}
-    with open(path) as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if parts[0] == "S":
-                stats[parts[1]] = int(parts[2])
-            elif parts[0] == "M":
-                meta[parts[1]] = parts[2]
-    return stats, meta
+    """(stats, metadata) of a raw file, read by the package's own reader."""
+    profile = read_raw(str(path))
+    return profile.stats, profile.meta
 
 
 def _start(tmp_path, args, seconds, env=None):
