@@ -48,8 +48,28 @@ $(BUILD)/obj/%.o: csrc/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/pyprof-sampler: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $(OBJS) -lm -ldl
+# The BPF capture program (csrc/bpf/, docs/native.md): built and embedded when clang
+# can target BPF (x86-64); without it the sampler has no bpf capture mode and says so.
+BPF_CLANG ?= clang
+HAVE_BPF ?= $(shell [ "$$(uname -m)" = x86_64 ] && echo 'int x;' | \
+	$(BPF_CLANG) -target bpf -x c -c -o /dev/null - >/dev/null 2>&1 && echo 1)
+ifeq ($(HAVE_BPF),1)
+BPF_BLOB := $(BUILD)/obj/bpf_blob.o
+$(BUILD)/obj/bpf.o: CFLAGS += -DPP_HAVE_BPF
+$(BUILD)/obj/bpf.o: $(BUILD)/bpf/capture.bpf.o
+endif
+
+$(BUILD)/bpf/capture.bpf.o: csrc/bpf/capture.bpf.c csrc/bpf/capture.h
+	@mkdir -p $(dir $@)
+	$(BPF_CLANG) -target bpf -O2 -g -ffreestanding -Wall -Wextra $(WERROR) -c -o $@ $<
+
+$(BUILD)/obj/bpf_blob.o: $(BUILD)/bpf/capture.bpf.o
+	@mkdir -p $(dir $@)
+	printf '.section .rodata\n.balign 8\n.globl pp_bpf_object\npp_bpf_object:\n.incbin "%s"\n.globl pp_bpf_object_end\npp_bpf_object_end:\n.section .note.GNU-stack,"",@progbits\n' \
+	    $< | $(CC) -c -x assembler -o $@ -
+
+$(BUILD)/pyprof-sampler: $(OBJS) $(BPF_BLOB)
+	$(CC) $(CFLAGS) -o $@ $(OBJS) $(BPF_BLOB) -lm -ldl
 
 deps:
 	@sh tools/deps.sh "$(PYTHON)"

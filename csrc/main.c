@@ -224,6 +224,7 @@ enum {
     OPT_OUTPUT_MODE,
     OPT_CLEANUP_DIR,
     OPT_MAX_THREADS,
+    OPT_CAPTURE,
 };
 
 static const struct option long_opts[] = {
@@ -253,6 +254,7 @@ static const struct option long_opts[] = {
     {"output-mode", required_argument, NULL, OPT_OUTPUT_MODE},
     {"cleanup-dir", required_argument, NULL, OPT_CLEANUP_DIR},
     {"max-threads", required_argument, NULL, OPT_MAX_THREADS},
+    {"capture", required_argument, NULL, OPT_CAPTURE},
     {NULL, 0, NULL, 0},
 };
 
@@ -319,6 +321,22 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
             break;
         case OPT_NONBLOCKING:
             o->native_mode = PP_NATIVE_PERF;
+            break;
+        case OPT_CAPTURE:
+            o->capture_forced = true;
+            if (strcmp(optarg, "bpf") == 0)
+                o->native_mode = PP_NATIVE_BPF;
+            else if (strcmp(optarg, "perf") == 0)
+                o->native_mode = PP_NATIVE_PERF;
+            else if (strcmp(optarg, "ptrace") == 0 || strcmp(optarg, "blocking") == 0)
+                o->native_mode = PP_NATIVE_BLOCKING;
+            else if (strcmp(optarg, "auto") == 0) {
+                o->native_mode = PP_NATIVE_AUTO;
+                o->capture_forced = false;
+            } else {
+                usage_error("--capture is auto, bpf, perf or ptrace");
+                return PP_EUSAGE;
+            }
             break;
         case OPT_UNWINDER:
             if (strcmp(optarg, "libdw") == 0)

@@ -2,6 +2,8 @@
  * mode.h -- the capture modes and their choice (layer L5).
  *
  *   pp_mode_python  (mode_python.c) thread states read on a timer
+ *   pp_mode_bpf     (mode_bpf.c)    perf events whose BPF program takes the
+ *                                   Python frames in the same instant
  *   pp_mode_perf    (mode_perf.c)   perf events, drained as they arrive
  *   pp_mode_ptrace  (mode_ptrace.c) brief ptrace stops on a timer
  *
@@ -16,6 +18,7 @@
 #include "sample.h"
 
 extern const struct pp_mode_ops pp_mode_python;
+extern const struct pp_mode_ops pp_mode_bpf;
 extern const struct pp_mode_ops pp_mode_perf;
 extern const struct pp_mode_ops pp_mode_ptrace;
 
@@ -25,6 +28,12 @@ extern const struct pp_mode_ops pp_mode_ptrace;
  * Fails only on fatal errors (s->mode is still set). */
 int pp_mode_pick(struct pp_session *s);
 
+/* bpf mode: loads the program and opens every thread's event.  PP_EPERM
+ * or PP_ENOTFOUND / PP_EVERSION / PP_EIO (not possible here) with a
+ * sentence in why; PP_EGONE when no thread could be opened. */
+int pp_mode_bpf_open(struct pp_session *s, char *why, size_t whylen);
+/* Lets go of what pp_mode_bpf_open set up (a fall-back to another mode). */
+void pp_mode_bpf_release(struct pp_session *s);
 /* perf mode: opens every thread's event.  PP_EPERM when refused (*why:
  * errno), PP_EGONE when no thread could be opened. */
 int pp_mode_perf_open(struct pp_session *s, int *why);

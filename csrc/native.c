@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "err.h"
 #include "log.h"
 #include "pstop.h"
@@ -303,7 +304,12 @@ pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uin
     switch (r) {
     case PP_MERGE_OK: nt->merged_ok++; break;
     case PP_MERGE_NOPY: nt->nopy++; break;
-    case PP_MERGE_MISMATCH: nt->mismatches++; break;
+    case PP_MERGE_MISMATCH:
+        nt->mismatches++;
+        pp_log_debug("merge mismatch: %zu native frames (leaf pc %#llx, unwind status %#x), "
+                     "%zu Python frames", n, n ? (unsigned long long)nt->uf[0].pc : 0ULL, status,
+                     nt->py.stack.n);
+        break;
     default: nt->truncated++; break;
     }
     if (depth == 0) {
@@ -426,6 +432,24 @@ quantile(uint32_t *v, size_t n, double q)
     return v[(size_t)(q * (double)(n - 1))];
 }
 
+static const char *
+mode_name(int mode)
+{
+    return mode == PP_NATIVE_BPF ? "bpf" : mode == PP_NATIVE_PERF ? "perf" : "blocking";
+}
+
+/* Samples the kernel could not hand over (a full buffer). */
+static uint64_t
+lost(struct pp_native *nt)
+{
+    if (nt->mode == PP_NATIVE_BPF) {
+        uint64_t c[PP_BPF_CNT_N];
+        pp_bpf_counters(c);
+        return c[PP_BPF_CNT_LOST];
+    }
+    return nt->perf_open ? nt->perf.lost : 0;
+}
+
 struct nodebug {
     char text[512];
     size_t len;
@@ -450,7 +474,7 @@ pp_native_out_info(struct pp_session *s, struct pp_out_info *info)
     struct pp_native *nt = s->nat;
     if (!nt)
         return;
-    pp_out_meta(info, "native_mode", "%s", nt->mode == PP_NATIVE_PERF ? "perf" : "blocking");
+    pp_out_meta(info, "native_mode", "%s", mode_name(nt->mode));
     pp_out_meta(info, "unwinder", "%s", nt->unw->ops->name);
     pp_out_stat(info, "native_samples", nt->samples);
     pp_out_stat(info, "merge_ok", nt->merged_ok);
@@ -461,7 +485,11 @@ pp_native_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "unwind_ns_total", nt->unwind_ns);
     pp_out_stat(info, "native_ns_total", nt->process_ns);
     pp_out_stat(info, "unwind_live_reads", nt->unw->live_reads);
-    if (nt->mode == PP_NATIVE_PERF) {
+    if (nt->mode == PP_NATIVE_BPF) {
+        pp_out_stat(info, "lost", lost(nt));
+        pp_out_stat(info, "record_delay_us_p50", quantile(nt->lat_us, nt->nlat, 0.5));
+        pp_out_stat(info, "record_delay_us_p99", quantile(nt->lat_us, nt->nlat, 0.99));
+    } else if (nt->mode == PP_NATIVE_PERF) {
         pp_out_stat(info, "lost", nt->perf_open ? nt->perf.lost : 0);
         pp_out_stat(info, "stale_dropped", nt->stale);
         pp_out_stat(info, "py_delay_us_p50", quantile(nt->lat_us, nt->nlat, 0.5));
@@ -499,10 +527,9 @@ pp_native_summary(struct pp_session *s, char *buf, size_t len)
                  (unsigned long long)nt->truncated,
                  quantile(nt->stop_ns, nt->nstop, 0.5) / 1000.0);
     else
-        snprintf(buf, len, ", native (perf, %s): %llu merge failures (%.2f%%), %llu truncated, %llu lost",
-                 nt->unw->ops->name, (unsigned long long)nt->mismatches, rate,
-                 (unsigned long long)nt->truncated,
-                 (unsigned long long)(nt->perf_open ? nt->perf.lost : 0));
+        snprintf(buf, len, ", native (%s, %s): %llu merge failures (%.2f%%), %llu truncated, %llu lost",
+                 mode_name(nt->mode), nt->unw->ops->name, (unsigned long long)nt->mismatches,
+                 rate, (unsigned long long)nt->truncated, (unsigned long long)lost(nt));
 }
 
 void

@@ -89,6 +89,13 @@ struct pp_native {
     uint32_t *lat_us; size_t nlat; /* perf: sample -> Python read delay */
     uint32_t *stop_ns; size_t nstop; /* blocking: thread stop times */
     uint32_t *stop_cpu_ns;           /* and the sampler's CPU time in each stop */
+    /* bpf mode (mode_bpf.c) */
+    bool bpf_open;                   /* holds a pp_bpf_open() */
+    struct pp_vec bpf_threads;       /* struct pp_bpf_thread (mode_bpf.c) */
+    struct pp_hmap bpf_thread_ids;   /* tid -> index + 1 */
+    struct pp_hmap bpf_tstate_ids;   /* thread state -> index in s->threads + 1 */
+    uint64_t bpf_rng, bpf_tmap_ns;
+    uint64_t bpf_late, bpf_pyfault, bpf_pytrunc;
 };
 
 /* Sets up s->nat: the unwinder and the symbolizer.  When native frames

@@ -280,24 +280,56 @@ parse_sample(struct pp_perf *p, const uint8_t *b, size_t len, struct pp_perf_sam
  * draws the next period from an exponential distribution with the same
  * mean, as the timer of Python-only mode does.  One ioctl per sample.
  */
-static void
-rearm(struct pp_perf *p, struct pp_perf_thread *t)
+uint64_t
+pp_perf_jitter(uint64_t *rng, uint64_t period_ns)
 {
     double u, v;
     uint64_t period;
 
-    p->rng ^= p->rng << 13;
-    p->rng ^= p->rng >> 7;
-    p->rng ^= p->rng << 17;
-    u = ((double)(p->rng >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
-    v = -log(u) * (double)p->period_ns;
-    if (v > 10.0 * (double)p->period_ns)
-        v = 10.0 * (double)p->period_ns;
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    u = ((double)(*rng >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
+    v = -log(u) * (double)period_ns;
+    if (v > 10.0 * (double)period_ns)
+        v = 10.0 * (double)period_ns;
     period = (uint64_t)v;
-    if (period < 10000)
-        period = 10000;
+    return period < 10000 ? 10000 : period;
+}
+
+static void
+rearm(struct pp_perf *p, struct pp_perf_thread *t)
+{
+    uint64_t period = pp_perf_jitter(&p->rng, p->period_ns);
     if (ioctl(t->fd, PERF_EVENT_IOC_PERIOD, &period) == 0)
         p->rearmed++;
+}
+
+int
+pp_perf_open_counter(int tid, uint64_t period_ns, int *why)
+{
+    struct perf_event_attr attr;
+    int fd, err;
+
+    *why = 0;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_TASK_CLOCK;
+    attr.sample_period = period_ns < 10000 ? 10000 : period_ns;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    attr.disabled = 1;
+    fd = sys_perf_event_open(&attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd >= 0)
+        return fd;
+    err = errno;
+    *why = err;
+    if (err == ESRCH)
+        return PP_EGONE;
+    if (err == EACCES || err == EPERM)
+        return PP_EPERM;
+    return PP_EIO;
 }
 
 int

@@ -73,4 +73,12 @@ void pp_perf_after_poll(struct pp_perf *p, const struct pollfd *fds, size_t n);
 int pp_perf_next(struct pp_perf *p, struct pp_perf_sample *out);
 void pp_perf_free(struct pp_perf *p);
 
+/* Period jitter: the next period, exponential with mean period_ns (at
+ * most ten means, at least 10 us); *rng is xorshift state. */
+uint64_t pp_perf_jitter(uint64_t *rng, uint64_t period_ns);
+/* A task-clock event on tid that writes nothing itself (for a BPF program
+ * to attach to), disabled: PERF_EVENT_IOC_ENABLE starts it.  An fd, or
+ * PP_EPERM / PP_EGONE / PP_EIO with *why the errno. */
+int pp_perf_open_counter(int tid, uint64_t period_ns, int *why);
+
 #endif

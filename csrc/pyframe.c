@@ -1064,3 +1064,112 @@ pp_pyframe_name(struct pp_pywalker *w, struct pp_pycode *codes, const struct pp_
     out->line = pp_pycode_line(L, info, off);
     return 0;
 }
+
+/* ==== frames captured in the kernel (bpf/capture.h) ==== */
+
+static bool
+fits(int32_t off, int32_t width, uint32_t *need)
+{
+    if (off < 0 || off + width > PP_BPF_FRAME_READ_MAX)
+        return false;
+    if ((uint32_t)(off + width) > *need)
+        *need = (uint32_t)(off + width);
+    return true;
+}
+
+int
+pp_pyframe_capture_config(const struct pp_pylayout *L, uint32_t stack_size, uint32_t max_frames,
+                          struct pp_bpf_config *c)
+{
+    const struct pp_pyoffsets *o = &L->o;
+    uint32_t need = 0;
+
+    memset(c, 0, sizeof *c);
+    c->stack_size = stack_size > PP_BPF_STACK_MAX ? PP_BPF_STACK_MAX : stack_size;
+    c->max_frames = max_frames > PP_BPF_MAX_FRAMES ? PP_BPF_MAX_FRAMES : max_frames;
+    c->tstate_base = L->tstate_base_frame;
+    c->cframe_current = -1;
+    c->f_owner = c->f_is_entry = c->f_state = c->f_gen = -1;
+    c->code_mask = L->exec_tag_mask ? L->exec_tag_mask : ~(uint64_t)0;
+    switch (L->frames) {
+    case PP_FRAMES_OBJECTS:
+        c->shape = PP_BPF_OBJECTS;
+        c->tstate_top = o->tstate_frame;
+        c->f_back = o->frameobj_f_back;
+        c->f_code = o->frameobj_f_code;
+        c->f_instr = o->frameobj_f_lasti;
+        c->f_state = o->frameobj_f_state;
+        c->f_gen = o->frameobj_f_gen;
+        if (!fits(c->f_back, 8, &need) || !fits(c->f_code, 8, &need) ||
+            !fits(c->f_instr, 4, &need) || !fits(c->f_state, 1, &need) ||
+            (c->f_gen >= 0 && !fits(c->f_gen, 8, &need)))
+            return PP_EVERSION;
+        break;
+    case PP_FRAMES_CFRAME:
+    case PP_FRAMES_CURRENT:
+        if (L->frames == PP_FRAMES_CFRAME) {
+            c->shape = PP_BPF_CFRAME;
+            c->tstate_top = o->tstate_cframe;
+            c->cframe_current = o->cframe_current_frame;
+            if (c->cframe_current < 0)
+                return PP_EVERSION;
+        } else {
+            c->shape = PP_BPF_CURRENT;
+            c->tstate_top = o->tstate_current_frame;
+        }
+        c->f_back = o->iframe_previous;
+        c->f_code = o->iframe_code;
+        c->f_instr = o->iframe_instr;
+        c->f_owner = o->iframe_owner;
+        if (L->entry == PP_ENTRY_FLAG)
+            c->f_is_entry = o->iframe_is_entry;
+        if (!fits(c->f_back, 8, &need) || !fits(c->f_code, 8, &need) ||
+            !fits(c->f_instr, 8, &need) || !fits(c->f_owner, 1, &need) ||
+            (c->f_is_entry >= 0 && !fits(c->f_is_entry, 1, &need)))
+            return PP_EVERSION;
+        break;
+    default:
+        return PP_EVERSION;
+    }
+    if (c->tstate_top < 0)
+        return PP_EVERSION;
+    c->frame_read = (need + 7u) & ~7u;
+    return 0;
+}
+
+int
+pp_pyframe_from_capture(const struct pp_pylayout *L, const struct pp_bpf_frame *in, size_t n,
+                        bool ended, struct pp_pyframe_raw *raw)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        raw[i].frame_addr = in[i].frame;
+        raw[i].code_addr = in[i].code;
+        raw[i].instr = in[i].instr;
+        raw[i].flags = 0;
+        if (L->frames == PP_FRAMES_OBJECTS) {
+            /* every frame on a thread's stack is executing; a running
+             * generator's frame has a caller (the walk's rules) */
+            if (in[i].owner != L->frame_running || in[i].is_entry)
+                return PP_EBADDATA;
+            continue;
+        }
+        if (L->entry == PP_ENTRY_FLAG && in[i].is_entry)
+            raw[i].flags |= PP_RAWF_ENTRY;
+        if (L->entry == PP_ENTRY_SHIM && in[i].owner >= L->shim_owner &&
+            in[i].owner <= L->shim_owner_last)
+            raw[i].flags |= PP_RAWF_SHIM;
+        if (in[i].owner == L->gen_owner)
+            raw[i].flags |= PP_RAWF_GEN;
+    }
+    if (ended && n && L->frames != PP_FRAMES_OBJECTS) {
+        /* the bottom of a chain is the thread's: never a generator, on
+         * 3.12+ the first activation's shim; 3.15+ chains end at the
+         * thread's base frame, never at NULL */
+        if ((raw[n - 1].flags & PP_RAWF_GEN) || L->tstate_base_frame >= 0 ||
+            (L->entry == PP_ENTRY_SHIM && !(raw[n - 1].flags & PP_RAWF_SHIM)))
+            return PP_EBADDATA;
+    }
+    return 0;
+}

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bpf/capture.h"
 #include "mem.h"
 #include "proc.h"
 #include "py/layout.h"
@@ -168,5 +169,19 @@ int pp_pyframe_validate(struct pp_pywalker *w, struct pp_pycode *codes,
 /* Names one validated raw frame; *skip for shim and incomplete frames. */
 int pp_pyframe_name(struct pp_pywalker *w, struct pp_pycode *codes, const struct pp_pyframe_raw *r,
                     struct pp_pyframe *out, bool *skip);
+
+/*
+ * Frames captured in the kernel by the BPF program (bpf/capture.h).
+ * pp_pyframe_capture_config() describes this layout's frame chain to the
+ * program (PP_EVERSION when an offset does not fit its bounds);
+ * pp_pyframe_from_capture() turns a captured chain into raw records with
+ * the flags and torn-chain rules of pp_pyframe_walk().  ended: the chain
+ * ended at a NULL link (not cut by a fault, the depth limit or a base
+ * frame).
+ */
+int pp_pyframe_capture_config(const struct pp_pylayout *L, uint32_t stack_size, uint32_t max_frames,
+                              struct pp_bpf_config *out);
+int pp_pyframe_from_capture(const struct pp_pylayout *L, const struct pp_bpf_frame *in, size_t n,
+                            bool ended, struct pp_pyframe_raw *raw);
 
 #endif

@@ -4,6 +4,7 @@
 #include "pystack.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -142,6 +143,28 @@ read_once(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
         err = pp_pyframe_validate(r->walker, r->codes, r->raw, n);
     if (!err)
         err = name_runs(r, n, out);
+    return err;
+}
+
+int
+pp_pystack_name(struct pp_pystack_reader *r, const struct pp_pyframe_raw *raw, size_t n,
+                bool truncated, struct pp_pystack *out)
+{
+    int err;
+
+    out->v = r->runs;
+    out->n = 0;
+    out->truncated = truncated;
+    if (n > PP_MAX_DEPTH)
+        return PP_EINTERNAL;
+    if (raw != r->raw)
+        memcpy(r->raw, raw, n * sizeof *raw);
+    r->walker->cur = NULL; /* nothing read ahead for these frames */
+    err = pp_pyframe_validate(r->walker, r->codes, r->raw, n);
+    if (!err)
+        err = name_runs(r, n, out);
+    if (err)
+        out->n = 0;
     return err;
 }
 

@@ -55,6 +55,12 @@ void pp_pystack_free(struct pp_pystack_reader *r);
 int pp_pystack_read(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
                     struct pp_pystack *out);
 
+/* Names frames read by someone else (the BPF program, in the same
+ * instant as the native stack): raw[0..n), innermost first, into *out
+ * like pp_pystack_read (no retry: the frames cannot be read again). */
+int pp_pystack_name(struct pp_pystack_reader *r, const struct pp_pyframe_raw *raw, size_t n,
+                    bool truncated, struct pp_pystack *out);
+
 /* Raw frame -> frame id of r->agg; *skip for shims and incomplete frames. */
 int pp_pystack_frame_id(struct pp_pystack_reader *r, const struct pp_pyframe_raw *raw,
                         uint32_t *id, bool *skip);

@@ -24,7 +24,7 @@
 #include "pythreadname.h"
 #include "util.h"
 
-enum pp_native_mode { PP_NATIVE_AUTO, PP_NATIVE_PERF, PP_NATIVE_BLOCKING };
+enum pp_native_mode { PP_NATIVE_AUTO, PP_NATIVE_PERF, PP_NATIVE_BLOCKING, PP_NATIVE_BPF };
 
 struct pp_session_opts {
     int pid;          /* attach; 0 when launching */
@@ -39,6 +39,7 @@ struct pp_session_opts {
     bool subprocesses, aggregate; /* multi.c */
     bool gil; /* only the thread holding the GIL */
     int native_mode;   /* enum pp_native_mode */
+    bool capture_forced; /* --capture MODE: that mode or an error, no fall-back */
     int unwinder;      /* enum pp_unwinder_kind */
     unsigned stack_size;
     const char *debug_dirs;

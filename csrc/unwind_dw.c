@@ -195,6 +195,73 @@ reg_rule(Dwarf_Frame *f, int reg, int *off)
     return -1;
 }
 
+/*
+ * A CFA expression of the form "SP + f(PC)", evaluated for one PC (rows
+ * are per PC): the .plt entries' rule, rsp + 8 + ((rip & 15) >= 11) * 8,
+ * which libdwfl's own walk does not get past.  Only SP, PC and constant
+ * arithmetic; anything else is left to libdwfl.  1 and *off on success.
+ */
+static int
+cfa_sp_plus(const Dwarf_Op *ops, size_t n, uint64_t pc, int32_t *off)
+{
+    int64_t st[8];
+    size_t i, k = 0;
+    bool sp_seen = false;
+
+    if (n > 16)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned atom = ops[i].atom;
+        int64_t a, b;
+        if (atom >= DW_OP_lit0 && atom <= DW_OP_lit31) {
+            if (k == 8)
+                return 0;
+            st[k++] = (int64_t)(atom - DW_OP_lit0);
+            continue;
+        }
+        switch (atom) {
+        case DW_OP_breg7: /* rsp: must be the first term, counted once */
+            if (sp_seen || k != 0)
+                return 0;
+            sp_seen = true;
+            st[k++] = (int64_t)ops[i].number;
+            continue;
+        case DW_OP_breg16: /* rip */
+            if (k == 8)
+                return 0;
+            st[k++] = (int64_t)pc + (int64_t)ops[i].number;
+            continue;
+        case DW_OP_const1u: case DW_OP_const2u: case DW_OP_const4u:
+        case DW_OP_const1s: case DW_OP_const2s: case DW_OP_const4s:
+            if (k == 8)
+                return 0;
+            st[k++] = (int64_t)ops[i].number;
+            continue;
+        default:
+            break;
+        }
+        if (k < 2)
+            return 0;
+        b = st[--k];
+        a = st[k - 1];
+        switch (atom) {
+        case DW_OP_and: a &= b; break;
+        case DW_OP_plus: a += b; break;
+        case DW_OP_minus: a -= b; break;
+        case DW_OP_ge: a = a >= b; break;
+        case DW_OP_gt: a = a > b; break;
+        case DW_OP_shl: if (b < 0 || b > 16) return 0; a <<= b; break;
+        default: return 0;
+        }
+        st[k - 1] = a;
+    }
+    /* the bottom of the stack holds SP's offset plus every term added */
+    if (!sp_seen || k != 1 || st[0] < 0 || st[0] > 4096)
+        return 0;
+    *off = (int32_t)st[0];
+    return 1;
+}
+
 static void
 compute_row(struct dwu *u, uint64_t pc, struct row *r)
 {
@@ -215,9 +282,12 @@ compute_row(struct dwu *u, uint64_t pc, struct row *r)
         return;
     if (pp_dw.dwarf_frame_info(f, &start, &end, &signal) < 0 || signal)
         goto out;
-    if (pp_dw.dwarf_frame_cfa(f, &ops, &n) != 0 || n != 1)
+    if (pp_dw.dwarf_frame_cfa(f, &ops, &n) != 0 || n == 0)
         goto out;
-    if (ops[0].atom == DW_OP_bregx && (ops[0].number == 6 || ops[0].number == 7)) {
+    if (n > 1) {
+        if (!cfa_sp_plus(ops, n, pc, &r->cfa_off))
+            goto out;
+    } else if (ops[0].atom == DW_OP_bregx && (ops[0].number == 6 || ops[0].number == 7)) {
         r->cfa_bp = ops[0].number == 6;
         r->cfa_off = (int32_t)(int64_t)ops[0].number2;
     } else if (ops[0].atom == DW_OP_breg6 || ops[0].atom == DW_OP_breg7) {

@@ -259,6 +259,11 @@ def validate_native_args(args):
     """Raise :class:`UsageError` for a native-mode option given without --native."""
     if args.blocking and not args.native:
         raise UsageError("--blocking chooses how --native samples native frames: add --native")
+    if getattr(args, "capture", None) and not args.native:
+        raise UsageError("--capture chooses how --native samples native frames: add --native")
+    if getattr(args, "capture", None) and args.blocking and args.capture != "ptrace":
+        raise UsageError("--blocking is --capture ptrace: it cannot be combined with --capture %s"
+                         % args.capture)
 
 
 def default_output_name(args, now=None):
@@ -276,11 +281,17 @@ def add_native_arguments(parser):
     group = parser.add_argument_group("native frames (docs/native.md)")
     group.add_argument("--native", action="store_true",
                        help="C/C++ frames too, merged with the Python frames")
+    group.add_argument("--capture", choices=("auto", "bpf", "perf", "ptrace"),
+                       help="how --native takes a sample (default auto: the first of these the "
+                            "kernel allows): bpf, Python and native stacks of one instant, taken "
+                            "in the kernel; perf, perf events, the Python stack read ~0.1 ms later; "
+                            "ptrace, each thread stopped briefly. A mode given here is that mode "
+                            "or an error")
     mode = group.add_mutually_exclusive_group()
     mode.add_argument("--nonblocking", dest="blocking", action="store_false",
-                      help="never stop the target: perf events (the default)")
+                      help="never stop the target (bpf or perf events; the default)")
     mode.add_argument("--blocking", dest="blocking", action="store_true",
-                      help="with --native: stop each thread briefly per sample (ptrace): consistent stacks")
+                      help="with --native: --capture ptrace, each thread stopped briefly per sample")
     group.add_argument("--unwinder", choices=("libdw", "libunwind"), help="native unwinder (default: libdw)")
     group.add_argument("--no-internals", action="store_true",
                        help="fold away the interpreter's own C functions")

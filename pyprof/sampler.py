@@ -71,7 +71,9 @@ def native_argv(args):
     if not getattr(args, "native", False):
         return []
     argv = ["--native"]
-    if getattr(args, "blocking", False):
+    if getattr(args, "capture", None):
+        argv += ["--capture", args.capture]
+    elif getattr(args, "blocking", False):
         argv.append("--blocking")
     if getattr(args, "unwinder", None):
         argv += ["--unwinder", args.unwinder]
