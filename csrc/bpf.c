@@ -83,6 +83,7 @@ pp_bpf_built(void)
 #endif
 }
 
+#ifdef PP_HAVE_BPF
 static int
 load_libbpf(char *why, size_t whylen)
 {
@@ -153,6 +154,8 @@ map_fd(const char *name)
     return m ? lb.bpf_map__fd(m) : -1;
 }
 
+#endif
+
 int
 pp_bpf_open(char *why, size_t whylen)
 {
@@ -178,13 +181,14 @@ pp_bpf_open(char *why, size_t whylen)
     e = lb.bpf_object__load(g.obj);
     if (e) {
         e = e < 0 ? -e : e;
-        if (e == EPERM || e == EACCES) {
+        if (e == EPERM) {
             snprintf(why, whylen, "the kernel refused to load a BPF program (%s): root or "
                      "CAP_BPF + CAP_PERFMON needed", strerror(e));
             err = PP_EPERM;
         } else {
-            snprintf(why, whylen, "the kernel could not load the capture program (%s)%s%s",
-                     strerror(e), g.log[0] ? ": " : "", g.log);
+            snprintf(why, whylen, "the kernel could not load the capture program (%s%s)%s%s",
+                     strerror(e), e == EACCES ? ": the verifier refused it" : "",
+                     g.log[0] ? ": " : "", g.log);
             err = PP_EIO;
         }
         goto fail;

@@ -16,9 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "err.h"
 #include "log.h"
 #include "multi.h"
+#include "native.h"
 #include "mode.h"
 #include "out.h"
 #include "perf.h"
@@ -669,6 +671,27 @@ cmd_snapshot(int argc, char **argv)
     return pp_err_exit_code(err);
 }
 
+/* `pyprof-sampler bpf-check`: can this sampler, with its privileges, load
+ * the capture program?  (pyprof check)  Prints "ok" or why not. */
+static int
+cmd_bpf_check(void)
+{
+    char why[300];
+    int err;
+    if (pp_native_denied_by_test("bpf")) {
+        printf("no: BPF refused (PYPROF_DENY=bpf)\n");
+        return pp_err_exit_code(PP_EPERM);
+    }
+    err = pp_bpf_open(why, sizeof why);
+    if (err) {
+        printf("no: %s\n", why);
+        return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
+    }
+    pp_bpf_close();
+    printf("ok\n");
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -684,6 +707,8 @@ main(int argc, char **argv)
         return cmd_bench(argc, argv);
     if (strcmp(argv[1], "snapshot") == 0)
         return cmd_snapshot(argc, argv);
+    if (strcmp(argv[1], "bpf-check") == 0)
+        return cmd_bpf_check();
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("pyprof-sampler %s\n", PP_VERSION);
         return 0;

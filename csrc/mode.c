@@ -97,7 +97,8 @@ pp_mode_pick(struct pp_session *s)
     }
     if (nt->mode == PP_NATIVE_BPF) {
         char why[300];
-        err = pp_mode_bpf_open(s, why, sizeof why);
+        bool why_perf;
+        err = pp_mode_bpf_open(s, why, sizeof why, &why_perf);
         if (err == PP_EGONE) {
             err = PP_ENOPROC;
             goto fail;
@@ -109,7 +110,8 @@ pp_mode_pick(struct pp_session *s)
                 err = err == PP_EPERM ? PP_EPERM : PP_EIO;
                 goto fail;
             }
-            say_bpf_unavailable(why);
+            if (!why_perf) /* else the perf mode's refusal says it */
+                say_bpf_unavailable(why);
             nt->mode = PP_NATIVE_PERF;
         }
     }

@@ -30,8 +30,10 @@ int pp_mode_pick(struct pp_session *s);
 
 /* bpf mode: loads the program and opens every thread's event.  PP_EPERM
  * or PP_ENOTFOUND / PP_EVERSION / PP_EIO (not possible here) with a
- * sentence in why; PP_EGONE when no thread could be opened. */
-int pp_mode_bpf_open(struct pp_session *s, char *why, size_t whylen);
+ * sentence in why; *why_perf when it was the perf events that were
+ * refused (perf mode would be refused too).  PP_EGONE when no thread
+ * could be opened. */
+int pp_mode_bpf_open(struct pp_session *s, char *why, size_t whylen, bool *why_perf);
 /* Lets go of what pp_mode_bpf_open set up (a fall-back to another mode). */
 void pp_mode_bpf_release(struct pp_session *s);
 /* perf mode: opens every thread's event.  PP_EPERM when refused (*why:

@@ -195,15 +195,22 @@ refresh_tmap(struct pp_session *s, uint64_t now)
 }
 
 int
-pp_mode_bpf_open(struct pp_session *s, char *why, size_t whylen)
+pp_mode_bpf_open(struct pp_session *s, char *why, size_t whylen, bool *why_perf)
 {
     struct pp_native *nt = s->nat;
     struct pp_bpf_config cfg;
     size_t i;
     int err, e = 0, opened = 0;
 
+    *why_perf = false;
     if (pp_native_denied_by_test("bpf")) {
-        snprintf(why, whylen, "PYPROF_DENY=bpf");
+        snprintf(why, whylen, "BPF refused (PYPROF_DENY=bpf, as a kernel without CAP_BPF would)");
+        return PP_EPERM;
+    }
+    if (pp_native_denied_by_test("perf")) { /* the program runs on perf events */
+        snprintf(why, whylen, "perf events on this process are not permitted (%s)",
+                 strerror(EACCES));
+        *why_perf = true;
         return PP_EPERM;
     }
     if (pp_pyframe_capture_config(&s->layout, s->opts.stack_size ? s->opts.stack_size
@@ -229,6 +236,7 @@ pp_mode_bpf_open(struct pp_session *s, char *why, size_t whylen)
         if (err == PP_EPERM && opened == 0) {
             snprintf(why, whylen, "perf events on this process are not permitted (%s)",
                      strerror(e ? e : EPERM));
+            *why_perf = true;
             return err;
         }
         if (!err)

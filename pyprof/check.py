@@ -21,7 +21,9 @@ from .sampler import find_sampler
 CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
 CAP_PERFMON = 38
-CAP_NAMES = {CAP_SYS_PTRACE: "cap_sys_ptrace", CAP_SYS_ADMIN: "cap_sys_admin", CAP_PERFMON: "cap_perfmon"}
+CAP_BPF = 39
+CAP_NAMES = {CAP_SYS_PTRACE: "cap_sys_ptrace", CAP_SYS_ADMIN: "cap_sys_admin", CAP_PERFMON: "cap_perfmon",
+             CAP_BPF: "cap_bpf"}
 YAMA = "/proc/sys/kernel/yama/ptrace_scope"
 PARANOID = "/proc/sys/kernel/perf_event_paranoid"
 # exit codes of the sampler's dump (docs/errors.md)
@@ -214,6 +216,22 @@ def try_dump(sampler, pid):
     return proc.returncode, first.split("error:", 1)[-1].strip()
 
 
+def try_bpf(sampler):
+    """(True, '') when the sampler, with its own privileges, loads the BPF capture program;
+    else (False, why) in the sampler's words."""
+    try:
+        proc = subprocess.run([sampler, "bpf-check"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=20)
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, str(e)
+    out = proc.stdout.strip()
+    if proc.returncode == 0 and out == "ok":
+        return True, ""
+    if out.startswith("no: "):
+        return False, out[4:]
+    return False, (proc.stderr.strip().splitlines() or ["this sampler has no bpf-check (rebuild it)"])[-1]
+
+
 # --------------------------------------------------------------------------- #
 # The report
 # --------------------------------------------------------------------------- #
@@ -254,6 +272,7 @@ def check(pid=None):
     q_sampler = shlex.quote(sampler) if sampler else "PYPROF-SAMPLER"
     setcap_ptrace = "sudo setcap cap_sys_ptrace+ep %s" % q_sampler
     setcap_native = "sudo setcap cap_sys_ptrace,cap_perfmon+ep %s" % q_sampler
+    setcap_bpf = "sudo setcap cap_sys_ptrace,cap_perfmon,cap_bpf+ep %s" % q_sampler
     pid_arg = str(pid) if pid else "PID"
     sudo_record = "sudo %s record --pid %s" % (pyprof, pid_arg)
     if sampler:
@@ -317,6 +336,23 @@ def check(pid=None):
                "--blocking (stops each thread briefly)" % par_text,
                ["sudo sysctl kernel.perf_event_paranoid=2   (lasts until reboot)", setcap_native,
                 "sudo %s record --native --pid %s" % (pyprof, pid_arg)])
+    # the bpf capture: --native's Python and native stacks of one instant
+    if sampler:
+        ok, why = try_bpf(sampler)
+        if ok:
+            r.item("ok", "bpf capture (--native): the sampler loads its BPF program: Python and native "
+                   "stacks of one instant, the target never stopped")
+        else:
+            fixes = []
+            if "CAP_BPF" in why or "not permitted" in why or "refused" in why:
+                fixes = [setcap_bpf + "   (then run pyprof as yourself)",
+                         "sudo %s record --native --pid %s" % (pyprof, pid_arg)]
+            elif "libbpf" in why:
+                fixes = ["sudo apt install libbpf1   (Debian/Ubuntu; Fedora: dnf install libbpf)"]
+            elif "built without" in why:
+                fixes = ["install clang, then reinstall pyprof (pip install --force-reinstall ...) or run make"]
+            r.item("warn", "bpf capture (--native): unavailable: %s; --native uses perf events, whose "
+                   "Python frames are read ~0.1 ms after the native stack" % why, fixes)
     if not root and caps:
         r.info("note: a setcap'd sampler reads native frames of your own processes; those of other "
                "users may need sudo (libdw opens files as you)")

@@ -35,7 +35,7 @@ MAX_DURATION = 1e7  # seconds (115 days): the sampler's clock arithmetic stays e
 # The record options that take a value (``python -m pyprof`` needs them to
 # find where the options end and the script begins).
 RECORD_VALUE_OPTIONS = frozenset(["-p", "--pid", "-o", "--output", "-f", "--format", "-F", "-r", "--rate",
-                                  "-d", "--duration", "--unwinder", "--stack-size", "--debug-dir"])
+                                  "-d", "--duration", "--unwinder", "--capture", "--stack-size", "--debug-dir"])
 # The format an output file's name asks for (the longest matching ending wins).
 FORMAT_BY_EXTENSION = ((".speedscope.json", "speedscope"), (".json", "speedscope"), (".svg", "flamegraph"),
                        (".collapsed", "collapsed"), (".txt", "collapsed"), (".pb.gz", "pprof"),

@@ -65,6 +65,8 @@ def test_check_as_root(any_interp):
     assert plain.returncode == 0, e2e.describe(plain)
     assert _item(plain.stdout, "ptrace").startswith("ok    ptrace: any process can be read (root")
     assert _item(plain.stdout, "perf events").startswith("ok ")
+    assert _item(plain.stdout, "bpf capture").startswith("ok    bpf capture (--native): the sampler "
+                                                         "loads its BPF program"), plain.stdout
     assert str(e2e.REPO / "build" / "pyprof-sampler") in _item(plain.stdout, "sampler")
     assert with_pid.returncode == 0, e2e.describe(with_pid)
     assert "ok    ptrace: PID %d (uid 0) can be read" % target.pid in with_pid.stdout, with_pid.stdout
@@ -105,5 +107,12 @@ def test_check_as_nobody_without_and_with_the_capability(nobody_copy, any_interp
         assert native.returncode == 0, e2e.describe(native)
         if "Sampling Python frames only" in native.stderr:
             assert "pyprof check --pid %d" % target.pid in native.stderr, e2e.describe(native)
+        # ... the bpf capture needs cap_bpf + cap_perfmon: check names the setcap that adds them
+        bpf = _item(allowed.stdout, "bpf capture")
+        assert bpf.startswith("warn  bpf capture (--native): unavailable: the kernel refused"), allowed.stdout
+        assert "fix: sudo setcap cap_sys_ptrace,cap_perfmon,cap_bpf+ep %s" % sampler in allowed.stdout, allowed.stdout
+        subprocess.run(["setcap", "cap_sys_ptrace,cap_perfmon,cap_bpf+ep", sampler], check=True)
+        allowed = _as_nobody(nobody_copy, ["check"])
+        assert _item(allowed.stdout, "bpf capture").startswith("ok    bpf capture"), allowed.stdout
     finally:
         e2e.stop_process(target)

@@ -25,7 +25,10 @@ only an absent interpreter is a skip. What is checked:
    --aggregate: the same frames and no process roots;
 2. one worker SIGKILLed during the run: the master's replacement (a PID that did not exist
    at the start) appears as a process root with samples of the view;
-3. 1 kHz with --subprocesses: ab sees 0 failed and 0 non-2xx requests.
+3. 1 kHz with --subprocesses: ab sees 0 failed and 0 non-2xx requests;
+4. --native in its default capture (bpf, as root): at most 0.5 % merge failures, and no
+   impossible stack: no libz frame below score() or any Python frame but compress_payload,
+   no big-int arithmetic (longobject.c) below compress_payload.
 Every process (gunicorn's group, ab, pyprof) is killed at the end, pass or fail.
 """
 import collections
@@ -200,7 +203,9 @@ def profile_under_load(target, extra=(), rate=RATE, duration=DURATION, during=No
         assert server.proc.poll() is None, (
             "gunicorn's master exited (code %s) during the run\n%s\n%s"
             % (server.proc.returncode, server.log_text(), e2e.describe(result)))
-        return Run(profile, ab, server.pid, workers0, events)
+        run = Run(profile, ab, server.pid, workers0, events)
+        run.result = result
+        return run
     finally:
         server.stop()
 
@@ -385,3 +390,55 @@ def test_no_failed_requests_at_1khz(target):
     good = workers_with_view(run, procs)
     assert len(good) >= 2, "1 kHz: view in workers %s\n%s\n%s" % (good, summary(procs),
                                                                  run.describe())
+
+
+# The C functions of CPython's int arithmetic: score() runs them, compress_payload never does.
+_LONG_FUNCS = re.compile(r"^(k_mul|k_lopsided_mul|x_add|x_sub|x_mul|x_divrem|long_\w+|"
+                         r"_PyLong_\w+|l_divmod|l_mod|fast_mod)$")
+_MERGE_RE = re.compile(r"native \((\w+), \w+\): ([0-9]+) merge failures \(([0-9.]+)%\)")
+
+
+def impossible_stacks(stacks):
+    """Stacks the app never takes: libz below a Python frame other than compress_payload,
+    int arithmetic below compress_payload.  {reason: [(stack, count)]}; marked merge
+    failures (<merge mismatch>) are left out: they say they are not a splice."""
+    bad = collections.defaultdict(list)
+    for stack, n in stacks.items():
+        if any(f.startswith("<merge mismatch>") for f in stack):
+            continue
+        for i, f in enumerate(stack):
+            if e2e.py_frame(f):
+                continue
+            above = e2e.leaf_py_frame(stack[:i])
+            if not above or not above[1].endswith("app.py"):
+                continue
+            if "(libz.so" in f and above[0] != "compress_payload":
+                bad["libz under %s" % above[0]].append((stack, n))
+                break
+            if above[0] == "compress_payload" and _LONG_FUNCS.match(e2e.frame_func(f)):
+                bad["int arithmetic under compress_payload"].append((stack, n))
+                break
+    return bad
+
+
+def test_native_default_capture_is_exact(target):
+    """--subprocesses --native under load: the default capture (bpf as root) joins the
+    Python and native halves of one instant: <= 0.5 % merge failures, no impossible stack."""
+    run = profile_under_load(target, ["--subprocesses", "--native"])
+    m = _MERGE_RE.search(run.result.stderr)
+    assert m, "no native summary in:\n" + run.result.stderr
+    mode, failures, share = m.group(1), int(m.group(2)), float(m.group(3))
+    print("\n%s: native (%s): %d merge failures (%.2f %%)" % (target.name if hasattr(target, "name")
+                                                              else target, mode, failures, share))
+    assert mode == "bpf", "as root the default capture should be bpf:\n" + run.result.stderr
+    assert share <= 0.5, "%.2f %% merge failures (> 0.5 %%)\n%s" % (share, run.describe())
+    procs = by_process(run)
+    good = workers_with_view(run, procs)
+    assert len(good) >= 2, "view in workers %s\n%s\n%s" % (good, summary(procs), run.describe())
+    bad = {}
+    for pid, stacks in procs.items():
+        for why, found in impossible_stacks(stacks).items():
+            bad.setdefault(why, []).extend(found)
+    assert not bad, "impossible stacks:\n" + "\n".join(
+        "%s: %d samples, e.g. %s" % (why, sum(n for _, n in v), ";".join(v[0][0])[-700:])
+        for why, v in bad.items())

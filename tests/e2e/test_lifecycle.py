@@ -19,8 +19,9 @@ from pyprof_e2e import SAMPLER, run_sampler
 # 1. modules removed from a --native target (dwfl_report_end's callback)
 # --------------------------------------------------------------------------- #
 
-@pytest.mark.parametrize("mode", [[], ["--blocking"], ["--unwinder", "libunwind"]],
-                         ids=["perf", "blocking", "libunwind"])
+@pytest.mark.parametrize("mode", [["--capture", "bpf"], ["--capture", "perf"], ["--blocking"],
+                                  ["--unwinder", "libunwind"]],
+                         ids=["bpf", "perf", "blocking", "libunwind"])
 def test_dlopen_churn_native(any_interp, mode):
     """ld.so maps /etc/ld.so.cache only while it resolves a soname: every
     dlopen by name removes a module from libdwfl's list.  The sampler used to
@@ -73,8 +74,9 @@ def test_exit_status_native_blocking(any_interp):
             assert "target exit 3" in result.stderr, "run %d:\n%s" % (i, e2e.describe(result))
 
 
-@pytest.mark.parametrize("mode", [["--native", "--blocking"], ["--native"], []],
-                         ids=["blocking", "perf", "python"])
+@pytest.mark.parametrize("mode", [["--native", "--blocking"], ["--native", "--capture", "perf"],
+                                  ["--native", "--capture", "bpf"], []],
+                         ids=["blocking", "perf", "bpf", "python"])
 def test_subprocesses_root_exit_is_seen(any_interp, mode):
     """--subprocesses --native --blocking: the launched root's exit used to be
     consumed by a wait for a ptrace stop; the run then hung ("target running")
@@ -122,8 +124,9 @@ def _gone(pid):
         return True
 
 
-@pytest.mark.parametrize("mode", [["--native", "--blocking"], ["--native"], []],
-                         ids=["blocking", "perf", "python"])
+@pytest.mark.parametrize("mode", [["--native", "--blocking"], ["--native", "--capture", "perf"],
+                                  ["--native", "--capture", "bpf"], []],
+                         ids=["blocking", "perf", "bpf", "python"])
 def test_parent_sigkill_stops_the_sampler(any_interp, mode):
     """SIGKILL to the CLI used to orphan the sampler, which kept sampling (with
     --blocking: kept the target ptrace-attached at 1 kHz) forever without -d."""
@@ -236,8 +239,9 @@ os.execv(sys.executable, [sys.executable, "-c", code % sys.argv[1]])
 _SUMMARY_RE = __import__("re").compile(r"pyprof: ([0-9]+) samples, ([0-9]+) errors")
 
 
-@pytest.mark.parametrize("mode", [[], ["--native"], ["--native", "--blocking"]],
-                         ids=["python", "perf", "blocking"])
+@pytest.mark.parametrize("mode", [[], ["--native", "--capture", "perf"],
+                                  ["--native", "--capture", "bpf"], ["--native", "--blocking"]],
+                         ids=["python", "perf", "bpf", "blocking"])
 def test_exec_of_a_launched_target(any_interp, mode):
     """The rest of the run used to be counted as transient errors (~65 % of the
     samples), the new program never appeared and nothing was said."""

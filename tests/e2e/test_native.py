@@ -771,9 +771,10 @@ def test_summary_reports_merge_failures_and_stop_median(one_interp):
 
     # THEN the end summary names the mode and the merge failures, and, blocking, the stop median
     summary = [l for l in default.result.stderr.splitlines() if " samples" in l]
-    assert summary and re.search(r"native \(perf, libdw\): \d+ merge failures \([0-9.]+%\)",
+    assert summary and re.search(r"native \(bpf, libdw\): \d+ merge failures \([0-9.]+%\)",
                                  summary[-1]), (
-        "no 'native (perf, libdw): N merge failures (X%)' in the summary:\n"
+        "no 'native (bpf, libdw): N merge failures (X%)' in the summary (as root, the default "
+        "capture is bpf):\n"
         + default.result.stderr)
     summary = [l for l in blocking.result.stderr.splitlines() if " samples" in l]
     assert summary and re.search(r"native \(blocking, [^)]*\).*stop median [0-9.]+ ?us",
