@@ -1,6 +1,6 @@
 """How often do the native and Python views disagree?  (`make bench`, docs/native.md)
 
-For each mode (perf events, the default; --blocking) and each call length of
+For each capture (bpf, the default as root; perf events; --blocking) and each call length of
 the C leaf (3 ms, 0.3 ms, 0.03 ms), profiles tests/native/shortcalls.py at
 1 kHz and counts, over the samples whose stack contains the C leaf cbext_burn (their
 share of all samples should agree between the modes: a fixed sampling
@@ -45,8 +45,7 @@ def run(python, ext_dir, leaf_ms, mode, seconds):
         out = os.path.join(tmp, "p.raw")
         cmd = [sys.executable, "-m", "pyprof", "record", "--native", "-F", "1000", "-d", str(seconds),
                "--format", "raw", "-o", out]
-        if mode == "blocking":
-            cmd.append("--blocking")
+        cmd += ["--capture", {"blocking": "ptrace"}.get(mode, mode)]
         cmd += ["--", python, os.path.join(REPO, "tests", "native", "shortcalls.py"), ext_dir, str(leaf_ms)]
         subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=seconds + 60)
         prof = raw.read_raw(out)
@@ -66,11 +65,12 @@ def main():
     print("%-9s %8s %8s %10s %9s %9s %9s %12s" % ("mode", "leaf ms", "samples", "leaf share", "merged",
                                                  "detected", "wrong", "py delay p50"))
     for leaf_ms in (3.0, 0.3, 0.03):
-        for mode in ("perf", "blocking"):
+        for mode in ("bpf", "perf", "blocking"):
             c, prof = run(python, ext_dir, leaf_ms, mode, seconds)
             total = sum(c.values()) or 1
-            delay = ("%d us" % prof.stat("py_delay_us_p50")) if mode == "perf" else \
-                    ("stop %d us" % (prof.stat("stop_ns_p50") // 1000))
+            delay = {"perf": lambda: "%d us" % prof.stat("py_delay_us_p50"),
+                     "bpf": lambda: "0 (same instant)",
+                     "blocking": lambda: "stop %d us" % (prof.stat("stop_ns_p50") // 1000)}[mode]()
             share = 100.0 * sum(c.values()) / max(prof.total_samples, 1)
             print("%-9s %8g %8d %9.1f%% %8.2f%% %8.2f%% %8.2f%% %12s" % (
                 mode, leaf_ms, total, share, 100.0 * c["merged"] / total, 100.0 * c["detected"] / total,

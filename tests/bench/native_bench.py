@@ -17,8 +17,8 @@ tests/native/build_ext.py):
      first counted sample) of `pyprof record --native --pid`, and the wall
      time of the whole command with -d 0.5 (less the 0.5 s).
   c. target slowdown at 100 Hz and 1 kHz of a fixed amount of mixed work
-     (deep_mixed.py work) under pyprof --native (perf mode), pyprof --native
-     --blocking, perf record --call-graph dwarf, py-spy record --native and
+     (deep_mixed.py work) under pyprof --native in each capture (bpf, the
+     default as root; perf; --blocking), perf record --call-graph dwarf, py-spy record --native and
      austinp, all attached by PID; runs interleaved with unprofiled ones,
      order rotated each round, medians.
   d. each tool's share of correctly merged samples on tests/native/cbwork.py.
@@ -100,11 +100,9 @@ class Env:
         self.perf = shutil.which("perf")
 
 
-def pyprof_cmd(e, pid, rate, out, dur=None, blocking=False, unwinder=None):
+def pyprof_cmd(e, pid, rate, out, dur=None, capture="bpf", unwinder=None):
     cmd = [e.python, "-m", "pyprof", "record", "--native", "-F", str(rate),
-           "--format", "raw", "-o", out, "--pid", str(pid)]
-    if blocking:
-        cmd.append("--blocking")
+           "--format", "raw", "-o", out, "--pid", str(pid), "--capture", capture]
     if unwinder:
         cmd += ["--unwinder", unwinder]
     if dur is not None:
@@ -176,20 +174,20 @@ def frames_per_sample(prof):
 
 
 def cost_rows(e):
-    configs = [("perf (default)", "libdw", False), ("perf (default)", "libunwind", False),
-               ("--blocking", "libdw", True)]
+    configs = [("bpf (default)", "libdw", "bpf"), ("perf", "libdw", "perf"),
+               ("perf", "libunwind", "perf"), ("--blocking", "libdw", "ptrace")]
     rows = []
     with Spin(e, secs=600) as t:
-        for mode, unw, blocking in configs:
+        for mode, unw, capture in configs:
             row = {"mode": mode, "unwinder": unw, "steady": [], "unwind": [], "cpu": [],
                    "why": None}
             for rep in range(REPEATS):
                 got = []
                 for dur in (COST_SHORT, COST_LONG):
-                    out = tmp("cost-%s-%s-%d-%s.raw" % (unw, int(blocking), rep, dur))
+                    out = tmp("cost-%s-%s-%d-%s.raw" % (unw, capture, rep, dur))
                     log("a. %s %s, attach for %.1f s (repeat %d/%d)" % (mode, unw, dur, rep + 1,
                                                                        REPEATS))
-                    r = run_pyprof(e, pyprof_cmd(e, t.pid, COST_RATE, out, dur, blocking, unw))
+                    r = run_pyprof(e, pyprof_cmd(e, t.pid, COST_RATE, out, dur, capture, unw))
                     prof = read_raw(out) if r.rc == 0 else None
                     if prof is None or not prof.stat("native_samples"):
                         row["why"] = "exit %d: %s" % (r.rc, last_line(r.err))
@@ -218,7 +216,8 @@ def table_cost(rows):
            "median (min–max) | unwind only µs/sample, steady: median | profiler CPU "
            "µs/sample, steady: median | µs/sample of one %.1f s run incl. first-time "
            "symbolization | samples (%.1f s run) | merge failures | truncated | lost "
-           "| py read delay p50/p99 µs (perf) or thread stop p50/p99 µs (blocking) |"
+           "| py read delay p50/p99 µs (perf) or thread stop p50/p99 µs (blocking) or the BPF "
+           "program's own run time per sample, µs (bpf) |"
            % (COST_LONG, COST_LONG),
            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -229,7 +228,10 @@ def table_cost(rows):
         l = r["long"]
         tot, nat, py = frames_per_sample(l)
         n = l.stat("native_samples")
-        if r["mode"] == "--blocking":
+        if r["mode"].startswith("bpf"):
+            delay = "BPF program %s" % (fmt(l.stats["bpf_run_ns_avg"] / 1e3, "%.1f")
+                                        if "bpf_run_ns_avg" in l.stats else "n/a")
+        elif r["mode"] == "--blocking":
             delay = "stop %s / %s" % tuple(
                 fmt(l.stats[k] / 1e3, "%.0f") if k in l.stats else "n/a"
                 for k in ("stop_ns_p50", "stop_ns_p99"))
@@ -317,10 +319,12 @@ PYSPY_ERR_RE = re.compile(r"Samples: (\d+) Errors: (\d+)")
 
 def tool_cmd(e, tool, pid, rate, out, dur=None):
     """(argv, sigint_after) of a profiler attached to pid at rate Hz."""
-    if tool == "pyprof":
-        return pyprof_cmd(e, pid, rate, out, dur), None
+    if tool == "pyprof (bpf)":
+        return pyprof_cmd(e, pid, rate, out, dur, "bpf"), None
+    if tool == "pyprof (perf)":
+        return pyprof_cmd(e, pid, rate, out, dur, "perf"), None
     if tool == "pyprof --blocking":
-        return pyprof_cmd(e, pid, rate, out, dur, blocking=True), None
+        return pyprof_cmd(e, pid, rate, out, dur, "ptrace"), None
     if tool == "perf":
         cmd = [e.perf, "record", "--call-graph", "dwarf", "-F", str(rate), "-p", str(pid),
                "-o", out]
@@ -486,7 +490,8 @@ def one_work_run(e, tool, rate, idx):
     return (wall, cpu), n, problem
 
 
-SLOW_TOOLS = ["pyprof", "pyprof --blocking", "perf", "py-spy --native", "austinp"]
+SLOW_TOOLS = ["pyprof (bpf)", "pyprof (perf)", "pyprof --blocking", "perf", "py-spy --native",
+              "austinp"]
 
 
 def slowdown(e):
@@ -678,7 +683,8 @@ def parse_perf(out, res, e):
     return stacks, 0, "perf script cannot name Python functions"
 
 
-MERGE_TOOLS = ["pyprof", "pyprof --blocking", "py-spy --native", "austinp", "perf"]
+MERGE_TOOLS = ["pyprof (bpf)", "pyprof (perf)", "pyprof --blocking", "py-spy --native", "austinp",
+               "perf"]
 
 
 def merge_rows(e):
