@@ -113,7 +113,19 @@ pp_merge(const struct pp_merge_in *in, uint32_t *out, size_t max, size_t *n)
         *n = o.n;
         return PP_MERGE_NOPY;
     }
-    if (in->native_truncated ? evals > runs : evals != runs || empty_run_calls_on(in)) {
+    if (in->same_instant && !in->native_truncated && evals == runs + 1) {
+        /* the leaf-most activation is entering or leaving: no frame of its own */
+        for (i = 0, e = 0; i < in->nnative; i++) {
+            const struct pp_merge_native *f = &in->native[i];
+            if ((f->flags & PP_MF_EVAL) && e++ < runs)
+                put_runs(&o, in, e - 1, 1); /* the last: no frame of its own now */
+            put_native(&o, f, in->no_internals);
+        }
+        *n = o.n;
+        return PP_MERGE_OK;
+    }
+    if (in->native_truncated ? evals > runs
+                             : evals != runs || (!in->same_instant && empty_run_calls_on(in))) {
         put_unmerged(&o, in);
         *n = o.n;
         return PP_MERGE_MISMATCH;
@@ -122,7 +134,7 @@ pp_merge(const struct pp_merge_in *in, uint32_t *out, size_t max, size_t *n)
         for (i = 0, e = 0; i < in->nnative; i++) {
             const struct pp_merge_native *f = &in->native[i];
             if (f->flags & PP_MF_EVAL) {
-                put_runs(&o, in, e++, 1);
+                put_runs(&o, in, e++, 1); /* an empty run: entering or leaving */
                 put_native(&o, f, in->no_internals); /* inlined into the loop */
                 continue;
             }

@@ -51,12 +51,18 @@ struct pp_merge_in {
     const struct pp_merge_py *py;          /* root first */
     size_t npy;
     bool no_internals;
+    /* Both halves were taken in the same instant (bpf, ptrace captures):
+     * a leaf-most activation with no run is entering or leaving (its
+     * frames not pushed yet, or popped): like an activation whose run is
+     * empty, it shows no frame of its own.  A capture of two instants cannot tell that from a Python
+     * stack that moved on, and leaves it a mismatch. */
+    bool same_instant;
     uint32_t mismatch_marker;  /* frame id of "<merge mismatch>" */
     uint32_t truncated_marker; /* frame id of "<native stack truncated>" */
 };
 
 enum pp_merge_result {
-    PP_MERGE_OK = 0,
+    PP_MERGE_OK = 0,         /* (also: one leaf-most activation without a run, same_instant) */
     PP_MERGE_NOPY,       /* no eval activation and no Python frame: native only */
     PP_MERGE_MISMATCH,   /* activations and runs disagree */
     PP_MERGE_TRUNCATED,  /* native stack cut short; aligned from the leaf */

@@ -194,6 +194,7 @@ pp_native_capture_py(struct pp_session *s, int tid)
     int err;
 
     memset(py, 0, sizeof(*py));
+    py->late = s->nat->mode == PP_NATIVE_BPF; /* bpf: a thread its map did not know */
     pp_mem_cache_reset(s->mem);
     err = pp_pyframe_threads(&s->walker, &s->threads);
     if (err) {
@@ -298,6 +299,8 @@ pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uin
     mi.py = nt->py.stack.v;
     mi.npy = nt->py.stack.n;
     mi.no_internals = s->opts.no_internals;
+    /* bpf and ptrace take both halves in one instant (not a late Python read) */
+    mi.same_instant = nt->mode != PP_NATIVE_PERF && !nt->py.late;
     mi.mismatch_marker = nt->mismatch_marker;
     mi.truncated_marker = n ? nt->truncated_marker : nt->unwind_failed_marker;
     r = pp_merge(&mi, nt->merged, PP_MAX_DEPTH + PP_UNWIND_MAX * 4, &depth);

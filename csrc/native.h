@@ -39,6 +39,7 @@ struct pp_native_py {
     struct pp_pystack stack;          /* empty without a thread state */
     int err;                          /* the read failed: the sample is an error */
     bool gil_skip;                    /* --gil: the thread does not hold the GIL */
+    bool late;                        /* read from user space after the native half */
 };
 
 /* A native PC seen in a sample.  Stacks hold it as one PP_FRAME_PC frame

@@ -23,12 +23,15 @@ static const uint32_t id_main[] = {100}, id_ext[] = {101}, id_helper[] = {102},
 #define INTERNAL(ids) {PP_MF_INTERNAL, (uint32_t)(sizeof(ids) / sizeof(ids[0])), ids, 0}
 #define EVAL {PP_MF_EVAL | PP_MF_INTERNAL, 0, NULL, 999}
 
+static bool same_instant;
+
 static int
 run(const struct pp_merge_native *nat, size_t nn, bool trunc, const struct pp_merge_py *py,
     size_t np, bool no_internals, uint32_t *out, size_t *n)
 {
     struct pp_merge_in in;
     memset(&in, 0, sizeof in);
+    in.same_instant = same_instant;
     in.native = nat;
     in.nnative = nn;
     in.native_truncated = trunc;
@@ -185,5 +188,35 @@ main(void)
     CHECK(!pp_sym_is_interp_module("python"));
     CHECK(!pp_sym_is_interp_module("libpythonx.so"));
     CHECK(!pp_sym_is_interp_module("cbext.cpython-311-x86_64-linux-gnu.so"));
+    { /* one instant (bpf, ptrace): the leaf activation returning, its frame popped */
+        const struct pp_merge_native nat[] = {NAT(id_main), EVAL, NAT(id_ext), NAT(id_helper),
+                                              INTERNAL(id_call), EVAL, INTERNAL(id_leaf)};
+        const struct pp_merge_py py[] = {{1, true}};
+        const uint32_t want[] = {100, 1, 101, 102, 104, 103};
+        /* two instants: the same stacks are a mismatch */
+        same_instant = false;
+        CHECK_EQ_INT(run(nat, LEN(nat), false, py, LEN(py), false, out, &n), PP_MERGE_MISMATCH);
+        same_instant = true;
+        CHECK_EQ_INT(run(nat, LEN(nat), false, py, LEN(py), false, out, &n), PP_MERGE_OK);
+        CHECK(same(out, n, want, LEN(want)));
+        /* its shim still there, no frame: the same, and not a mismatch for calling on */
+        {
+            const struct pp_merge_py py4[] = {{1, true}, {NONE, true}};
+            CHECK_EQ_INT(run(nat, LEN(nat), false, py4, LEN(py4), false, out, &n), PP_MERGE_OK);
+            CHECK(same(out, n, want, LEN(want)));
+            same_instant = false;
+            CHECK_EQ_INT(run(nat, LEN(nat), false, py4, LEN(py4), false, out, &n),
+                         PP_MERGE_MISMATCH);
+            same_instant = true;
+        }
+        /* two runs short: a mismatch */
+        {
+            const struct pp_merge_native nat3[] = {EVAL, NAT(id_ext), EVAL, NAT(id_leaf), EVAL};
+            const struct pp_merge_py py3[] = {{1, true}};
+            CHECK_EQ_INT(run(nat3, LEN(nat3), false, py3, LEN(py3), false, out, &n),
+                         PP_MERGE_MISMATCH);
+        }
+        same_instant = false;
+    }
     TEST_DONE();
 }
