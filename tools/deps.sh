@@ -29,6 +29,9 @@ command -v objdump >/dev/null 2>&1 || need_apt="$need_apt binutils"   # test_ins
 for pkg in libdw-dev libelf-dev libunwind-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt="$need_apt $pkg"
 done
+# the bpf capture mode: clang builds the BPF program (make), libbpf1 loads it (run time)
+command -v clang >/dev/null 2>&1 || need_apt="$need_apt clang"
+dpkg -s libbpf1 >/dev/null 2>&1 || need_apt="$need_apt libbpf1"
 command -v go >/dev/null 2>&1 || need_apt="$need_apt golang-go"   # go tool pprof reads the pprof output
 command -v chromium >/dev/null 2>&1 || need_apt="$need_apt chromium"   # runs the SVG flame graph's script
 # make demo and tests/e2e/test_gunicorn.py: a Flask app under Debian's Gunicorn, loaded by ab

@@ -29,8 +29,16 @@ from pyprof_e2e import REPO, SAMPLER, run_sampler
 sys.path.insert(0, str(REPO / "tests" / "native"))
 sys.path.insert(0, str(REPO / "tests" / "bench"))
 import build_ext  # noqa: E402
-from disagree import classify  # noqa: E402
+from exact import Hogs, leaf_figures  # noqa: E402  (tests/bench/exact.py: make bench's section 7)
+from exact import record_mode as _record_mode  # noqa: E402
 from pyprof import raw as rawfmt  # noqa: E402
+
+
+def record_mode(pid, capture, rate, seconds, env=None):
+    """(raw profile, stderr) of the sampler on pid; a failed run fails the test."""
+    prof, err = _record_mode(pid, capture, rate, seconds, env=env, sampler=str(SAMPLER))
+    assert prof is not None, err
+    return prof, err
 
 SHORTCALLS = str(REPO / "tests" / "native" / "shortcalls.py")
 LEAF_MS = "0.03"
@@ -63,44 +71,6 @@ def ext_dir(interp):
         except build_ext.BuildError as e:
             pytest.fail("cannot build the test extension for %s: %s" % (interp, e))
     return _BUILDS[interp.path]
-
-
-class Hogs:
-    """Two CPU-bound processes, one per core, for the duration of a with-block."""
-
-    def __enter__(self):
-        self.procs = [e2e.spawn([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
-        return self
-
-    def __exit__(self, *exc):
-        for p in self.procs:
-            e2e.kill_group(p)
-            p.wait()
-
-
-def record_mode(pid, capture, rate, seconds, env=None):
-    """The sampler on pid with --native --capture capture: (raw profile, stderr)."""
-    with tempfile.TemporaryDirectory(prefix="pyprof-e2e-bpf-") as tmp:
-        out = os.path.join(tmp, "p.raw")
-        cmd = [str(SAMPLER), "record", "--pid", str(pid), "--native", "--capture", capture,
-               "-F", str(rate), "-d", str(seconds), "--raw", out]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,
-                           env=e2e.child_env(env))
-        assert r.returncode == 0, e2e.describe(r)
-        return rawfmt.read_raw(out), r.stderr
-
-
-def leaf_figures(prof):
-    """(leaf samples, % true order, % marked, % wrong, % merge failures of all)."""
-    c = {"merged": 0, "detected": 0, "wrong": 0}
-    for stack_id, _, count in prof.counts:
-        frames = [prof.frames[f] for f in prof.stacks[stack_id]]
-        if any(f.name == "cbext_burn" for f in frames):
-            c[classify(frames)] += count
-    n = sum(c.values())
-    pct = (lambda k: 100.0 * c[k] / n) if n else (lambda k: 0.0)
-    samples = prof.stat("native_samples") or 1
-    return n, pct("merged"), pct("detected"), pct("wrong"), 100.0 * prof.stat("merge_failures") / samples
 
 
 @pytest.mark.parametrize("rate", [200, 1000])

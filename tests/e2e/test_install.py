@@ -109,6 +109,8 @@ def test_wheel_installs_and_records_in_a_fresh_venv(python, wheel, tmp_path):
     check = _run([pyprof, "check"], cwd=str(tmp_path), env=env)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "site-packages/pyprof/_bin/pyprof-sampler" in check.stdout, check.stdout
+    # ... and the wheel carries the BPF capture program (built where clang is, as here)
+    assert "ok    bpf capture (--native)" in check.stdout, check.stdout
 
 
 def test_build_errors_are_one_clear_line(tmp_path):
