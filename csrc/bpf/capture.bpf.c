@@ -43,6 +43,8 @@ static void *(*bpf_ringbuf_reserve)(void *ringbuf, uint64_t size, uint64_t flags
 static void (*bpf_ringbuf_submit)(void *data, uint64_t flags) = (void *)132;
 static void *(*bpf_get_current_task_btf)(void) = (void *)158;
 static long (*bpf_task_pt_regs)(void *task) = (void *)175;
+static long (*bpf_loop)(uint32_t nr_loops, void *callback_fn, void *callback_ctx,
+                        uint64_t flags) = (void *)181;
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -137,58 +139,82 @@ copy_stack(struct pp_bpf_record *r, uint64_t sp, uint64_t size)
     r->stack_len = (uint32_t)copied;
 }
 
+/* The state of one frame-chain walk, for bpf_loop's callback: the loop
+ * body is verified once, not once per frame (128 unrolled copies took the
+ * verifier ~0.3 s of CPU at every start). */
+struct walk_ctx {
+    struct pp_bpf_record *r;
+    const struct pp_bpf_config *c;
+    uint8_t *buf;
+    uint64_t f, base;
+    uint32_t len, max;
+};
+
+static long
+walk_step(uint64_t i, void *arg)
+{
+    struct walk_ctx *w = arg;
+    const struct pp_bpf_config *c = w->c;
+    struct pp_bpf_record *r = w->r;
+    struct pp_bpf_frame *out;
+    uint8_t *buf = w->buf;
+    uint64_t f = w->f;
+    uint32_t len = w->len;
+
+    if (!f)
+        return 1;
+    if (f == w->base) {
+        r->flags |= PP_BPF_REC_PYBASE;
+        return 1;
+    }
+    if (i >= w->max) {
+        r->flags |= PP_BPF_REC_PYTRUNC;
+        return 1;
+    }
+    if (len == 0 || len > PP_BPF_FRAME_READ_MAX ||
+        bpf_probe_read_user(buf, len, (const void *)f)) {
+        r->flags |= PP_BPF_REC_PYFAULT;
+        return 1;
+    }
+    out = &r->frames[i & (PP_BPF_MAX_FRAMES - 1)];
+    out->frame = f;
+    out->code = word_at(buf, c->f_code) & c->code_mask;
+    if (c->shape == PP_BPF_OBJECTS) {
+        out->instr = *(const int32_t *)(buf + (c->f_instr & (PP_BPF_FRAME_READ_MAX - 1)));
+        out->owner = c->f_state >= 0 ? byte_at(buf, c->f_state) : 0;
+        f = word_at(buf, c->f_back);
+        out->is_entry = !f && c->f_gen >= 0 && word_at(buf, c->f_gen) != 0;
+    } else {
+        out->instr = (int64_t)word_at(buf, c->f_instr);
+        out->owner = c->f_owner >= 0 ? byte_at(buf, c->f_owner) : 0;
+        out->is_entry = c->f_is_entry >= 0 ? byte_at(buf, c->f_is_entry) : 0;
+        f = word_at(buf, c->f_back);
+    }
+    r->nframes = (uint32_t)(i + 1);
+    w->f = f;
+    return 0;
+}
+
 static __attribute__((always_inline)) void
 walk(struct pp_bpf_record *r, const struct pp_bpf_config *c, uint64_t ts, uint8_t *buf)
 {
-    uint64_t f, base = 0;
-    uint32_t len = c->frame_read, max = c->max_frames;
-    int i;
+    struct walk_ctx w;
 
-    if (len > PP_BPF_FRAME_READ_MAX)
-        len = PP_BPF_FRAME_READ_MAX;
-    if (max > PP_BPF_MAX_FRAMES)
-        max = PP_BPF_MAX_FRAMES;
-    f = read_word(ts + c->tstate_top);
+    w.r = r;
+    w.c = c;
+    w.buf = buf;
+    w.len = c->frame_read;
+    w.max = c->max_frames > PP_BPF_MAX_FRAMES ? PP_BPF_MAX_FRAMES : c->max_frames;
+    w.base = 0;
+    w.f = read_word(ts + c->tstate_top);
     if (c->shape == PP_BPF_CFRAME) {
-        r->top_ptr = f;
-        f = f ? read_word(f + c->cframe_current) : 0;
+        r->top_ptr = w.f;
+        w.f = w.f ? read_word(w.f + c->cframe_current) : 0;
     }
     if (c->tstate_base >= 0)
-        base = read_word(ts + c->tstate_base);
-    for (i = 0; i < PP_BPF_MAX_FRAMES; i++) {
-        struct pp_bpf_frame *out;
-        if (!f)
-            return;
-        if (f == base) {
-            r->flags |= PP_BPF_REC_PYBASE;
-            return;
-        }
-        if ((uint32_t)i >= max) {
-            r->flags |= PP_BPF_REC_PYTRUNC;
-            return;
-        }
-        if (len == 0 || bpf_probe_read_user(buf, len, (const void *)f)) {
-            r->flags |= PP_BPF_REC_PYFAULT;
-            return;
-        }
-        out = &r->frames[i & (PP_BPF_MAX_FRAMES - 1)];
-        out->frame = f;
-        out->code = word_at(buf, c->f_code) & c->code_mask;
-        if (c->shape == PP_BPF_OBJECTS) {
-            out->instr = *(const int32_t *)(buf + (c->f_instr & (PP_BPF_FRAME_READ_MAX - 1)));
-            out->owner = c->f_state >= 0 ? byte_at(buf, c->f_state) : 0;
-            f = word_at(buf, c->f_back);
-            out->is_entry = !f && c->f_gen >= 0 && word_at(buf, c->f_gen) != 0;
-        } else {
-            out->instr = (int64_t)word_at(buf, c->f_instr);
-            out->owner = c->f_owner >= 0 ? byte_at(buf, c->f_owner) : 0;
-            out->is_entry = c->f_is_entry >= 0 ? byte_at(buf, c->f_is_entry) : 0;
-            f = word_at(buf, c->f_back);
-        }
-        r->nframes = (uint32_t)i + 1;
-    }
-    if (f && f != base)
-        r->flags |= PP_BPF_REC_PYTRUNC;
+        w.base = read_word(ts + c->tstate_base);
+    /* one more turn than frames: the last one sees the end or the limit */
+    bpf_loop(PP_BPF_MAX_FRAMES + 1, walk_step, &w, 0);
 }
 
 SEC("perf_event")

@@ -258,7 +258,7 @@ def attach_rows(e, n=3):
             with Spin(e, secs=60) as t:
                 out = tmp("attach-%s-%d.raw" % (unw, i))
                 log("b. attach %s %d/%d" % (unw, i + 1, n))
-                r = run_pyprof(e, pyprof_cmd(e, t.pid, 1000, out, 0.5, False, unw))
+                r = run_pyprof(e, pyprof_cmd(e, t.pid, 1000, out, 0.5, "bpf", unw))
                 prof = read_raw(out) if r.rc == 0 else None
                 if prof is None or not prof.stat("first_sample_us"):
                     why = "exit %d: %s" % (r.rc, last_line(r.err))
