@@ -295,9 +295,14 @@ process_record(struct pp_session *s, const struct pp_bpf_record *r)
                 nt->bpf_pytrunc++;
             pp_mem_cache_reset(s->mem);
             py->err = pp_pyframe_from_capture(&s->layout, r->frames, n, ended, raw);
+            if (py->err)
+                pp_log_debug("bpf: tid %u: captured chain of %zu frames refused (flags %#x)",
+                             r->tid, n, r->flags);
             if (!py->err)
                 py->err = pp_pystack_name(&s->py, raw, n, (r->flags & PP_BPF_REC_PYTRUNC) != 0,
                                           &py->stack);
+            if (py->err)
+                pp_log_debug("bpf: tid %u: %zu frames: %s", r->tid, n, pp_strerror(py->err));
         }
         if (!py->err && s->opts.gil && py->thread) { /* --gil: read now, not exact */
             uint64_t gil, holder;
@@ -368,6 +373,7 @@ static int
 bpf_maintain(struct pp_session *s, uint64_t now)
 {
     struct pp_native *nt = s->nat;
+    bool added = false;
     size_t i;
     int why;
 
@@ -385,13 +391,14 @@ bpf_maintain(struct pp_session *s, uint64_t now)
                 struct pp_bpf_thread *bt = thread_of(nt, s->tasks.v[i].tid);
                 if (bt)
                     bt->seen = true;
-                else
-                    add_thread(s, s->tasks.v[i].tid, &why);
+                else if (add_thread(s, s->tasks.v[i].tid, &why) == 0)
+                    added = true;
             }
             compact_threads(nt);
         }
     }
-    if (now - nt->bpf_tmap_ns > PP_BPF_TMAP_NS)
+    /* a new thread's state goes in the map before its first samples arrive */
+    if (added || now - nt->bpf_tmap_ns > PP_BPF_TMAP_NS)
         refresh_tmap(s, now);
     return 0;
 }
