@@ -54,6 +54,19 @@ say_ptrace_denied(int why)
             yama != -99 ? " or kernel.yama.ptrace_scope = 0" : "");
 }
 
+static void
+say_event_unavailable(const struct pp_event *ev, int why)
+{
+    if (ev->cls == PP_EVENT_HARDWARE)
+        fprintf(stderr, "pyprof: error: -e %s: this CPU (or VM) exposes no hardware performance "
+                        "counters to perf events (%s); software events such as cpu-clock or "
+                        "page-faults and tracepoints work\n",
+                ev->name, strerror(why ? why : ENOENT));
+    else
+        fprintf(stderr, "pyprof: error: -e %s: the kernel does not offer this event (%s)\n",
+                ev->name, strerror(why ? why : ENOENT));
+}
+
 int
 pp_mode_pick(struct pp_session *s)
 {
@@ -78,6 +91,21 @@ pp_mode_pick(struct pp_session *s)
     }
     if (nt->mode == PP_NATIVE_PERF) {
         err = pp_mode_perf_open(s, &e);
+        if (err == PP_EPERM && s->opts.event_given) {
+            /* -e has no other mode to fall back to */
+            fprintf(stderr, "pyprof: error: perf events on this process are not permitted (%s; "
+                            "kernel.perf_event_paranoid = %ld): -e %s needs them; run as root or "
+                            "grant CAP_PERFMON\n",
+                    strerror(e ? e : EACCES), read_sysctl("/proc/sys/kernel/perf_event_paranoid"),
+                    s->opts.event.name);
+            s->error_said = true;
+            goto fail;
+        }
+        if (err == PP_ENOEVENT) {
+            say_event_unavailable(&s->opts.event, e);
+            s->error_said = true;
+            goto fail;
+        }
         if (err == PP_EPERM) {
             say_perf_denied(e);
             pp_perf_free(&nt->perf);

@@ -1,7 +1,8 @@
 /*
  * mode_perf.c -- the perf capture mode (see mode.h, native.h).
  *
- * Every thread of the target has a task-clock perf event at --rate that
+ * Every thread of the target has a perf event (task-clock at --rate, or
+ * the -e event of s->opts.event, event.h) that
  * copies its registers and the top of its stack into a ring buffer; the
  * thread is never stopped.  The loop (loop.c) waits on the events' fds;
  * each sample is then taken as it arrives: the thread's Python stack is
@@ -32,14 +33,14 @@ pp_mode_perf_open(struct pp_session *s, int *why)
         *why = EACCES;
         return PP_EPERM;
     }
-    if ((err = pp_perf_init(&nt->perf, s->opts.rate_hz,
+    if ((err = pp_perf_init(&nt->perf, &s->opts.event,
                             s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT)))
         return err;
     nt->perf_open = true;
     pp_proc_tasks_refresh(s->pid, &s->tasks);
     for (i = 0; i < s->tasks.n; i++) {
         err = pp_perf_add(&nt->perf, s->tasks.v[i].tid, why);
-        if (err == PP_EPERM && opened == 0)
+        if ((err == PP_EPERM || err == PP_ENOEVENT) && opened == 0)
             return err;
         if (!err)
             opened++;

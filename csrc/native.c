@@ -462,6 +462,11 @@ pp_native_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "native_ns_total", nt->process_ns);
     pp_out_stat(info, "unwind_live_reads", nt->unw->live_reads);
     if (nt->mode == PP_NATIVE_PERF) {
+        const struct pp_event *ev = &s->opts.event;
+        pp_out_meta(info, "event", "%s", ev->name);
+        pp_out_meta(info, "event_unit", "%s", ev->unit);
+        pp_out_meta(info, "event_period", "%llu", (unsigned long long)ev->period);
+        pp_out_meta(info, "event_period_fixed", "%d", !ev->jitter);
         pp_out_stat(info, "lost", nt->perf_open ? nt->perf.lost : 0);
         pp_out_stat(info, "stale_dropped", nt->stale);
         pp_out_stat(info, "py_delay_us_p50", quantile(nt->lat_us, nt->nlat, 0.5));

@@ -45,14 +45,12 @@ sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group,
 }
 
 int
-pp_perf_init(struct pp_perf *p, double rate_hz, uint32_t stack_size)
+pp_perf_init(struct pp_perf *p, const struct pp_event *ev, uint32_t stack_size)
 {
     memset(p, 0, sizeof *p);
-    if (rate_hz <= 0)
-        return PP_EUSAGE;
-    p->period_ns = (uint64_t)(1e9 / rate_hz);
-    if (p->period_ns < 10000)
-        p->period_ns = 10000; /* 100 kHz: the kernel's own cap here */
+    if (ev->period == 0 || (ev->cls == PP_EVENT_TRACEPOINT && ev->config == 0))
+        return PP_EUSAGE; /* pp_event_set_rate(), pp_event_resolve() first */
+    p->ev = *ev;
     stack_size &= ~7u;
     if (stack_size > PP_PERF_STACK_MAX)
         stack_size = PP_PERF_STACK_MAX;
@@ -94,14 +92,16 @@ pp_perf_add(struct pp_perf *p, int tid, int *why)
         return 0;
     memset(&attr, 0, sizeof attr);
     attr.size = sizeof attr;
-    attr.type = PERF_TYPE_SOFTWARE;
-    attr.config = PERF_COUNT_SW_TASK_CLOCK;
-    attr.sample_period = p->period_ns;
+    attr.type = p->ev.type;
+    attr.config = p->ev.config;
+    attr.sample_period = p->ev.period;
     attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
                        PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
     attr.sample_regs_user = REGS_MASK;
     attr.sample_stack_user = p->stack_size;
-    attr.exclude_kernel = 1;
+    /* kernel-side events (switches, tracepoints) are delivered in kernel
+     * mode; their sample still carries the thread's user registers and stack */
+    attr.exclude_kernel = p->ev.user_only;
     attr.exclude_hv = 1;
     attr.use_clockid = 1;
     attr.clockid = CLOCK_MONOTONIC;
@@ -115,6 +115,8 @@ pp_perf_add(struct pp_perf *p, int tid, int *why)
             return PP_EGONE;
         if (err == EACCES || err == EPERM)
             return PP_EPERM;
+        if (err == ENOENT || err == EOPNOTSUPP || err == ENODEV)
+            return PP_ENOEVENT;
         return PP_EIO;
     }
     memset(&t, 0, sizeof t);
@@ -286,13 +288,15 @@ rearm(struct pp_perf *p, struct pp_perf_thread *t)
     double u, v;
     uint64_t period;
 
+    if (!p->ev.jitter)
+        return; /* -c N, counting events: every N events exactly */
     p->rng ^= p->rng << 13;
     p->rng ^= p->rng >> 7;
     p->rng ^= p->rng << 17;
     u = ((double)(p->rng >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
-    v = -log(u) * (double)p->period_ns;
-    if (v > 10.0 * (double)p->period_ns)
-        v = 10.0 * (double)p->period_ns;
+    v = -log(u) * (double)p->ev.period;
+    if (v > 10.0 * (double)p->ev.period)
+        v = 10.0 * (double)p->ev.period;
     period = (uint64_t)v;
     if (period < 10000)
         period = 10000;

@@ -2,7 +2,8 @@
  * perf.h -- per-thread perf_event_open sampling of another process
  * (layer L1).
  *
- * One task-clock event per target thread (cpu = -1), each with its own
+ * One event per target thread (cpu = -1; task-clock, or the -e event of
+ * struct pp_event, event.h), each with its own
  * small ring buffer, asking the kernel for the user registers and a copy
  * of the user stack at every sample.  The target is never stopped: the
  * kernel takes the sample in the thread's own context and we read the
@@ -20,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "event.h"
 #include "util.h"
 
 #define PP_NREGS 17
@@ -44,7 +46,7 @@ struct pp_perf_thread {
 };
 
 struct pp_perf {
-    uint64_t period_ns;
+    struct pp_event ev;         /* what is sampled, and how often */
     uint32_t stack_size;
     size_t data_pages;          /* per thread, a power of two */
     struct pp_vec threads;      /* struct pp_perf_thread */
@@ -56,10 +58,11 @@ struct pp_perf {
     uint64_t lost, throttled, records, opened, closed, rearmed;
 };
 
-int pp_perf_init(struct pp_perf *p, double rate_hz, uint32_t stack_size);
+int pp_perf_init(struct pp_perf *p, const struct pp_event *ev, uint32_t stack_size);
 /* Opens tid's event.  PP_EPERM when the kernel refuses (perf_event_paranoid,
- * capabilities), PP_EGONE when the thread is gone; *why (may be NULL) gets
- * the errno. */
+ * capabilities), PP_EGONE when the thread is gone, PP_ENOEVENT when the
+ * kernel has no such event (no PMU: ENOENT/EOPNOTSUPP); *why (may be NULL)
+ * gets the errno. */
 int pp_perf_add(struct pp_perf *p, int tid, int *why);
 bool pp_perf_has(const struct pp_perf *p, int tid);
 /* For the poll of the sampling loop (loop.c): fills fds (at most max) and
