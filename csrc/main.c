@@ -274,10 +274,10 @@ parse_event(struct pp_session_opts *o, const char *name)
         fprintf(stderr, "pyprof: error: unknown event '%s'; known events: %s\n", name, known);
         return PP_EUSAGE;
     }
-    if (o->event_given) {
+    if (o->event_given || o->count) {
         if (o->native_mode == PP_NATIVE_BLOCKING || o->idle) {
-            usage_error("-e samples on a perf event; --blocking and --idle sample on a timer: "
-                        "give one or the other");
+            usage_error("-e/-c sample on a perf event; --blocking and --idle sample on a "
+                        "timer: give one or the other");
             return PP_EUSAGE;
         }
         o->native = true; /* every sample carries its native stack */

@@ -28,22 +28,22 @@ from .output import STDOUT, check_output_path, copy_output, keep_raw, output_str
 from .profile import read as read_profile
 from .raw import RawFormatError, read_raw, sanitize
 from .render import CONVERT_FORMATS, EXTENSIONS, FORMATS, SAMPLER_FORMATS, render
-from .sampler import Sampler, descendants, find_sampler, record_argv
+from .sampler import Sampler, add_event_arguments, descendants, find_sampler, record_argv, validate_event_args
 
 SUBCOMMANDS = ("record", "check", "dump", "convert", "report", "top", "version")
 MAX_DURATION = 1e7  # seconds (115 days): the sampler's clock arithmetic stays exact far beyond
 # The record options that take a value (``python -m pyprof`` needs them to
 # find where the options end and the script begins).
 RECORD_VALUE_OPTIONS = frozenset(["-p", "--pid", "-o", "--output", "-f", "--format", "-F", "-r", "--rate",
-                                  "-d", "--duration", "--unwinder", "--stack-size", "--debug-dir"])
+                                  "-d", "--duration", "--unwinder", "--stack-size", "--debug-dir",
+                                  "-e", "--event", "-c", "--count"])
 # The format an output file's name asks for (the longest matching ending wins).
 FORMAT_BY_EXTENSION = ((".speedscope.json", "speedscope"), (".json", "speedscope"), (".svg", "flamegraph"),
                        (".collapsed", "collapsed"), (".txt", "collapsed"), (".pb.gz", "pprof"),
                        (".pprof", "pprof"), (".raw", "raw"))
 DEFAULT_FORMAT = "flamegraph"
 # perf's letters, kept for perf's meanings (a later version implements them).
-RESERVED_OPTIONS = {"-e": "perf's --event", "--event": "perf's --event", "-c": "perf's --count (sample period)",
-                    "--count": "perf's --count (sample period)", "-a": "perf's --all-cpus (system-wide)",
+RESERVED_OPTIONS = {"-a": "perf's --all-cpus (system-wide)",
                     "--all-cpus": "perf's --all-cpus (system-wide)", "--off-cpu": "perf's --off-cpu"}
 # A launched command that ends with a failure this soon did not really run.
 FAILED_AT_ONCE_S = 1.0
@@ -100,6 +100,7 @@ def build_parser():
                         help="with --subprocesses: merge the processes (no process roots)")
     record.add_argument("--timeline", "--timestamps", dest="timestamps", action="store_true",
                         help="record each sample's time (raw file; speedscope in time order)")
+    add_event_arguments(record)
     add_native_arguments(record)
     record.add_argument("-v", "--verbose", action="store_true", help="verbose sampler output, tracebacks")
     record.set_defaults(func=cmd_record)
@@ -257,6 +258,7 @@ def validate_record_args(args):
 
 def validate_native_args(args):
     """Raise :class:`UsageError` for a native-mode option given without --native."""
+    validate_event_args(args)
     if args.blocking and not args.native:
         raise UsageError("--blocking chooses how --native samples native frames: add --native")
 

@@ -49,6 +49,9 @@ def header_lines(source, path, thread=None, sort="children", total=None):
     if total is None:
         total = aggregate(source.samples, thread).total
     out.append("# samples: %d, errors: %s" % (total, errors))
+    if source.kind == "raw" and meta.get("event"):
+        count = raw.event_count_text(meta, total)
+        out.append("# event: %s%s" % (raw.event_text(meta), ", %d samples = %s" % (total, count) if count else ""))
     out.append("# thread: %s, sort: %s" % (source.thread_label(thread), sort))
     return out
 
