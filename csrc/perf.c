@@ -55,9 +55,11 @@ pp_perf_init(struct pp_perf *p, const struct pp_event *ev, uint32_t stack_size)
     if (stack_size > PP_PERF_STACK_MAX)
         stack_size = PP_PERF_STACK_MAX;
     p->stack_size = stack_size;
-    /* room for a few samples between two drains */
+    /* room for a few samples between two drains; counting events come in
+     * bursts (a memset faulting in 2048 pages, a loop of syscalls): room
+     * for 64 of them, else most of a burst is lost */
     p->data_pages = 8;
-    while (p->data_pages * 4096 < 8 * (size_t)(stack_size + 512))
+    while (p->data_pages * 4096 < (ev->jitter ? 8 : 64) * (size_t)(stack_size + 512))
         p->data_pages *= 2;
     p->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid() ^ ((uint64_t)time(NULL) << 20);
     p->rec_cap = 1u << 17;

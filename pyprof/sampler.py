@@ -76,7 +76,8 @@ EVENT_HELP = (
 COUNT_HELP = (
     "a sample every N events (perf's -c; the clock events: every N ns of CPU time). Without it the "
     "clock events take -F; page-faults take a sample every 10 faults, switches, migrations and "
-    "tracepoints every event, hardware events every 1000003 cycles or instructions, 10007 misses")
+    "tracepoints every event, hardware events every 1000003 cycles or instructions, 10007 misses. "
+    "(In 'python -m pyprof' without 'record', -c is Python's: spell it --count)")
 
 
 def add_event_arguments(parser):
