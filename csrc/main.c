@@ -226,6 +226,7 @@ enum {
     OPT_OUTPUT_MODE,
     OPT_CLEANUP_DIR,
     OPT_MAX_THREADS,
+    OPT_OFFCPU,
 };
 
 static const struct option long_opts[] = {
@@ -256,6 +257,7 @@ static const struct option long_opts[] = {
     {"cleanup-dir", required_argument, NULL, OPT_CLEANUP_DIR},
     {"max-threads", required_argument, NULL, OPT_MAX_THREADS},
     {"event", required_argument, NULL, 'e'},
+    {"off-cpu", no_argument, NULL, OPT_OFFCPU},
     {"count", required_argument, NULL, 'c'},
     {NULL, 0, NULL, 0},
 };
@@ -274,10 +276,15 @@ parse_event(struct pp_session_opts *o, const char *name)
         fprintf(stderr, "pyprof: error: unknown event '%s'; known events: %s\n", name, known);
         return PP_EUSAGE;
     }
-    if (o->event_given || o->count) {
+    if (o->offcpu && o->event.cls != PP_EVENT_CLOCK) {
+        usage_error("--off-cpu weighs on-CPU samples by their CPU time: it goes with the clock "
+                    "events (task-clock, cpu-clock), not -e of a counting event");
+        return PP_EUSAGE;
+    }
+    if (o->event_given || o->count || o->offcpu) {
         if (o->native_mode == PP_NATIVE_BLOCKING || o->idle) {
-            usage_error("-e/-c sample on a perf event; --blocking and --idle sample on a "
-                        "timer: give one or the other");
+            usage_error("-e/-c/--off-cpu sample on perf events; --blocking and --idle sample "
+                        "on a timer: give one or the other");
             return PP_EUSAGE;
         }
         o->native = true; /* every sample carries its native stack */
@@ -429,6 +436,9 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
             break;
         case 'e':
             event = optarg;
+            break;
+        case OPT_OFFCPU:
+            o->offcpu = true;
             break;
         case 'c':
             if (!parse_number(optarg, &v) || v < 1 || v > 1e15 || v != (double)(uint64_t)v) {

@@ -38,6 +38,8 @@ static const int dwarf_of_bit[24] = {
 };
 #define REGS_MASK (((1ull << 9) - 1) | (0xffull << 16)) /* AX..IP, R8..R15 */
 
+static void close_thread(struct pp_perf *p, size_t i);
+
 static int
 sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group, unsigned long fl)
 {
@@ -75,39 +77,47 @@ pp_perf_has(const struct pp_perf *p, int tid)
 {
     size_t i;
     for (i = 0; i < p->threads.len; i++)
-        if (((const struct pp_perf_thread *)pp_vec_at(&p->threads, i))->tid == tid)
+        if (((const struct pp_perf_thread *)pp_vec_at(&p->threads, i))->tid == tid &&
+            !((const struct pp_perf_thread *)pp_vec_at(&p->threads, i))->offcpu)
             return true;
     return false;
 }
 
-int
-pp_perf_add(struct pp_perf *p, int tid, int *why)
+/*
+ * One ring per event.  The --off-cpu event counts context switches (every
+ * one: period 1) in kernel mode, where they happen; its sample at the
+ * switch-out still holds the thread's user registers and stack (where it
+ * blocked), and context_switch adds a record at the switch-in: the time
+ * between the two is the time the thread waited.
+ */
+static int
+open_one(struct pp_perf *p, int tid, bool offcpu, int *why)
 {
     struct perf_event_attr attr;
     struct pp_perf_thread t;
     size_t pages = p->data_pages;
     int fd, err;
 
-    if (why)
-        *why = 0;
-    if (pp_perf_has(p, tid))
-        return 0;
     memset(&attr, 0, sizeof attr);
     attr.size = sizeof attr;
-    attr.type = p->ev.type;
-    attr.config = p->ev.config;
-    attr.sample_period = p->ev.period;
+    attr.type = offcpu ? PERF_TYPE_SOFTWARE : p->ev.type;
+    attr.config = offcpu ? PERF_COUNT_SW_CONTEXT_SWITCHES : p->ev.config;
+    attr.sample_period = offcpu ? 1 : p->ev.period;
     attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
                        PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
     attr.sample_regs_user = REGS_MASK;
     attr.sample_stack_user = p->stack_size;
     /* kernel-side events (switches, tracepoints) are delivered in kernel
      * mode; their sample still carries the thread's user registers and stack */
-    attr.exclude_kernel = p->ev.user_only;
+    attr.exclude_kernel = offcpu ? 0 : p->ev.user_only;
     attr.exclude_hv = 1;
     attr.use_clockid = 1;
     attr.clockid = CLOCK_MONOTONIC;
     attr.wakeup_events = 1; /* read each sample at once: the Python side is read then */
+    if (offcpu) {
+        attr.context_switch = 1;
+        attr.sample_id_all = 1; /* the switch records carry tid and time */
+    }
     fd = sys_perf_event_open(&attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd < 0) {
         err = errno;
@@ -124,6 +134,7 @@ pp_perf_add(struct pp_perf *p, int tid, int *why)
     memset(&t, 0, sizeof t);
     t.tid = tid;
     t.fd = fd;
+    t.offcpu = offcpu;
     for (;;) { /* unprivileged users have a small mlock budget: shrink */
         void *m = mmap(NULL, (pages + 1) * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (m != MAP_FAILED) {
@@ -146,6 +157,24 @@ pp_perf_add(struct pp_perf *p, int tid, int *why)
         return err;
     }
     p->opened++;
+    return 0;
+}
+
+int
+pp_perf_add(struct pp_perf *p, int tid, int *why)
+{
+    int err;
+
+    if (why)
+        *why = 0;
+    if (pp_perf_has(p, tid))
+        return 0;
+    if ((err = open_one(p, tid, false, why)))
+        return err;
+    if (p->offcpu && (err = open_one(p, tid, true, why))) {
+        close_thread(p, p->threads.len - 1); /* both or neither */
+        return err;
+    }
     return 0;
 }
 
@@ -342,11 +371,34 @@ pp_perf_next(struct pp_perf *p, struct pp_perf_sample *out)
             switch (h.type) {
             case PERF_RECORD_SAMPLE:
                 if (parse_sample(p, p->rec + sizeof h, h.size - sizeof h, out) == 0) {
-                    rearm(p, t);
+                    out->kind = PP_PERF_SAMPLE;
+                    out->offcpu = t->offcpu;
+                    out->preempt = false;
+                    if (!t->offcpu)
+                        rearm(p, t);
                     p->next++; /* round robin: the next call starts with the next thread */
                     return 1;
                 }
                 break;
+            case PERF_RECORD_SWITCH: {
+                /* sample_id_all: {pid, tid} then time */
+                uint32_t pt[2];
+                if (h.size < sizeof h + 16)
+                    break;
+                memcpy(pt, p->rec + sizeof h, 8);
+                memcpy(&out->time_ns, p->rec + sizeof h + 8, 8);
+                out->kind = (h.misc & PERF_RECORD_MISC_SWITCH_OUT) ? PP_PERF_SWITCH_OUT
+                                                                  : PP_PERF_SWITCH_IN;
+                out->preempt = (h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) != 0;
+                out->offcpu = true;
+                out->pid = (int)pt[0];
+                out->tid = (int)pt[1];
+                out->have_regs = false;
+                out->stack = NULL;
+                out->stack_len = 0;
+                p->next++;
+                return 1;
+            }
             case PERF_RECORD_LOST: {
                 uint64_t lost[2];
                 if (h.size >= sizeof h + 16) {

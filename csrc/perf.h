@@ -28,7 +28,14 @@
 #define PP_PERF_STACK_DEFAULT (32u << 10)
 #define PP_PERF_STACK_MAX 65528u
 
+/* What pp_perf_next returns: a sample (regs and stack), or --off-cpu's
+ * switch records of a thread (time only). */
+enum pp_perf_kind { PP_PERF_SAMPLE, PP_PERF_SWITCH_OUT, PP_PERF_SWITCH_IN };
+
 struct pp_perf_sample {
+    int kind;     /* enum pp_perf_kind */
+    bool offcpu;  /* from the thread's context-switch event (--off-cpu) */
+    bool preempt; /* PP_PERF_SWITCH_OUT: preempted (runnable), not blocked */
     int pid, tid;
     uint64_t time_ns; /* CLOCK_MONOTONIC */
     uint64_t regs[PP_NREGS];
@@ -39,6 +46,7 @@ struct pp_perf_sample {
 
 struct pp_perf_thread {
     int tid;
+    bool offcpu;     /* the context-switch event of --off-cpu, beside tid's main one */
     int fd;
     uint8_t *base;   /* mmap: control page + data */
     size_t data_size;
@@ -47,6 +55,7 @@ struct pp_perf_thread {
 
 struct pp_perf {
     struct pp_event ev;         /* what is sampled, and how often */
+    bool offcpu;                /* also a context-switch event per thread (set after init) */
     uint32_t stack_size;
     size_t data_pages;          /* per thread, a power of two */
     struct pp_vec threads;      /* struct pp_perf_thread */
@@ -59,7 +68,8 @@ struct pp_perf {
 };
 
 int pp_perf_init(struct pp_perf *p, const struct pp_event *ev, uint32_t stack_size);
-/* Opens tid's event.  PP_EPERM when the kernel refuses (perf_event_paranoid,
+/* Opens tid's event (and with p->offcpu its context-switch event: a
+ * sample with regs and stack at each switch-out, and switch records).  PP_EPERM when the kernel refuses (perf_event_paranoid,
  * capabilities), PP_EGONE when the thread is gone, PP_ENOEVENT when the
  * kernel has no such event (no PMU: ENOENT/EOPNOTSUPP); *why (may be NULL)
  * gets the errno. */

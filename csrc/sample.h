@@ -50,6 +50,7 @@ struct pp_session_opts {
     struct pp_event event;
     bool event_given;
     uint64_t count; /* -c N; 0: not given */
+    bool offcpu;    /* --off-cpu: also where threads wait, weighted in ns (mode_perf.c) */
 };
 
 struct pp_stats {
