@@ -114,6 +114,10 @@ offcpu_record(struct pp_session *s, const struct pp_perf_sample *smp)
                                    &o->thread_idx)))
             return err;
         o->valid = o->stack_id != UINT32_MAX;
+        if (o->valid) { /* a sample too: the merge statistics count it */
+            s->st.samples++;
+            nt->samples++;
+        }
         o->out_ns = smp->time_ns;
         o->preempt = false;
         return 0;

@@ -44,7 +44,7 @@ FORMAT_BY_EXTENSION = ((".speedscope.json", "speedscope"), (".json", "speedscope
 DEFAULT_FORMAT = "flamegraph"
 # perf's letters, kept for perf's meanings (a later version implements them).
 RESERVED_OPTIONS = {"-a": "perf's --all-cpus (system-wide)",
-                    "--all-cpus": "perf's --all-cpus (system-wide)", "--off-cpu": "perf's --off-cpu"}
+                    "--all-cpus": "perf's --all-cpus (system-wide)"}
 # A launched command that ends with a failure this soon did not really run.
 FAILED_AT_ONCE_S = 1.0
 SUMMARY_WORDS = (

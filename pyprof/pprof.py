@@ -193,7 +193,11 @@ def build_profile(profile, threads=False):
     event = raw.event_info(profile.meta)
     if event and event[0] not in raw.CLOCK_EVENTS and event[2]:
         value_type, period = (event[0], event[1]), event[2]
-    for type_, unit in (("samples", "count"), value_type):
+    weighted = raw.weighted_ns(profile.meta)  # --off-cpu: the counts are ns already
+    types = (("time", "nanoseconds"),) if weighted else (("samples", "count"), value_type)
+    if weighted:
+        value_type, period = types[0], 1
+    for type_, unit in types:
         out.message(1, Message().int(1, builder.string(type_)).int(2, builder.string(unit)))
 
     for (stack_id, thread_idx), count in sorted(totals.items()):
@@ -201,7 +205,7 @@ def build_profile(profile, threads=False):
         locations = stacks[stack_id]
         if threads:
             locations = locations + [builder.thread_location(tid, thread_name)]
-        sample = Message().packed(1, locations).packed(2, [count, count * period])
+        sample = Message().packed(1, locations).packed(2, [count] if weighted else [count, count * period])
         sample.message(3, Message().int(1, builder.string("thread_id")).int(3, tid))
         if thread_name:
             sample.message(3, Message().int(1, builder.string("thread_name")).int(2, builder.string(thread_name)))

@@ -350,6 +350,21 @@ def event_count_text(meta, samples):
     return "%d %s" % (samples * info[2], info[1])
 
 
+def weighted_ns(meta):
+    """True when the counts are nanoseconds (--off-cpu), not samples."""
+    return meta.get("value_unit") == "ns"
+
+
+def values_text(meta):
+    """What the counts of a --off-cpu profile are ('' for a profile of samples)."""
+    if not weighted_ns(meta):
+        return ""
+    info = event_info(meta)
+    period = "%g ms" % (info[2] / 1e6) if info and info[2] else "its period"
+    return ("nanoseconds: an on-CPU sample weighs %s of CPU time, a wait under [off-cpu] the time "
+            "the thread was off CPU" % period)
+
+
 def sampling_period_ns(profile):
     """Return the sampling period in nanoseconds, from the ``rate_hz`` metadata."""
     try:

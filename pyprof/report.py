@@ -52,6 +52,9 @@ def header_lines(source, path, thread=None, sort="children", total=None):
     if source.kind == "raw" and meta.get("event"):
         count = raw.event_count_text(meta, total)
         out.append("# event: %s%s" % (raw.event_text(meta), ", %d samples = %s" % (total, count) if count else ""))
+    if source.kind == "raw" and raw.weighted_ns(meta):
+        out[-2] = out[-2].replace("# samples: %d," % total, "# total: %.3f s (on and off CPU)," % (total / 1e9))
+        out.append("# values: " + raw.values_text(meta))
     out.append("# thread: %s, sort: %s" % (source.thread_label(thread), sort))
     return out
 

@@ -80,20 +80,29 @@ COUNT_HELP = (
     "(In 'python -m pyprof' without 'record', -c is Python's: spell it --count)")
 
 
-def add_event_arguments(parser):
-    """-e and -c, shared by ``record`` and ``top``."""
+OFFCPU_HELP = (
+    "also where threads wait (sleep, I/O, locks, the GIL), weighted by the time they were off CPU: "
+    "each wait's Python + native stack under an [off-cpu] root, beside the on-CPU samples; the "
+    "profile's values are then nanoseconds (docs/events.md). Implies --native")
+
+
+def add_event_arguments(parser, offcpu=True):
+    """-e and -c (and --off-cpu), shared by ``record`` and ``top``."""
     parser.add_argument("-e", "--event", metavar="EVENT", help=EVENT_HELP)
     parser.add_argument("-c", "--count", type=int, metavar="N", help=COUNT_HELP)
+    if offcpu:
+        parser.add_argument("--off-cpu", dest="offcpu", action="store_true", help=OFFCPU_HELP)
 
 
 def validate_event_args(args):
     """-e/-c: perf events, hence --native; not with the timer options."""
     if getattr(args, "count", None) is not None and args.count < 1:
         raise UsageError("-c/--count must be at least 1, not %d" % args.count)
-    if not getattr(args, "event", None) and getattr(args, "count", None) is None:
+    if not getattr(args, "event", None) and getattr(args, "count", None) is None and \
+            not getattr(args, "offcpu", False):
         return
     if getattr(args, "blocking", False) or getattr(args, "idle", False):
-        raise UsageError("-e/-c sample on a perf event; --%s samples on a timer: give one or the other"
+        raise UsageError("-e/-c/--off-cpu sample on perf events; --%s samples on a timer: give one or the other"
                          % ("blocking" if getattr(args, "blocking", False) else "idle"))
     args.native = True
 
@@ -150,6 +159,8 @@ def record_argv(sampler, args, raw_path, collapsed_path=None, status=True, clean
         argv += ["--event", args.event]
     if getattr(args, "count", None) is not None:
         argv += ["--count", str(args.count)]
+    if getattr(args, "offcpu", False):
+        argv.append("--off-cpu")
     argv += native_argv(args)
     if command:
         argv += ["--"] + command

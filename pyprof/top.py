@@ -47,7 +47,7 @@ def add_parser(commands):
     p.add_argument("--pid", "-p", type=int, required=True, help="the process to watch")
     p.add_argument("-F", "-r", "--rate", type=int, metavar="HZ", help="samples per second per thread (default: 100)")
     p.add_argument("--native", action="store_true", help="include native (C) frames (passed to the sampler)")
-    add_event_arguments(p)
+    add_event_arguments(p, offcpu=False)
     p.add_argument("--threads", action="store_true", help="one row per thread and function, with a Thread column")
     p.add_argument("--subprocesses", action="store_true",
                    help="the process and every descendant Python process (Gunicorn: the master's PID)")

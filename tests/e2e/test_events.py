@@ -16,7 +16,11 @@ under it.
 3. -c 256 on page-faults: samples x 256 = the faults touch_fresh made (ROUNDS * 2048);
 4. -e cycles on a VM without a PMU: one error line naming the missing hardware counters,
    exit code 9 (docs/errors.md); an unknown event: one line listing the known names;
-5. the raw file's meta and the report header name the event and its unit.
+5. the raw file's meta and the report header name the event and its unit;
+6. --off-cpu: wait_long() sleeps 7 ms, wait_short() waits 3 ms on a pipe; the share of the
+   [off-cpu] time under wait_long among the two is the workload's own measure (each
+   function's wall time minus its thread CPU time: true on a busy machine too) within
+   5 pts, and the on-CPU samples are in the same profile.
 
 Interpreters: pyenv 3.8, 3.11, 3.13 and Debian's python3 (absent ones are skips).
 """
@@ -142,3 +146,34 @@ def test_event_with_blocking_is_a_usage_error(any_interp):
     r = e2e.run_pyprof(["record", "-e", "page-faults", "--native", "--blocking", "-o", "/tmp/x.txt", "--",
                         any_interp.path, "-c", "pass"])
     assert r.returncode == 2 and "give one or the other" in r.stderr, e2e.describe(r)
+
+
+@pytest.mark.parametrize("interp", _params())
+def test_offcpu_splits_blocked_time(interp):
+    rounds = 150  # 150 x 10 ms of waits
+    with tempfile.TemporaryDirectory() as tmp:
+        truth_path = os.path.join(tmp, "truth")
+        p = e2e.record(interp.path, [e2e.workload("events.py"), "offcpu", str(rounds), truth_path],
+                       rate=100, duration=120, extra=["--off-cpu"], fmt="raw", timeout=180)
+        with open(truth_path) as f:
+            long_ns, short_ns = map(int, f.read().split())
+    truth = 100.0 * long_ns / (long_ns + short_ns)
+    off = {s: n for s, n in p.items() if s and s[0] == "[off-cpu]"}
+    long_w = sum(n for s, n in off.items() if "wait_long" in e2e.py_funcs(s))
+    short_w = sum(n for s, n in off.items() if "wait_short" in e2e.py_funcs(s))
+    assert long_w + short_w > 0.5 * (long_ns + short_ns), (
+        "only %.0f ms of the %.0f ms blocked in the two functions\n%s"
+        % ((long_w + short_w) / 1e6, (long_ns + short_ns) / 1e6, p.top()))
+    got = 100.0 * long_w / (long_w + short_w)
+    assert abs(got - truth) <= 5.0, (
+        "wait_long has %.1f %% of the blocked time in the profile, %.1f %% by the workload's clock\n%s"
+        % (got, truth, p.top()))
+    assert p.raw.meta["value_unit"] == "ns" and p.raw.meta["offcpu_flag"] == "1"
+    on_cpu = p.samples_where(lambda s: s and s[0] != "[off-cpu]" and "compute" in e2e.py_funcs(s))
+    assert on_cpu > 0, "no on-CPU samples beside the waits\n" + p.top()
+
+
+def test_offcpu_with_a_counting_event_is_a_usage_error(any_interp):
+    r = e2e.run_pyprof(["record", "--off-cpu", "-e", "page-faults", "-o", "/tmp/x.txt", "--",
+                        any_interp.path, "-c", "pass"])
+    assert r.returncode == 2 and "--off-cpu" in r.stderr, e2e.describe(r)
