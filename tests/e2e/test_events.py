@@ -177,3 +177,17 @@ def test_offcpu_with_a_counting_event_is_a_usage_error(any_interp):
     r = e2e.run_pyprof(["record", "--off-cpu", "-e", "page-faults", "-o", "/tmp/x.txt", "--",
                         any_interp.path, "-c", "pass"])
     assert r.returncode == 2 and "--off-cpu" in r.stderr, e2e.describe(r)
+
+
+def test_top_names_the_event(any_interp):
+    target, _ = e2e.start_workload(any_interp.path, [e2e.workload("events.py"), "faults", "100000"])
+    try:
+        r = e2e.run_pyprof(["top", "-p", str(target.pid), "-e", "page-faults", "--iterations", "2",
+                            "--interval", "1", "-n", "5"], timeout=60)
+    finally:
+        e2e.stop_process(target)
+    assert r.returncode == 0, e2e.describe(r)
+    heads = [line for line in r.stdout.splitlines() if line.startswith("pyprof top:")]
+    assert heads and all("event page-faults (a sample every 10 faults)" in h for h in heads), r.stdout[:2000]
+    assert " faults); errors:" in r.stdout, r.stdout[:2000]
+    assert "touch_fresh" in r.stdout or "mmap_ass_subscript" in r.stdout, r.stdout[:3000]
