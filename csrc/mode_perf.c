@@ -21,6 +21,7 @@
 #include "native.h"
 
 #define STALE_US 20000 /* samples read later than this are dropped */
+#define OFFCPU_SLOTS_MAX 4096 /* --off-cpu: threads with a wait being timed */
 
 int
 pp_mode_perf_open(struct pp_session *s, int *why)
@@ -88,6 +89,18 @@ offcpu_slot(struct pp_native *nt, int tid, bool create)
     }
     if (!create)
         return NULL;
+    if (nt->offcpu_pending.len >= OFFCPU_SLOTS_MAX) {
+        /* thread churn: keep the threads that wait now, forget the others */
+        size_t j = 0;
+        for (i = 0; i < nt->offcpu_pending.len; i++) {
+            o = pp_vec_at(&nt->offcpu_pending, i);
+            if (o->valid)
+                *(struct pp_native_offcpu *)pp_vec_at(&nt->offcpu_pending, j++) = *o;
+        }
+        nt->offcpu_pending.len = j;
+        if (j >= OFFCPU_SLOTS_MAX)
+            return NULL;
+    }
     memset(&fresh, 0, sizeof fresh);
     fresh.tid = tid;
     if (pp_vec_append(&nt->offcpu_pending, &fresh) != 0)
