@@ -91,13 +91,18 @@ pp_mode_pick(struct pp_session *s)
     }
     if (nt->mode == PP_NATIVE_PERF) {
         err = pp_mode_perf_open(s, &e);
-        if (err == PP_EPERM && s->opts.event_given) {
-            /* -e has no other mode to fall back to */
+        if (err == PP_EPERM && (s->opts.event_given || s->opts.count || s->opts.offcpu)) {
+            /* -e, -c, --off-cpu have no other mode to fall back to */
+            char what[PP_EVENT_NAME_MAX + 16];
+            if (s->opts.event_given)
+                snprintf(what, sizeof what, "-e %s", s->opts.event.name);
+            else
+                snprintf(what, sizeof what, "%s", s->opts.offcpu ? "--off-cpu" : "-c");
             fprintf(stderr, "pyprof: error: perf events on this process are not permitted (%s; "
-                            "kernel.perf_event_paranoid = %ld): -e %s needs them; run as root or "
+                            "kernel.perf_event_paranoid = %ld): %s needs them; run as root or "
                             "grant CAP_PERFMON\n",
                     strerror(e ? e : EACCES), read_sysctl("/proc/sys/kernel/perf_event_paranoid"),
-                    s->opts.event.name);
+                    what);
             s->error_said = true;
             goto fail;
         }

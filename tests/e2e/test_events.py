@@ -191,3 +191,17 @@ def test_top_names_the_event(any_interp):
     assert heads and all("event page-faults (a sample every 10 faults)" in h for h in heads), r.stdout[:2000]
     assert " faults); errors:" in r.stdout, r.stdout[:2000]
     assert "touch_fresh" in r.stdout or "mmap_ass_subscript" in r.stdout, r.stdout[:3000]
+
+
+@pytest.mark.parametrize("opts", [["-e", "page-faults"], ["--off-cpu"], ["-c", "1000000"]])
+def test_no_fallback_when_perf_events_are_denied(any_interp, opts):
+    """-e/-c/--off-cpu need perf events: refused (PYPROF_DENY=perf acts as the kernel's
+    refusal), they stop with one line and exit 4 instead of falling back to --blocking,
+    which would quietly sample something else."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = e2e.start_pyprof(["record", *opts, "-o", os.path.join(tmp, "x.txt"), "--",
+                                 any_interp.path, "-c", "pass"], env={"PYPROF_DENY": "perf"})
+        r = e2e.finish_pyprof(proc, 60)
+    assert r.returncode == 4, e2e.describe(r)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "needs them" in lines[0] and "falling back" not in r.stderr, r.stderr
