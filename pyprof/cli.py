@@ -19,7 +19,7 @@ import tempfile
 import time
 import traceback
 
-from . import __version__, check, report, top
+from . import __version__, check, raw, report, top
 from .check import debug_package_hint
 from .errors import (EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_LAUNCH, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_OK,
                      EXIT_OUTPUT, EXIT_USAGE, PyprofError, SamplerNotFoundError, UsageError,
@@ -303,10 +303,11 @@ def summary_line(profile, path):
     if len(cmdline) > 60:
         cmdline = cmdline[:57] + "..."
     return (
-        "pyprof: %d samples, %d errors (%d transient, %d bad data), %d late ticks%s, %.1f s, "
+        "pyprof: %d samples%s, %d errors (%d transient, %d bad data), %d late ticks%s, %.1f s, "
         "PID %s (%s), target %s -> %s"
     ) % (
         profile.stat("samples"),
+        event_summary(profile),
         transient + baddata,
         transient,
         baddata,
@@ -318,6 +319,18 @@ def summary_line(profile, path):
         meta.get("target_exit", "?"),
         path,
     )
+
+
+def event_summary(profile):
+    """' of EVENT (N UNIT)' for a -e profile, the off-CPU time with --off-cpu ('' otherwise)."""
+    meta = profile.meta
+    text = ""
+    if meta.get("event") and meta.get("event") != "task-clock":
+        count = raw.event_count_text(meta, profile.stat("samples"))
+        text = " of %s%s" % (meta["event"], " (%s)" % count if count else "")
+    if raw.weighted_ns(meta):
+        text += " (%.2f s off CPU in %d waits)" % (profile.stat("offcpu_ns") / 1e9, profile.stat("offcpu_waits"))
+    return text
 
 
 def processes_summary(profile):
