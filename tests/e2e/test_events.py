@@ -17,7 +17,9 @@ under it.
 4. -e cycles on a VM without a PMU: one error line naming the missing hardware counters,
    exit code 9 (docs/errors.md); an unknown event: one line listing the known names;
 5. the raw file's meta and the report header name the event and its unit;
-6. --off-cpu: wait_long() sleeps 7 ms, wait_short() waits 3 ms on a pipe; the share of the
+6. tracefs not mounted (a private mount namespace): mounted again as root; one line, exit 4
+   for another user;
+7. --off-cpu: wait_long() sleeps 7 ms, wait_short() waits 3 ms on a pipe; the share of the
    [off-cpu] time under wait_long among the two is the workload's own measure (each
    function's wall time minus its thread CPU time: true on a busy machine too) within
    5 pts, and the on-CPU samples are in the same profile.
@@ -25,6 +27,7 @@ under it.
 Interpreters: pyenv 3.8, 3.11, 3.13 and Debian's python3 (absent ones are skips).
 """
 import os
+import subprocess
 import tempfile
 
 import pytest
@@ -205,3 +208,40 @@ def test_no_fallback_when_perf_events_are_denied(any_interp, opts):
     assert r.returncode == 4, e2e.describe(r)
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "needs them" in lines[0] and "falling back" not in r.stderr, r.stderr
+
+
+# tracefs unmounted: in a private mount namespace (unshare -m), so the machine's own mount
+# is never touched. Root mounts it again and samples; another user gets one line, exit 4.
+_UNMOUNT = "umount /sys/kernel/tracing; umount /sys/kernel/debug/tracing 2>/dev/null; "
+
+
+def _in_private_mounts(script):
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          cwd=str(e2e.REPO), capture_output=True, text=True, timeout=120)
+
+
+def test_tracefs_is_mounted_when_missing(any_interp):
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root (unshare -m); the e2e suite runs as root")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "tp.txt")
+        r = _in_private_mounts(
+            _UNMOUNT + "test -e /sys/kernel/tracing/events && echo STILL-MOUNTED; "
+            "%s record -e syscalls:sys_enter_openat --collapsed %s --no-summary -- %s %s opens 3 >/dev/null; "
+            "echo rc=$?; mount | grep -c ' /sys/kernel/tracing type tracefs'"
+            % (e2e.SAMPLER, out, any_interp.path, e2e.workload("events.py")))
+        assert "STILL-MOUNTED" not in r.stdout and "rc=0" in r.stdout, r.stdout + r.stderr
+        assert r.stdout.strip().endswith("1"), r.stdout + r.stderr  # mounted again, once
+        with open(out) as f:
+            profile = e2e.parse_collapsed(f.read())
+    assert sum(n for s, n in profile.items() if "open_files" in e2e.py_funcs(s)) >= 0.9 * 3 * 20
+
+
+def test_tracefs_missing_and_not_root_is_one_line():
+    r = _in_private_mounts(
+        _UNMOUNT + "setpriv --reuid=65534 --regid=65534 --clear-groups %s record "
+        "-e syscalls:sys_enter_openat --collapsed /tmp/pyprof-never.txt -- /bin/true; echo rc=$?"
+        % e2e.SAMPLER)
+    assert "rc=4" in r.stdout, r.stdout + r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "tracefs is not mounted" in lines[0] and "mount -t tracefs" in lines[0], r.stderr
