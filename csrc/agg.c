@@ -166,6 +166,22 @@ add_count(struct pp_agg *a, uint32_t stack_id, uint32_t thread_idx, uint64_t n)
     return 0;
 }
 
+int
+pp_agg_add_n(struct pp_agg *a, uint32_t stack_id, uint32_t thread_idx, uint64_t t_ns, uint64_t n)
+{
+    int err;
+    if (n == 0)
+        return 0;
+    if ((err = add_count(a, stack_id, thread_idx, n)))
+        return err;
+    if (a->keep_timestamps) {
+        struct pp_agg_sample smp = {stack_id, thread_idx, t_ns};
+        if ((err = pp_vec_append(&a->samples, &smp)))
+            return err;
+    }
+    return 0;
+}
+
 #define REMAP_MAX 8192
 
 int

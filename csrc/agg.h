@@ -73,6 +73,9 @@ int pp_agg_stack(struct pp_agg *a, const uint32_t *frames, size_t n, uint32_t *i
 /* Registers or renames a thread. */
 int pp_agg_thread(struct pp_agg *a, int tid, const char *name, uint32_t *idx);
 int pp_agg_add(struct pp_agg *a, uint32_t stack_id, uint32_t thread_idx, uint64_t t_ns);
+/* The same with a weight n (--off-cpu: nanoseconds) instead of 1. */
+int pp_agg_add_n(struct pp_agg *a, uint32_t stack_id, uint32_t thread_idx, uint64_t t_ns,
+                 uint64_t n);
 
 /*
  * Builds dst (initialised, sharing src's string table) from src with every

@@ -28,6 +28,7 @@ enum pp_err_class { PP_FATAL, PP_TRANSIENT, PP_BADDATA };
     X(ELAUNCH, PP_FATAL, 7, "cannot launch command")                                 \
     X(EOUTPUT, PP_FATAL, 8, "cannot write output")                                   \
     X(EIO, PP_FATAL, 1, "I/O error")                                                 \
+    X(ENOEVENT, PP_FATAL, 9, "event not available on this machine")                  \
     X(EGONE, PP_TRANSIENT, 0, "target thread or process went away")                  \
     X(EFAULT, PP_TRANSIENT, 0, "remote memory not readable")                         \
     X(EBADDATA, PP_BADDATA, 0, "remote data failed validation")                      \

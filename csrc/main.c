@@ -43,6 +43,8 @@ report(int err, const struct pp_session *s, const struct pp_session_opts *o)
     int pid = o->pid;
     const char *what = o->argv ? o->argv[0] : "";
 
+    if (s->error_said)
+        return;
     switch (err) {
     case PP_ENOPROC:
         fprintf(stderr, "pyprof: error: no process with PID %d\n", pid);
@@ -227,6 +229,7 @@ enum {
     OPT_CLEANUP_DIR,
     OPT_MAX_THREADS,
     OPT_CAPTURE,
+    OPT_OFFCPU,
 };
 
 static const struct option long_opts[] = {
@@ -257,12 +260,65 @@ static const struct option long_opts[] = {
     {"cleanup-dir", required_argument, NULL, OPT_CLEANUP_DIR},
     {"max-threads", required_argument, NULL, OPT_MAX_THREADS},
     {"capture", required_argument, NULL, OPT_CAPTURE},
+    {"event", required_argument, NULL, 'e'},
+    {"off-cpu", no_argument, NULL, OPT_OFFCPU},
+    {"count", required_argument, NULL, 'c'},
     {NULL, 0, NULL, 0},
 };
+
+/* -e, -c and -F into o->event (event.h); a tracepoint's id is looked up
+ * here, so that a bad name is one line before anything starts. */
+static int
+parse_event(struct pp_session_opts *o, const char *name)
+{
+    char known[1024], msg[1200];
+    int err, why;
+
+    o->event_given = name != NULL;
+    if (pp_event_parse(name ? name : PP_EVENT_DEFAULT, &o->event) != 0) {
+        pp_event_known(known, sizeof known);
+        fprintf(stderr, "pyprof: error: unknown event '%s'; known events: %s\n", name, known);
+        return PP_EUSAGE;
+    }
+    if (o->offcpu && o->event.cls != PP_EVENT_CLOCK) {
+        usage_error("--off-cpu weighs on-CPU samples by their CPU time: it goes with the clock "
+                    "events (task-clock, cpu-clock), not -e of a counting event");
+        return PP_EUSAGE;
+    }
+    if (o->event_given || o->count || o->offcpu) {
+        if (o->native_mode == PP_NATIVE_BLOCKING || o->idle) {
+            usage_error("-e/-c/--off-cpu sample on perf events; --blocking and --idle sample "
+                        "on a timer: give one or the other");
+            return PP_EUSAGE;
+        }
+        o->native = true; /* every sample carries its native stack */
+        /* bpf where it can (software and hardware events), else perf events */
+    }
+    if (pp_event_set_rate(&o->event, o->rate_hz, o->count) != 0) {
+        snprintf(msg, sizeof msg, "-c %llu: a clock event's period is in nanoseconds, at least "
+                                  "10000 (100 kHz)", (unsigned long long)o->count);
+        usage_error(msg);
+        return PP_EUSAGE;
+    }
+    err = pp_event_resolve(&o->event, &why);
+    if (err == PP_EPERM) {
+        fprintf(stderr, "pyprof: error: -e %s: tracefs is not mounted at /sys/kernel/tracing "
+                        "and cannot be mounted here (%s); mount it as root: mount -t tracefs "
+                        "tracefs /sys/kernel/tracing\n", name, strerror(why));
+        return PP_EPERM;
+    }
+    if (err) {
+        fprintf(stderr, "pyprof: error: -e %s: no such tracepoint (see "
+                        "/sys/kernel/tracing/available_events)\n", name);
+        return PP_EUSAGE;
+    }
+    return 0;
+}
 
 static int
 parse_args(int argc, char **argv, struct pp_session_opts *o)
 {
+    const char *event = NULL;
     int c;
     double v;
 
@@ -271,7 +327,7 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
     o->summary = true;
     o->status = true;
     optind = 2;
-    while ((c = getopt_long(argc, argv, "+p:F:d:tiv", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+p:F:d:tive:c:", long_opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (!parse_number(optarg, &v) || v <= 0 || v > 0x7fffffff || v != (int)v) {
@@ -398,6 +454,20 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
             }
             o->max_threads = (unsigned)v;
             break;
+        case 'e':
+            event = optarg;
+            break;
+        case OPT_OFFCPU:
+            o->offcpu = true;
+            break;
+        case 'c':
+            if (!parse_number(optarg, &v) || v < 1 || v > 1e15 || v != (double)(uint64_t)v) {
+                usage_error("-c/--count must be a whole number of events between samples (at "
+                            "least 1)");
+                return PP_EUSAGE;
+            }
+            o->count = (uint64_t)v;
+            break;
         case OPT_CLEANUP_DIR:
             if (optarg[0] != '/') {
                 usage_error("--cleanup-dir needs an absolute path");
@@ -412,7 +482,7 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
     }
     if (optind < argc)
         o->argv = &argv[optind];
-    return 0;
+    return parse_event(o, event);
 }
 
 /* record --subprocesses: the root and every Python descendant. */

@@ -68,6 +68,19 @@ say_bpf_unavailable(const char *why)
             why);
 }
 
+static void
+say_event_unavailable(const struct pp_event *ev, int why)
+{
+    if (ev->cls == PP_EVENT_HARDWARE)
+        fprintf(stderr, "pyprof: error: -e %s: this CPU (or VM) exposes no hardware performance "
+                        "counters to perf events (%s); software events such as cpu-clock or "
+                        "page-faults and tracepoints work\n",
+                ev->name, strerror(why ? why : ENOENT));
+    else
+        fprintf(stderr, "pyprof: error: -e %s: the kernel does not offer this event (%s)\n",
+                ev->name, strerror(why ? why : ENOENT));
+}
+
 int
 pp_mode_pick(struct pp_session *s)
 {
@@ -120,6 +133,26 @@ pp_mode_pick(struct pp_session *s)
         if (err == PP_EPERM && forced) {
             fprintf(stderr, "pyprof: --capture perf is not possible here: perf events on this "
                             "process are not permitted (%s)\n", strerror(e ? e : EACCES));
+            goto fail;
+        }
+        if (err == PP_EPERM && (s->opts.event_given || s->opts.count || s->opts.offcpu)) {
+            /* -e, -c, --off-cpu have no other mode to fall back to */
+            char what[PP_EVENT_NAME_MAX + 16];
+            if (s->opts.event_given)
+                snprintf(what, sizeof what, "-e %s", s->opts.event.name);
+            else
+                snprintf(what, sizeof what, "%s", s->opts.offcpu ? "--off-cpu" : "-c");
+            fprintf(stderr, "pyprof: error: perf events on this process are not permitted (%s; "
+                            "kernel.perf_event_paranoid = %ld): %s needs them; run as root or "
+                            "grant CAP_PERFMON\n",
+                    strerror(e ? e : EACCES), read_sysctl("/proc/sys/kernel/perf_event_paranoid"),
+                    what);
+            s->error_said = true;
+            goto fail;
+        }
+        if (err == PP_ENOEVENT) {
+            say_event_unavailable(&s->opts.event, e);
+            s->error_said = true;
             goto fail;
         }
         if (err == PP_EPERM) {

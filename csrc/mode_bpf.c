@@ -91,6 +91,14 @@ thread_of(struct pp_native *nt, int tid)
     return pp_vec_at(&nt->bpf_threads, v - 1);
 }
 
+/* The event's period (-e, -c; --rate for clocks), jittered where it is drawn. */
+static uint64_t
+next_period(struct pp_session *s)
+{
+    const struct pp_event *ev = &s->opts.event;
+    return ev->jitter ? pp_perf_jitter(&s->nat->bpf_rng, ev->period) : ev->period;
+}
+
 static int
 add_thread(struct pp_session *s, int tid, int *why)
 {
@@ -100,8 +108,7 @@ add_thread(struct pp_session *s, int tid, int *why)
 
     if (thread_of(nt, tid))
         return 0;
-    fd = pp_perf_open_counter(tid, pp_perf_jitter(&nt->bpf_rng, (uint64_t)(1e9 / s->opts.rate_hz)),
-                              why);
+    fd = pp_perf_open_counter(tid, &s->opts.event, next_period(s), why);
     if (fd < 0)
         return fd;
     if ((err = pp_bpf_attach(fd))) {
@@ -207,6 +214,13 @@ pp_mode_bpf_open(struct pp_session *s, char *why, size_t whylen, bool *why_perf)
         snprintf(why, whylen, "BPF refused (PYPROF_DENY=bpf, as a kernel without CAP_BPF would)");
         return PP_EPERM;
     }
+    if (s->opts.event.cls == PP_EVENT_TRACEPOINT || s->opts.offcpu) {
+        /* a tracepoint takes another program type; --off-cpu reads switch records */
+        snprintf(why, whylen, "%s is sampled through perf events only",
+                 s->opts.offcpu ? "--off-cpu" : s->opts.event.name);
+        *why_perf = true;
+        return PP_ENOTFOUND;
+    }
     if (pp_native_denied_by_test("perf")) { /* the program runs on perf events */
         snprintf(why, whylen, "perf events on this process are not permitted (%s)",
                  strerror(EACCES));
@@ -233,10 +247,10 @@ pp_mode_bpf_open(struct pp_session *s, char *why, size_t whylen, bool *why_perf)
     pp_proc_tasks_refresh(s->pid, &s->tasks);
     for (i = 0; i < s->tasks.n; i++) {
         err = add_thread(s, s->tasks.v[i].tid, &e);
-        if (err == PP_EPERM && opened == 0) {
+        if ((err == PP_EPERM || err == PP_ENOEVENT) && opened == 0) {
             snprintf(why, whylen, "perf events on this process are not permitted (%s)",
                      strerror(e ? e : EPERM));
-            *why_perf = true;
+            *why_perf = true; /* the perf mode meets the same refusal and says it */
             return err;
         }
         if (!err)
@@ -269,8 +283,8 @@ process_record(struct pp_session *s, const struct pp_bpf_record *r)
         return 0;
     }
     s->st.ticks++;
-    if ((bt = thread_of(nt, (int)r->tid)) && bt->fd >= 0) { /* the next period, jittered */
-        uint64_t period = pp_perf_jitter(&nt->bpf_rng, (uint64_t)(1e9 / s->opts.rate_hz));
+    if (s->opts.event.jitter && (bt = thread_of(nt, (int)r->tid)) && bt->fd >= 0) {
+        uint64_t period = next_period(s); /* the next period, jittered */
         ioctl(bt->fd, PERF_EVENT_IOC_PERIOD, &period);
     }
     lat = now > r->time_ns ? (now - r->time_ns) / 1000 : 0;

@@ -1,7 +1,8 @@
 /*
  * mode_perf.c -- the perf capture mode (see mode.h, native.h).
  *
- * Every thread of the target has a task-clock perf event at --rate that
+ * Every thread of the target has a perf event (task-clock at --rate, or
+ * the -e event of s->opts.event, event.h) that
  * copies its registers and the top of its stack into a ring buffer; the
  * thread is never stopped.  The loop (loop.c) waits on the events' fds;
  * each sample is then taken as it arrives: the thread's Python stack is
@@ -14,11 +15,13 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <string.h>
 
 #include "err.h"
 #include "native.h"
 
 #define STALE_US 20000 /* samples read later than this are dropped */
+#define OFFCPU_SLOTS_MAX 4096 /* --off-cpu: threads with a wait being timed */
 
 int
 pp_mode_perf_open(struct pp_session *s, int *why)
@@ -32,14 +35,18 @@ pp_mode_perf_open(struct pp_session *s, int *why)
         *why = EACCES;
         return PP_EPERM;
     }
-    if ((err = pp_perf_init(&nt->perf, s->opts.rate_hz,
+    if ((err = pp_perf_init(&nt->perf, &s->opts.event,
                             s->opts.stack_size ? s->opts.stack_size : PP_PERF_STACK_DEFAULT)))
         return err;
     nt->perf_open = true;
+    if (s->opts.offcpu) {
+        nt->perf.offcpu = true;
+        nt->weight_ns = s->opts.event.period; /* one on-CPU sample: its mean period */
+    }
     pp_proc_tasks_refresh(s->pid, &s->tasks);
     for (i = 0; i < s->tasks.n; i++) {
         err = pp_perf_add(&nt->perf, s->tasks.v[i].tid, why);
-        if (err == PP_EPERM && opened == 0)
+        if ((err == PP_EPERM || err == PP_ENOEVENT) && opened == 0)
             return err;
         if (!err)
             opened++;
@@ -62,6 +69,92 @@ add_new_tasks(struct pp_session *s)
     }
 }
 
+/*
+ * --off-cpu.  A thread's context-switch event gives, in its ring and in
+ * this order: a sample at the switch-out (the user registers and stack
+ * where it blocked), the switch-out record, then the switch-in record when
+ * it runs again.  The stack of the sample is built at once (the thread is
+ * off CPU: its Python frames hold still until it wakes) and kept per
+ * thread; the switch-in adds the time between, in ns, under [off-cpu].
+ */
+static struct pp_native_offcpu *
+offcpu_slot(struct pp_native *nt, int tid, bool create)
+{
+    struct pp_native_offcpu *o, fresh;
+    size_t i;
+    for (i = 0; i < nt->offcpu_pending.len; i++) {
+        o = pp_vec_at(&nt->offcpu_pending, i);
+        if (o->tid == tid)
+            return o;
+    }
+    if (!create)
+        return NULL;
+    if (nt->offcpu_pending.len >= OFFCPU_SLOTS_MAX) {
+        /* thread churn: keep the threads that wait now, forget the others */
+        size_t j = 0;
+        for (i = 0; i < nt->offcpu_pending.len; i++) {
+            o = pp_vec_at(&nt->offcpu_pending, i);
+            if (o->valid)
+                *(struct pp_native_offcpu *)pp_vec_at(&nt->offcpu_pending, j++) = *o;
+        }
+        nt->offcpu_pending.len = j;
+        if (j >= OFFCPU_SLOTS_MAX)
+            return NULL;
+    }
+    memset(&fresh, 0, sizeof fresh);
+    fresh.tid = tid;
+    if (pp_vec_append(&nt->offcpu_pending, &fresh) != 0)
+        return NULL;
+    return pp_vec_at(&nt->offcpu_pending, nt->offcpu_pending.len - 1);
+}
+
+static int
+offcpu_record(struct pp_session *s, const struct pp_perf_sample *smp)
+{
+    struct pp_native *nt = s->nat;
+    struct pp_native_offcpu *o = offcpu_slot(nt, smp->tid, smp->kind == PP_PERF_SAMPLE);
+    uint64_t waited;
+    int err;
+
+    if (!o)
+        return 0;
+    switch (smp->kind) {
+    case PP_PERF_SAMPLE: /* at the switch-out: where it waits */
+        o->valid = false;
+        pp_native_capture_py(s, smp->tid);
+        if ((err = pp_native_stack(s, smp->tid, smp->regs, smp->stack, smp->stack_len,
+                                   smp->time_ns, nt->offcpu_marker, &o->stack_id,
+                                   &o->thread_idx)))
+            return err;
+        o->valid = o->stack_id != UINT32_MAX;
+        if (o->valid) { /* a sample too: the merge statistics count it */
+            s->st.samples++;
+            nt->samples++;
+        }
+        o->out_ns = smp->time_ns;
+        o->preempt = false;
+        return 0;
+    case PP_PERF_SWITCH_OUT:
+        if (o->valid && smp->preempt)
+            o->preempt = true;
+        return 0;
+    default: /* switch-in */
+        if (!o->valid) {
+            nt->offcpu_unmatched++;
+            return 0;
+        }
+        o->valid = false;
+        if (smp->time_ns <= o->out_ns || smp->time_ns - o->out_ns > 3600ull * 1000000000ull)
+            return 0; /* not a wait of this thread (clock mishap): never a huge weight */
+        waited = smp->time_ns - o->out_ns;
+        nt->offcpu_ns += waited;
+        nt->offcpu_waits++;
+        if (o->preempt)
+            nt->offcpu_preempted_ns += waited;
+        return pp_agg_add_n(&s->agg, o->stack_id, o->thread_idx, o->out_ns - s->start_ns, waited);
+    }
+}
+
 /* After the loop's wait: the hang-ups poll saw, then every sample the
  * kernel holds for s. */
 static int
@@ -74,6 +167,11 @@ perf_drain(struct pp_session *s, const struct pollfd *fds, size_t n, uint64_t en
     pp_perf_after_poll(&nt->perf, fds, n);
     while (!pp_stop_requested && pp_perf_next(&nt->perf, &smp) == 1) {
         uint64_t lat, now;
+        if (smp.kind != PP_PERF_SAMPLE) {
+            if ((err = offcpu_record(s, &smp)))
+                return err;
+            continue;
+        }
         if (!smp.have_regs || smp.stack_len == 0) {
             nt->no_user++; /* the thread was exiting */
             continue;
@@ -88,6 +186,12 @@ perf_drain(struct pp_session *s, const struct pollfd *fds, size_t n, uint64_t en
              * moment of the sample (a backlog: attach, a busy machine) */
             nt->stale++;
             s->st.errors_transient++;
+            continue;
+        }
+        if (smp.offcpu) {
+            if ((err = offcpu_record(s, &smp)))
+                return err;
+            s->st.sample_ns_total += pp_now_ns() - now;
             continue;
         }
         pp_native_capture_py(s, smp.tid);

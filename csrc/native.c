@@ -249,14 +249,41 @@ pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uin
                   size_t len, uint64_t now)
 {
     struct pp_native *nt = s->nat;
+    uint64_t t0 = pp_now_ns();
+    uint32_t stack_id, idx;
+    int err;
+
+    if ((err = pp_native_stack(s, tid, regs, stack, len, now, UINT32_MAX, &stack_id, &idx)))
+        return err;
+    if (stack_id == UINT32_MAX)
+        return 0;
+    err = nt->weight_ns ? pp_agg_add_n(&s->agg, stack_id, idx, now - s->start_ns, nt->weight_ns)
+                        : pp_agg_add(&s->agg, stack_id, idx, now - s->start_ns);
+    if (err)
+        return err;
+    s->st.samples++;
+    if (!s->first_sample_ns)
+        s->first_sample_ns = pp_now_ns();
+    nt->samples++;
+    nt->process_ns += pp_now_ns() - t0;
+    return 0;
+}
+
+int
+pp_native_stack(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stack,
+                size_t len, uint64_t now, uint32_t root, uint32_t *stack_id_out, uint32_t *idx_out)
+{
+    struct pp_native *nt = s->nat;
     struct pp_unwind_input in = {tid, regs, stack, len};
     struct pp_merge_in mi;
     size_t n = 0, i, depth;
     unsigned status = 0;
     uint64_t t0 = pp_now_ns(), t1;
-    uint32_t stack_id, idx;
+    uint32_t *merged = nt->merged + 1; /* merged[0]: room for root */
     int err, r;
 
+    *stack_id_out = UINT32_MAX;
+    *idx_out = 0;
     if (nt->py.gil_skip) {
         s->st.gil_skipped++;
         return 0;
@@ -303,7 +330,7 @@ pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uin
     mi.same_instant = nt->mode != PP_NATIVE_PERF && !nt->py.late;
     mi.mismatch_marker = nt->mismatch_marker;
     mi.truncated_marker = n ? nt->truncated_marker : nt->unwind_failed_marker;
-    r = pp_merge(&mi, nt->merged, PP_MAX_DEPTH + PP_UNWIND_MAX * 4, &depth);
+    r = pp_merge(&mi, merged, PP_MAX_DEPTH + PP_UNWIND_MAX * 4, &depth);
     switch (r) {
     case PP_MERGE_OK: nt->merged_ok++; break;
     case PP_MERGE_NOPY: nt->nopy++; break;
@@ -319,15 +346,14 @@ pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uin
         s->st.empty++;
         return 0;
     }
-    if ((err = pp_agg_stack(&s->agg, nt->merged, depth, &stack_id)) ||
-        (err = pp_session_thread_idx(s, nt->py.thread, tid, now, &idx)) ||
-        (err = pp_agg_add(&s->agg, stack_id, idx, now - s->start_ns)))
+    if (root != UINT32_MAX) {
+        merged--;
+        merged[0] = root;
+        depth++;
+    }
+    if ((err = pp_agg_stack(&s->agg, merged, depth, stack_id_out)) ||
+        (err = pp_session_thread_idx(s, nt->py.thread, tid, now, idx_out)))
         return err;
-    s->st.samples++;
-    if (!s->first_sample_ns)
-        s->first_sample_ns = pp_now_ns();
-    nt->samples++;
-    nt->process_ns += pp_now_ns() - t0;
     return 0;
 }
 
@@ -371,7 +397,8 @@ pp_native_init(struct pp_session *s)
     nt->uf = calloc(PP_UNWIND_MAX, sizeof *nt->uf);
     nt->mn = calloc(PP_UNWIND_MAX, sizeof *nt->mn);
     nt->off = calloc(PP_UNWIND_MAX, sizeof *nt->off);
-    nt->merged = calloc(PP_MAX_DEPTH + PP_UNWIND_MAX * 4, sizeof *nt->merged);
+    nt->merged = calloc(PP_MAX_DEPTH + PP_UNWIND_MAX * 4 + 1, sizeof *nt->merged);
+    pp_vec_init(&nt->offcpu_pending, sizeof(struct pp_native_offcpu));
     nt->lat_us = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->lat_us);
     nt->stop_ns = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->stop_ns);
     nt->stop_cpu_ns = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->stop_cpu_ns);
@@ -380,7 +407,8 @@ pp_native_init(struct pp_session *s)
         return PP_ENOMEM;
     if ((err = intern_marker(s, "<merge mismatch>", &nt->mismatch_marker)) ||
         (err = intern_marker(s, "<native stack truncated>", &nt->truncated_marker)) ||
-        (err = intern_marker(s, "<native unwind failed>", &nt->unwind_failed_marker)))
+        (err = intern_marker(s, "<native unwind failed>", &nt->unwind_failed_marker)) ||
+        (err = intern_marker(s, "[off-cpu]", &nt->offcpu_marker)))
         return err;
 
     if (s->opts.unwinder == PP_UNWINDER_LIBUNWIND)
@@ -488,11 +516,27 @@ pp_native_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "unwind_ns_total", nt->unwind_ns);
     pp_out_stat(info, "native_ns_total", nt->process_ns);
     pp_out_stat(info, "unwind_live_reads", nt->unw->live_reads);
+    if (nt->mode != PP_NATIVE_BLOCKING) { /* perf events: what they count (-e) */
+        const struct pp_event *ev = &s->opts.event;
+        pp_out_meta(info, "event", "%s", ev->name);
+        pp_out_meta(info, "event_unit", "%s", ev->unit);
+        pp_out_meta(info, "event_period", "%llu", (unsigned long long)ev->period);
+        pp_out_meta(info, "event_period_fixed", "%d", !ev->jitter);
+    }
     if (nt->mode == PP_NATIVE_BPF) {
         pp_out_stat(info, "lost", lost(nt));
         pp_out_stat(info, "record_delay_us_p50", quantile(nt->lat_us, nt->nlat, 0.5));
         pp_out_stat(info, "record_delay_us_p99", quantile(nt->lat_us, nt->nlat, 0.99));
     } else if (nt->mode == PP_NATIVE_PERF) {
+        if (nt->weight_ns) {
+            /* --off-cpu: the counts are nanoseconds, on CPU and off */
+            pp_out_meta(info, "value_unit", "ns");
+            pp_out_meta(info, "offcpu_flag", "1");
+            pp_out_stat(info, "offcpu_ns", nt->offcpu_ns);
+            pp_out_stat(info, "offcpu_waits", nt->offcpu_waits);
+            pp_out_stat(info, "offcpu_preempted_ns", nt->offcpu_preempted_ns);
+            pp_out_stat(info, "offcpu_unmatched", nt->offcpu_unmatched);
+        }
         pp_out_stat(info, "lost", nt->perf_open ? nt->perf.lost : 0);
         pp_out_stat(info, "stale_dropped", nt->stale);
         pp_out_stat(info, "py_delay_us_p50", quantile(nt->lat_us, nt->nlat, 0.5));
@@ -554,6 +598,7 @@ pp_native_free(struct pp_session *s)
     pp_vec_free(&nt->syms);
     pp_hmap_free(&nt->sym_ids);
     pp_vec_free(&nt->names_pool);
+    pp_vec_free(&nt->offcpu_pending);
     free(nt->uf);
     free(nt->mn);
     free(nt->off);

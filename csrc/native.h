@@ -81,6 +81,12 @@ struct pp_native {
     uint32_t *merged;
     uint8_t *stackbuf; /* blocking mode copy */
     uint32_t mismatch_marker, truncated_marker, unwind_failed_marker;
+    /* --off-cpu (mode_perf.c): a thread's switch-out stack until its
+     * switch-in; on-CPU samples weigh weight_ns each */
+    struct pp_vec offcpu_pending; /* struct pp_native_offcpu */
+    uint32_t offcpu_marker;       /* "[off-cpu]", the root of off-CPU stacks */
+    uint64_t weight_ns;           /* 0: samples are counted, not weighed */
+    uint64_t offcpu_ns, offcpu_waits, offcpu_preempted_ns, offcpu_unmatched;
     uint64_t last_tasks_ns, last_maps_ns;
     uint32_t maps_gen; /* maps re-read this many times */
     struct pp_hmap unknown_pages; /* pages of PCs outside every module, looked at */
@@ -97,6 +103,13 @@ struct pp_native {
     struct pp_hmap bpf_tstate_ids;   /* thread state -> index in s->threads + 1 */
     uint64_t bpf_rng, bpf_tmap_ns;
     uint64_t bpf_late, bpf_pyfault, bpf_pytrunc;
+};
+
+struct pp_native_offcpu {
+    int tid;
+    uint32_t stack_id, thread_idx;
+    uint64_t out_ns; /* when it was switched out */
+    bool valid, preempt;
 };
 
 /* Sets up s->nat: the unwinder and the symbolizer.  When native frames
@@ -118,6 +131,11 @@ void pp_native_capture_py_cb(void *arg);
  * captured: unwound, symbolized, merged and counted at time now. */
 int pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stack,
                       size_t len, uint64_t now);
+/* The same, not counted: the merged stack under root (a marker frame id;
+ * UINT32_MAX: none) and its thread, for a later pp_agg_add_n().
+ * *stack_id is UINT32_MAX when the sample gives no stack. */
+int pp_native_stack(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stack,
+                    size_t len, uint64_t now, uint32_t root, uint32_t *stack_id, uint32_t *idx);
 /* Lets every ptrace-seized thread go. */
 void pp_native_detach(struct pp_session *s);
 

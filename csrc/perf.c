@@ -38,6 +38,8 @@ static const int dwarf_of_bit[24] = {
 };
 #define REGS_MASK (((1ull << 9) - 1) | (0xffull << 16)) /* AX..IP, R8..R15 */
 
+static void close_thread(struct pp_perf *p, size_t i);
+
 static int
 sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group, unsigned long fl)
 {
@@ -45,21 +47,21 @@ sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group,
 }
 
 int
-pp_perf_init(struct pp_perf *p, double rate_hz, uint32_t stack_size)
+pp_perf_init(struct pp_perf *p, const struct pp_event *ev, uint32_t stack_size)
 {
     memset(p, 0, sizeof *p);
-    if (rate_hz <= 0)
-        return PP_EUSAGE;
-    p->period_ns = (uint64_t)(1e9 / rate_hz);
-    if (p->period_ns < 10000)
-        p->period_ns = 10000; /* 100 kHz: the kernel's own cap here */
+    if (ev->period == 0 || (ev->cls == PP_EVENT_TRACEPOINT && ev->config == 0))
+        return PP_EUSAGE; /* pp_event_set_rate(), pp_event_resolve() first */
+    p->ev = *ev;
     stack_size &= ~7u;
     if (stack_size > PP_PERF_STACK_MAX)
         stack_size = PP_PERF_STACK_MAX;
     p->stack_size = stack_size;
-    /* room for a few samples between two drains */
+    /* room for a few samples between two drains; counting events come in
+     * bursts (a memset faulting in 2048 pages, a loop of syscalls): room
+     * for 64 of them, else most of a burst is lost */
     p->data_pages = 8;
-    while (p->data_pages * 4096 < 8 * (size_t)(stack_size + 512))
+    while (p->data_pages * 4096 < (ev->jitter ? 8 : 64) * (size_t)(stack_size + 512))
         p->data_pages *= 2;
     p->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid() ^ ((uint64_t)time(NULL) << 20);
     p->rec_cap = 1u << 17;
@@ -75,37 +77,47 @@ pp_perf_has(const struct pp_perf *p, int tid)
 {
     size_t i;
     for (i = 0; i < p->threads.len; i++)
-        if (((const struct pp_perf_thread *)pp_vec_at(&p->threads, i))->tid == tid)
+        if (((const struct pp_perf_thread *)pp_vec_at(&p->threads, i))->tid == tid &&
+            !((const struct pp_perf_thread *)pp_vec_at(&p->threads, i))->offcpu)
             return true;
     return false;
 }
 
-int
-pp_perf_add(struct pp_perf *p, int tid, int *why)
+/*
+ * One ring per event.  The --off-cpu event counts context switches (every
+ * one: period 1) in kernel mode, where they happen; its sample at the
+ * switch-out still holds the thread's user registers and stack (where it
+ * blocked), and context_switch adds a record at the switch-in: the time
+ * between the two is the time the thread waited.
+ */
+static int
+open_one(struct pp_perf *p, int tid, bool offcpu, int *why)
 {
     struct perf_event_attr attr;
     struct pp_perf_thread t;
     size_t pages = p->data_pages;
     int fd, err;
 
-    if (why)
-        *why = 0;
-    if (pp_perf_has(p, tid))
-        return 0;
     memset(&attr, 0, sizeof attr);
     attr.size = sizeof attr;
-    attr.type = PERF_TYPE_SOFTWARE;
-    attr.config = PERF_COUNT_SW_TASK_CLOCK;
-    attr.sample_period = p->period_ns;
+    attr.type = offcpu ? PERF_TYPE_SOFTWARE : p->ev.type;
+    attr.config = offcpu ? PERF_COUNT_SW_CONTEXT_SWITCHES : p->ev.config;
+    attr.sample_period = offcpu ? 1 : p->ev.period;
     attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
                        PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
     attr.sample_regs_user = REGS_MASK;
     attr.sample_stack_user = p->stack_size;
-    attr.exclude_kernel = 1;
+    /* kernel-side events (switches, tracepoints) are delivered in kernel
+     * mode; their sample still carries the thread's user registers and stack */
+    attr.exclude_kernel = offcpu ? 0 : p->ev.user_only;
     attr.exclude_hv = 1;
     attr.use_clockid = 1;
     attr.clockid = CLOCK_MONOTONIC;
     attr.wakeup_events = 1; /* read each sample at once: the Python side is read then */
+    if (offcpu) {
+        attr.context_switch = 1;
+        attr.sample_id_all = 1; /* the switch records carry tid and time */
+    }
     fd = sys_perf_event_open(&attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd < 0) {
         err = errno;
@@ -115,11 +127,14 @@ pp_perf_add(struct pp_perf *p, int tid, int *why)
             return PP_EGONE;
         if (err == EACCES || err == EPERM)
             return PP_EPERM;
+        if (err == ENOENT || err == EOPNOTSUPP || err == ENODEV)
+            return PP_ENOEVENT;
         return PP_EIO;
     }
     memset(&t, 0, sizeof t);
     t.tid = tid;
     t.fd = fd;
+    t.offcpu = offcpu;
     for (;;) { /* unprivileged users have a small mlock budget: shrink */
         void *m = mmap(NULL, (pages + 1) * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (m != MAP_FAILED) {
@@ -142,6 +157,24 @@ pp_perf_add(struct pp_perf *p, int tid, int *why)
         return err;
     }
     p->opened++;
+    return 0;
+}
+
+int
+pp_perf_add(struct pp_perf *p, int tid, int *why)
+{
+    int err;
+
+    if (why)
+        *why = 0;
+    if (pp_perf_has(p, tid))
+        return 0;
+    if ((err = open_one(p, tid, false, why)))
+        return err;
+    if (p->offcpu && (err = open_one(p, tid, true, why))) {
+        close_thread(p, p->threads.len - 1); /* both or neither */
+        return err;
+    }
     return 0;
 }
 
@@ -300,13 +333,16 @@ pp_perf_jitter(uint64_t *rng, uint64_t period_ns)
 static void
 rearm(struct pp_perf *p, struct pp_perf_thread *t)
 {
-    uint64_t period = pp_perf_jitter(&p->rng, p->period_ns);
+    uint64_t period;
+    if (!p->ev.jitter)
+        return; /* -c N, counting events: every N events exactly */
+    period = pp_perf_jitter(&p->rng, p->ev.period);
     if (ioctl(t->fd, PERF_EVENT_IOC_PERIOD, &period) == 0)
         p->rearmed++;
 }
 
 int
-pp_perf_open_counter(int tid, uint64_t period_ns, int *why)
+pp_perf_open_counter(int tid, const struct pp_event *ev, uint64_t period, int *why)
 {
     struct perf_event_attr attr;
     int fd, err;
@@ -314,10 +350,12 @@ pp_perf_open_counter(int tid, uint64_t period_ns, int *why)
     *why = 0;
     memset(&attr, 0, sizeof attr);
     attr.size = sizeof attr;
-    attr.type = PERF_TYPE_SOFTWARE;
-    attr.config = PERF_COUNT_SW_TASK_CLOCK;
-    attr.sample_period = period_ns < 10000 ? 10000 : period_ns;
-    attr.exclude_kernel = 1;
+    attr.type = ev->type;
+    attr.config = ev->config;
+    attr.sample_period = period ? period : 1;
+    if (ev->cls == PP_EVENT_CLOCK && attr.sample_period < 10000)
+        attr.sample_period = 10000;
+    attr.exclude_kernel = ev->user_only;
     attr.exclude_hv = 1;
     attr.disabled = 1;
     fd = sys_perf_event_open(&attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
@@ -329,6 +367,8 @@ pp_perf_open_counter(int tid, uint64_t period_ns, int *why)
         return PP_EGONE;
     if (err == EACCES || err == EPERM)
         return PP_EPERM;
+    if (err == ENOENT || err == EOPNOTSUPP || err == ENODEV)
+        return PP_ENOEVENT;
     return PP_EIO;
 }
 
@@ -368,11 +408,34 @@ pp_perf_next(struct pp_perf *p, struct pp_perf_sample *out)
             switch (h.type) {
             case PERF_RECORD_SAMPLE:
                 if (parse_sample(p, p->rec + sizeof h, h.size - sizeof h, out) == 0) {
-                    rearm(p, t);
+                    out->kind = PP_PERF_SAMPLE;
+                    out->offcpu = t->offcpu;
+                    out->preempt = false;
+                    if (!t->offcpu)
+                        rearm(p, t);
                     p->next++; /* round robin: the next call starts with the next thread */
                     return 1;
                 }
                 break;
+            case PERF_RECORD_SWITCH: {
+                /* sample_id_all: {pid, tid} then time */
+                uint32_t pt[2];
+                if (h.size < sizeof h + 16)
+                    break;
+                memcpy(pt, p->rec + sizeof h, 8);
+                memcpy(&out->time_ns, p->rec + sizeof h + 8, 8);
+                out->kind = (h.misc & PERF_RECORD_MISC_SWITCH_OUT) ? PP_PERF_SWITCH_OUT
+                                                                  : PP_PERF_SWITCH_IN;
+                out->preempt = (h.misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) != 0;
+                out->offcpu = true;
+                out->pid = (int)pt[0];
+                out->tid = (int)pt[1];
+                out->have_regs = false;
+                out->stack = NULL;
+                out->stack_len = 0;
+                p->next++;
+                return 1;
+            }
             case PERF_RECORD_LOST: {
                 uint64_t lost[2];
                 if (h.size >= sizeof h + 16) {

@@ -2,7 +2,8 @@
  * perf.h -- per-thread perf_event_open sampling of another process
  * (layer L1).
  *
- * One task-clock event per target thread (cpu = -1), each with its own
+ * One event per target thread (cpu = -1; task-clock, or the -e event of
+ * struct pp_event, event.h), each with its own
  * small ring buffer, asking the kernel for the user registers and a copy
  * of the user stack at every sample.  The target is never stopped: the
  * kernel takes the sample in the thread's own context and we read the
@@ -20,13 +21,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "event.h"
 #include "util.h"
 
 #define PP_NREGS 17
 #define PP_PERF_STACK_DEFAULT (32u << 10)
 #define PP_PERF_STACK_MAX 65528u
 
+/* What pp_perf_next returns: a sample (regs and stack), or --off-cpu's
+ * switch records of a thread (time only). */
+enum pp_perf_kind { PP_PERF_SAMPLE, PP_PERF_SWITCH_OUT, PP_PERF_SWITCH_IN };
+
 struct pp_perf_sample {
+    int kind;     /* enum pp_perf_kind */
+    bool offcpu;  /* from the thread's context-switch event (--off-cpu) */
+    bool preempt; /* PP_PERF_SWITCH_OUT: preempted (runnable), not blocked */
     int pid, tid;
     uint64_t time_ns; /* CLOCK_MONOTONIC */
     uint64_t regs[PP_NREGS];
@@ -37,6 +46,7 @@ struct pp_perf_sample {
 
 struct pp_perf_thread {
     int tid;
+    bool offcpu;     /* the context-switch event of --off-cpu, beside tid's main one */
     int fd;
     uint8_t *base;   /* mmap: control page + data */
     size_t data_size;
@@ -44,7 +54,8 @@ struct pp_perf_thread {
 };
 
 struct pp_perf {
-    uint64_t period_ns;
+    struct pp_event ev;         /* what is sampled, and how often */
+    bool offcpu;                /* also a context-switch event per thread (set after init) */
     uint32_t stack_size;
     size_t data_pages;          /* per thread, a power of two */
     struct pp_vec threads;      /* struct pp_perf_thread */
@@ -56,10 +67,12 @@ struct pp_perf {
     uint64_t lost, throttled, records, opened, closed, rearmed;
 };
 
-int pp_perf_init(struct pp_perf *p, double rate_hz, uint32_t stack_size);
-/* Opens tid's event.  PP_EPERM when the kernel refuses (perf_event_paranoid,
- * capabilities), PP_EGONE when the thread is gone; *why (may be NULL) gets
- * the errno. */
+int pp_perf_init(struct pp_perf *p, const struct pp_event *ev, uint32_t stack_size);
+/* Opens tid's event (and with p->offcpu its context-switch event: a
+ * sample with regs and stack at each switch-out, and switch records).  PP_EPERM when the kernel refuses (perf_event_paranoid,
+ * capabilities), PP_EGONE when the thread is gone, PP_ENOEVENT when the
+ * kernel has no such event (no PMU: ENOENT/EOPNOTSUPP); *why (may be NULL)
+ * gets the errno. */
 int pp_perf_add(struct pp_perf *p, int tid, int *why);
 bool pp_perf_has(const struct pp_perf *p, int tid);
 /* For the poll of the sampling loop (loop.c): fills fds (at most max) and
@@ -76,9 +89,10 @@ void pp_perf_free(struct pp_perf *p);
 /* Period jitter: the next period, exponential with mean period_ns (at
  * most ten means, at least 10 us); *rng is xorshift state. */
 uint64_t pp_perf_jitter(uint64_t *rng, uint64_t period_ns);
-/* A task-clock event on tid that writes nothing itself (for a BPF program
- * to attach to), disabled: PERF_EVENT_IOC_ENABLE starts it.  An fd, or
- * PP_EPERM / PP_EGONE / PP_EIO with *why the errno. */
-int pp_perf_open_counter(int tid, uint64_t period_ns, int *why);
+/* ev on tid, sampled every period events, writing nothing itself (for a
+ * BPF program to attach to), disabled: PERF_EVENT_IOC_ENABLE starts it.
+ * An fd, or PP_EPERM / PP_EGONE / PP_ENOEVENT / PP_EIO with *why the
+ * errno. */
+int pp_perf_open_counter(int tid, const struct pp_event *ev, uint64_t period, int *why);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "agg.h"
+#include "event.h"
 #include "loop.h"
 #include "maps.h"
 #include "mem.h"
@@ -45,6 +46,12 @@ struct pp_session_opts {
     const char *debug_dirs;
     const char *cleanup_dir; /* removed if the parent dies (main.c) */
     unsigned max_threads;    /* 0: PP_THREADS_MAX */
+    /* the perf event sampled in perf mode (-e, -c; event.h): task-clock at
+     * rate_hz unless -e was given, which needs perf mode */
+    struct pp_event event;
+    bool event_given;
+    uint64_t count; /* -c N; 0: not given */
+    bool offcpu;    /* --off-cpu: also where threads wait, weighted in ns (mode_perf.c) */
 };
 
 struct pp_stats {
@@ -104,6 +111,7 @@ struct pp_session {
     uint64_t exec_checked_ns;
     bool exec_seen;
     bool threads_capped; /* the thread cap was reached (warned once) */
+    bool error_said;     /* a fatal error was printed where it happened (mode.c) */
     char exec_cmdline[256];
 };
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 import traceback
 
-from . import __version__, check, report, top
+from . import __version__, check, raw, report, top
 from .check import debug_package_hint
 from .errors import (EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_LAUNCH, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_OK,
                      EXIT_OUTPUT, EXIT_USAGE, PyprofError, SamplerNotFoundError, UsageError,
@@ -28,23 +28,23 @@ from .output import STDOUT, check_output_path, copy_output, keep_raw, output_str
 from .profile import read as read_profile
 from .raw import RawFormatError, read_raw, sanitize
 from .render import CONVERT_FORMATS, EXTENSIONS, FORMATS, SAMPLER_FORMATS, render
-from .sampler import Sampler, descendants, find_sampler, record_argv
+from .sampler import Sampler, add_event_arguments, descendants, find_sampler, record_argv, validate_event_args
 
 SUBCOMMANDS = ("record", "check", "dump", "convert", "report", "top", "version")
 MAX_DURATION = 1e7  # seconds (115 days): the sampler's clock arithmetic stays exact far beyond
 # The record options that take a value (``python -m pyprof`` needs them to
 # find where the options end and the script begins).
 RECORD_VALUE_OPTIONS = frozenset(["-p", "--pid", "-o", "--output", "-f", "--format", "-F", "-r", "--rate",
-                                  "-d", "--duration", "--unwinder", "--capture", "--stack-size", "--debug-dir"])
+                                  "-d", "--duration", "--unwinder", "--capture", "--stack-size", "--debug-dir",
+                                  "-e", "--event", "-c", "--count"])
 # The format an output file's name asks for (the longest matching ending wins).
 FORMAT_BY_EXTENSION = ((".speedscope.json", "speedscope"), (".json", "speedscope"), (".svg", "flamegraph"),
                        (".collapsed", "collapsed"), (".txt", "collapsed"), (".pb.gz", "pprof"),
                        (".pprof", "pprof"), (".raw", "raw"))
 DEFAULT_FORMAT = "flamegraph"
 # perf's letters, kept for perf's meanings (a later version implements them).
-RESERVED_OPTIONS = {"-e": "perf's --event", "--event": "perf's --event", "-c": "perf's --count (sample period)",
-                    "--count": "perf's --count (sample period)", "-a": "perf's --all-cpus (system-wide)",
-                    "--all-cpus": "perf's --all-cpus (system-wide)", "--off-cpu": "perf's --off-cpu"}
+RESERVED_OPTIONS = {"-a": "perf's --all-cpus (system-wide)",
+                    "--all-cpus": "perf's --all-cpus (system-wide)"}
 # A launched command that ends with a failure this soon did not really run.
 FAILED_AT_ONCE_S = 1.0
 SUMMARY_WORDS = (
@@ -100,6 +100,7 @@ def build_parser():
                         help="with --subprocesses: merge the processes (no process roots)")
     record.add_argument("--timeline", "--timestamps", dest="timestamps", action="store_true",
                         help="record each sample's time (raw file; speedscope in time order)")
+    add_event_arguments(record)
     add_native_arguments(record)
     record.add_argument("-v", "--verbose", action="store_true", help="verbose sampler output, tracebacks")
     record.set_defaults(func=cmd_record)
@@ -257,6 +258,7 @@ def validate_record_args(args):
 
 def validate_native_args(args):
     """Raise :class:`UsageError` for a native-mode option given without --native."""
+    validate_event_args(args)
     if args.blocking and not args.native:
         raise UsageError("--blocking chooses how --native samples native frames: add --native")
     if getattr(args, "capture", None) and not args.native:
@@ -312,10 +314,11 @@ def summary_line(profile, path):
     if len(cmdline) > 60:
         cmdline = cmdline[:57] + "..."
     return (
-        "pyprof: %d samples, %d errors (%d transient, %d bad data), %d late ticks%s, %.1f s, "
+        "pyprof: %d samples%s, %d errors (%d transient, %d bad data), %d late ticks%s, %.1f s, "
         "PID %s (%s), target %s -> %s"
     ) % (
         profile.stat("samples"),
+        event_summary(profile),
         transient + baddata,
         transient,
         baddata,
@@ -327,6 +330,18 @@ def summary_line(profile, path):
         meta.get("target_exit", "?"),
         path,
     )
+
+
+def event_summary(profile):
+    """' of EVENT (N UNIT)' for a -e profile, the off-CPU time with --off-cpu ('' otherwise)."""
+    meta = profile.meta
+    text = ""
+    if meta.get("event") and meta.get("event") != "task-clock":
+        count = raw.event_count_text(meta, profile.stat("samples"))
+        text = " of %s%s" % (meta["event"], " (%s)" % count if count else "")
+    if raw.weighted_ns(meta):
+        text += " (%.2f s off CPU in %d waits)" % (profile.stat("offcpu_ns") / 1e9, profile.stat("offcpu_waits"))
+    return text
 
 
 def processes_summary(profile):

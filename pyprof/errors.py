@@ -21,6 +21,7 @@ EXIT_NOT_PYTHON = 5
 EXIT_UNSUPPORTED = 6
 EXIT_LAUNCH = 7
 EXIT_OUTPUT = 8
+EXIT_EVENT = 9  # -e EVENT: not offered here (no PMU); the sampler prints the line
 EXIT_INTERRUPTED = 130
 
 MAX_RATE = 100000

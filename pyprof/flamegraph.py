@@ -372,7 +372,11 @@ def profile_subtitle(profile):
         parts.append("Python %s" % meta["python_version"])
     if "duration_s" in meta:
         parts.append("%.1f s" % float(meta["duration_s"]))
-    if "rate_hz" in meta:
+    if raw.weighted_ns(meta):
+        parts.append("--off-cpu: widths are time on CPU and off CPU ([off-cpu])")
+    elif meta.get("event"):
+        parts.append("event " + raw.event_text(meta))
+    elif "rate_hz" in meta:
         parts.append("%s Hz" % meta["rate_hz"])
     parts.append(
         "%d transient, %d bad-data errors, %d late ticks"

@@ -1,7 +1,9 @@
 """pprof output: a gzipped ``profile.proto`` message (github.com/google/pprof).
 
 The profile has two sample types, ``samples/count`` and ``cpu/nanoseconds``
-(count times the sampling period), one Location per distinct frame, one
+(count times the sampling period) -- or, for a profile of a counting event
+(``-e page-faults``), that event's name and unit (``page-faults/faults``,
+count times the event period) -- one Location per distinct frame, one
 Function per distinct (name, file) and one Mapping per code object: the first
 (the "main binary") holds the Python frames, thread roots and markers, and
 every native module named by a native frame gets its own.  Every sample
@@ -185,7 +187,17 @@ def build_profile(profile, threads=False):
         totals[key] = totals.get(key, 0) + count
 
     out = Message()
-    for type_, unit in (("samples", "count"), ("cpu", "nanoseconds")):
+    # the second type follows the event: cpu/nanoseconds for the clock (and
+    # timer) profiles, the event's own name and unit for counting events
+    value_type = ("cpu", "nanoseconds")
+    event = raw.event_info(profile.meta)
+    if event and event[0] not in raw.CLOCK_EVENTS and event[2]:
+        value_type, period = (event[0], event[1]), event[2]
+    weighted = raw.weighted_ns(profile.meta)  # --off-cpu: the counts are ns already
+    types = (("time", "nanoseconds"),) if weighted else (("samples", "count"), value_type)
+    if weighted:
+        value_type, period = types[0], 1
+    for type_, unit in types:
         out.message(1, Message().int(1, builder.string(type_)).int(2, builder.string(unit)))
 
     for (stack_id, thread_idx), count in sorted(totals.items()):
@@ -193,7 +205,7 @@ def build_profile(profile, threads=False):
         locations = stacks[stack_id]
         if threads:
             locations = locations + [builder.thread_location(tid, thread_name)]
-        sample = Message().packed(1, locations).packed(2, [count, count * period])
+        sample = Message().packed(1, locations).packed(2, [count] if weighted else [count, count * period])
         sample.message(3, Message().int(1, builder.string("thread_id")).int(3, tid))
         if thread_name:
             sample.message(3, Message().int(1, builder.string("thread_name")).int(2, builder.string(thread_name)))
@@ -218,7 +230,7 @@ def build_profile(profile, threads=False):
             function.int(3, builder.string(name))
         out.message(5, function.int(4, builder.string(filename)))
 
-    period_type = Message().int(1, builder.string("cpu")).int(2, builder.string("nanoseconds"))
+    period_type = Message().int(1, builder.string(value_type[0])).int(2, builder.string(value_type[1]))
     comment_ids = [builder.string(line) for line in comments(profile)]
     # Every string is interned by now: the table can be written.
     for text in builder.string_table:

@@ -291,11 +291,78 @@ def stats_text(profile):
     failures only when the file counts them (native stacks).
     """
     errors = profile.stat("errors_transient") + profile.stat("errors_baddata")
-    text = "%d samples, %d errors (%.1f%%)" % (profile.stat("samples"), errors, 100 * error_rate(profile))
+    text = "%d samples" % profile.stat("samples")
+    if profile.meta.get("event"):
+        text += " of %s" % profile.meta["event"]
+        count = event_count_text(profile.meta, profile.stat("samples"))
+        if count:
+            text += " (%s)" % count
+    text += ", %d errors (%.1f%%)" % (errors, 100 * error_rate(profile))
     merge_rate = merge_failure_rate(profile)
     if merge_rate is not None:
         text += ", %d merge failures (%.1f%%)" % (profile.stat("merge_failures"), 100 * merge_rate)
     return text
+
+
+CLOCK_EVENTS = ("cpu-clock", "task-clock")
+
+
+def event_info(meta):
+    """The sampled event of a profile's metadata: ``(name, unit, period, fixed)`` or None.
+
+    None for a profile sampled on the timer (Python-only, --blocking) or
+    written before the ``event`` keys existed.  *unit* is what one event is
+    (``ns`` for the clock events, ``faults``, ``switches``, ``events``...),
+    *period* the events per sample (the mean one when not *fixed*).
+    """
+    name = meta.get("event")
+    if not name:
+        return None
+    try:
+        period = int(meta.get("event_period", "0"))
+    except ValueError:
+        period = 0
+    return name, meta.get("event_unit") or "events", period, meta.get("event_period_fixed") == "1"
+
+
+def event_text(meta):
+    """What one sample stands for, for headers and titles; '' without an event.
+
+    ``task-clock (a sample every 10 ms of CPU time)``, ``page-faults (a sample
+    every 10 faults)``.
+    """
+    info = event_info(meta)
+    if info is None:
+        return ""
+    name, unit, period, fixed = info
+    if name in CLOCK_EVENTS:
+        every = "%g ms" % (period / 1e6) if period >= 100000 else "%d us" % (period // 1000)
+        return "%s (a sample every %s%s of CPU time)" % (name, "" if fixed else "~", every)
+    return "%s (a sample every %s)" % (name, unit[:-1] if period == 1 and unit.endswith("s") else
+                                       "%d %s" % (period, unit))
+
+
+def event_count_text(meta, samples):
+    """*samples* of the profile's event as a count of events ('' for clock or no event)."""
+    info = event_info(meta)
+    if info is None or info[0] in CLOCK_EVENTS or not info[2]:
+        return ""
+    return "%d %s" % (samples * info[2], info[1])
+
+
+def weighted_ns(meta):
+    """True when the counts are nanoseconds (--off-cpu), not samples."""
+    return meta.get("value_unit") == "ns"
+
+
+def values_text(meta):
+    """What the counts of a --off-cpu profile are ('' for a profile of samples)."""
+    if not weighted_ns(meta):
+        return ""
+    info = event_info(meta)
+    period = "%g ms" % (info[2] / 1e6) if info and info[2] else "its period"
+    return ("nanoseconds: an on-CPU sample weighs %s of CPU time, a wait under [off-cpu] the time "
+            "the thread was off CPU" % period)
 
 
 def sampling_period_ns(profile):

@@ -49,35 +49,49 @@ def header_lines(source, path, thread=None, sort="children", total=None):
     if total is None:
         total = aggregate(source.samples, thread).total
     out.append("# samples: %d, errors: %s" % (total, errors))
+    if source.kind == "raw" and meta.get("event"):
+        count = raw.event_count_text(meta, total)
+        out.append("# event: %s%s" % (raw.event_text(meta), ", %d samples = %s" % (total, count) if count else ""))
+    if source.kind == "raw" and raw.weighted_ns(meta):
+        out[-2] = out[-2].replace("# samples: %d," % total, "# total: %.3f s (on and off CPU)," % (total / 1e9))
+        out.append("# values: " + raw.values_text(meta))
     out.append("# thread: %s, sort: %s" % (source.thread_label(thread), sort))
     return out
 
 
-def table_lines(agg, children=True, sort="children", limit=0):
+def _count(value, ms):
+    """A count column: samples, or with *ms* (--off-cpu: ns counts) milliseconds."""
+    return "%9.1f" % (value / 1e6) if ms else "%9d" % value
+
+
+def table_lines(agg, children=True, sort="children", limit=0, ms=False):
     """The table: ``Children  Self  Samples  Function`` (or ``Self  Samples
-    Function`` without children; Samples is then the Self count)."""
+    Function`` without children; Samples is then the Self count).  With *ms*
+    (a --off-cpu profile, counts in ns) the column is ``ms``."""
     rows = agg.rows(sort if children else "self")
     if limit:
         rows = rows[:limit]
+    label = "ms" if ms else "Samples"
     if children:
-        out = ["%9s %9s %9s  %s" % ("Children", "Self", "Samples", "Function")]
+        out = ["%9s %9s %9s  %s" % ("Children", "Self", label, "Function")]
         for s in rows:
-            out.append("%8.2f%% %8.2f%% %9d  %s" % (agg.percent(s.children), agg.percent(s.self),
-                                                   s.children, s.name))
+            out.append("%8.2f%% %8.2f%% %s  %s" % (agg.percent(s.children), agg.percent(s.self),
+                                                  _count(s.children, ms), s.name))
     else:
-        out = ["%9s %9s  %s" % ("Self", "Samples", "Function")]
+        out = ["%9s %9s  %s" % ("Self", label, "Function")]
         for s in rows:
             if s.self == 0:
                 continue
-            out.append("%8.2f%% %9d  %s" % (agg.percent(s.self), s.self, s.name))
+            out.append("%8.2f%% %s  %s" % (agg.percent(s.self), _count(s.self, ms), s.name))
     return out
 
 
-def tree_lines(samples, agg, name, thread=None, show_callers=True, show_callees=True):
+def tree_lines(samples, agg, name, thread=None, show_callers=True, show_callees=True, ms=False):
     """The callers/callees section of function *name*."""
     stat = agg.stat(name)
-    out = ["%s  children %.2f%% (%d)  self %.2f%% (%d)" % (
-        name, agg.percent(stat.children), stat.children, agg.percent(stat.self), stat.self)]
+    out = ["%s  children %.2f%% (%s)  self %.2f%% (%s)" % (
+        name, agg.percent(stat.children), _count(stat.children, ms).strip() + (" ms" if ms else ""),
+        agg.percent(stat.self), _count(stat.self, ms).strip() + (" ms" if ms else ""))]
     parts = []
     if show_callers:
         parts.append(("callers", callers(samples, name, thread)))
@@ -88,7 +102,7 @@ def tree_lines(samples, agg, name, thread=None, show_callers=True, show_callees=
         if not rows:
             out.append("    (none)")
         for other, count in rows:
-            out.append("  %8.2f%% %9d  %s" % (100.0 * count / base if base else 0.0, count, other))
+            out.append("  %8.2f%% %s  %s" % (100.0 * count / base if base else 0.0, _count(count, ms), other))
     return out
 
 
@@ -108,7 +122,8 @@ def format_stdio(source, children=True, sort="children", thread=None, callers_of
     if agg.total == 0:
         out.append("# no samples")
         return "\n".join(out) + "\n"
-    out += table_lines(agg, children, sort, limit)
+    ms = source.kind == "raw" and raw.weighted_ns(source.meta)
+    out += table_lines(agg, children, sort, limit, ms)
     sections = []
     if callers_of or callees_of:
         for name in list(callers_of) + [n for n in callees_of if n not in callers_of]:
@@ -124,7 +139,7 @@ def format_stdio(source, children=True, sort="children", thread=None, callers_of
         out += ["", title]
         for name, show_callers, show_callees in sections:
             out.append("")
-            out += tree_lines(samples, agg, name, None, show_callers, show_callees)
+            out += tree_lines(samples, agg, name, None, show_callers, show_callees, ms)
     return "\n".join(out) + "\n"
 
 

@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from . import raw
-from .errors import EXIT_INTERRUPTED, SamplerNotFoundError, cannot_run_sampler
+from .errors import EXIT_INTERRUPTED, SamplerNotFoundError, UsageError, cannot_run_sampler
 
 SAMPLER_NAME = "pyprof-sampler"
 ENV_VAR = "PYPROF_SAMPLER"
@@ -65,6 +65,47 @@ def find_sampler():
 # --------------------------------------------------------------------------- #
 # Its command line
 # --------------------------------------------------------------------------- #
+
+EVENT_HELP = (
+    "sample on a perf event instead of the CPU-time clock, as perf record -e does (docs/events.md): "
+    "cpu-clock, task-clock, page-faults (faults), minor-faults, major-faults, context-switches (cs), "
+    "cpu-migrations, hardware events where the CPU exposes them (cycles, instructions, cache-misses, "
+    "branch-misses), or a tracepoint SYSTEM:NAME (sched:sched_switch, syscalls:sys_enter_openat). "
+    "Implies --native: every sample carries its Python and native stack. The profile counts in the "
+    "event's unit")
+COUNT_HELP = (
+    "a sample every N events (perf's -c; the clock events: every N ns of CPU time). Without it the "
+    "clock events take -F; page-faults take a sample every 10 faults, switches, migrations and "
+    "tracepoints every event, hardware events every 1000003 cycles or instructions, 10007 misses. "
+    "(In 'python -m pyprof' without 'record', -c is Python's: spell it --count)")
+
+
+OFFCPU_HELP = (
+    "also where threads wait (sleep, I/O, locks, the GIL), weighted by the time they were off CPU: "
+    "each wait's Python + native stack under an [off-cpu] root, beside the on-CPU samples; the "
+    "profile's values are then nanoseconds (docs/events.md). Implies --native")
+
+
+def add_event_arguments(parser, offcpu=True):
+    """-e and -c (and --off-cpu), shared by ``record`` and ``top``."""
+    parser.add_argument("-e", "--event", metavar="EVENT", help=EVENT_HELP)
+    parser.add_argument("-c", "--count", type=int, metavar="N", help=COUNT_HELP)
+    if offcpu:
+        parser.add_argument("--off-cpu", dest="offcpu", action="store_true", help=OFFCPU_HELP)
+
+
+def validate_event_args(args):
+    """-e/-c: perf events, hence --native; not with the timer options."""
+    if getattr(args, "count", None) is not None and args.count < 1:
+        raise UsageError("-c/--count must be at least 1, not %d" % args.count)
+    if not getattr(args, "event", None) and getattr(args, "count", None) is None and \
+            not getattr(args, "offcpu", False):
+        return
+    if getattr(args, "blocking", False) or getattr(args, "idle", False):
+        raise UsageError("-e/-c/--off-cpu sample on perf events; --%s samples on a timer: give one or the other"
+                         % ("blocking" if getattr(args, "blocking", False) else "idle"))
+    args.native = True
+
 
 def native_argv(args):
     """Sampler options for the native arguments of *args* (``record`` has them all, ``top`` only --native)."""
@@ -116,6 +157,12 @@ def record_argv(sampler, args, raw_path, collapsed_path=None, status=True, clean
     if getattr(args, "duration", None) is not None:
         argv += ["--duration", repr(args.duration)]
     argv += [option for name, option in flags if getattr(args, name, False)]
+    if getattr(args, "event", None):
+        argv += ["--event", args.event]
+    if getattr(args, "count", None) is not None:
+        argv += ["--count", str(args.count)]
+    if getattr(args, "offcpu", False):
+        argv.append("--off-cpu")
     argv += native_argv(args)
     if command:
         argv += ["--"] + command

@@ -28,7 +28,7 @@ from . import raw, tui
 from .errors import EXIT_OK, UsageError, check_pid, check_rate, sampler_killed
 from .output import write_stdout
 from .profile import Sample, aggregate, source_from_profile
-from .sampler import Sampler, find_sampler, record_argv
+from .sampler import Sampler, add_event_arguments, find_sampler, record_argv, validate_event_args
 
 DEFAULT_INTERVAL = 1.0
 DEFAULT_LIMIT = 20
@@ -47,6 +47,7 @@ def add_parser(commands):
     p.add_argument("--pid", "-p", type=int, required=True, help="the process to watch")
     p.add_argument("-F", "-r", "--rate", type=int, metavar="HZ", help="samples per second per thread (default: 100)")
     p.add_argument("--native", action="store_true", help="include native (C) frames (passed to the sampler)")
+    add_event_arguments(p, offcpu=False)
     p.add_argument("--threads", action="store_true", help="one row per thread and function, with a Thread column")
     p.add_argument("--subprocesses", action="store_true",
                    help="the process and every descendant Python process (Gunicorn: the master's PID)")
@@ -145,12 +146,15 @@ def header_lines(state, pid, elapsed, rate, iteration=None):
     cmdline = raw.sanitize(state.meta.get("cmdline", "")) or "?"
     if len(cmdline) > 60:
         cmdline = cmdline[:57] + "..."
-    first = "pyprof top: PID %d (%s), %.1f s elapsed, %d Hz" % (pid, cmdline, elapsed, rate)
+    first = "pyprof top: PID %d (%s), %.1f s elapsed, %s" % (
+        pid, cmdline, elapsed, ("event " + raw.event_text(state.meta)) if state.meta.get("event") else "%d Hz" % rate)
     if iteration is not None:
         first += ", refresh %d" % iteration
-    second = "samples: %d in the last %.1f s, %d in all; errors: %d; threads: %d" % (
-        state.interval_total, state.interval_seconds, state.cumulative_total, state.errors(),
-        len(state.threads))
+    second = "samples: %d in the last %.1f s, %d in all%s; errors: %d; threads: %d" % (
+        state.interval_total, state.interval_seconds, state.cumulative_total,
+        (" (%s)" % raw.event_count_text(state.meta, state.cumulative_total))
+        if raw.event_count_text(state.meta, state.cumulative_total) else "",
+        state.errors(), len(state.threads))
     return [first, second]
 
 
@@ -189,6 +193,7 @@ def cmd_top(args):
         raise UsageError("--interval must be between 0.1 and 3600 seconds, not %s" % args.interval)
     if args.limit < 0:
         raise UsageError("--limit must not be negative")
+    validate_event_args(args)
     sampler_path = find_sampler()
     interactive = sys.stdout.isatty() and sys.stdin.isatty()
     with tempfile.TemporaryDirectory(prefix="pyprof-top-") as tmpdir:

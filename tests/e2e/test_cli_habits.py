@@ -79,7 +79,7 @@ def test_typo_suggests_the_closest_flag(tmp_path):
     result = e2e.run_pyprof(["record", "--rat", "50", "python3", "x.py"])
     assert result.returncode == EXIT_USAGE, e2e.describe(result)
     assert "unrecognized arguments: --rat (did you mean --rate?)" in result.stderr, e2e.describe(result)
-    result = e2e.run_pyprof(["record", "-e", "cycles", "python3", "x.py"])
+    result = e2e.run_pyprof(["record", "-a", "python3", "x.py"])
     assert result.returncode == EXIT_USAGE and "not implement" in result.stderr, e2e.describe(result)
 
 
