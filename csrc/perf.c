@@ -80,33 +80,15 @@ pp_perf_has(const struct pp_perf *p, int tid)
     return false;
 }
 
-int
-pp_perf_add(struct pp_perf *p, int tid, int *why)
+/* Opens attr for (pid, cpu) and maps its ring buffer into p. */
+static int
+open_event(struct pp_perf *p, struct perf_event_attr *attr, int tid, int cpu, int *why)
 {
-    struct perf_event_attr attr;
     struct pp_perf_thread t;
     size_t pages = p->data_pages;
     int fd, err;
 
-    if (why)
-        *why = 0;
-    if (pp_perf_has(p, tid))
-        return 0;
-    memset(&attr, 0, sizeof attr);
-    attr.size = sizeof attr;
-    attr.type = PERF_TYPE_SOFTWARE;
-    attr.config = PERF_COUNT_SW_TASK_CLOCK;
-    attr.sample_period = p->period_ns;
-    attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
-                       PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
-    attr.sample_regs_user = REGS_MASK;
-    attr.sample_stack_user = p->stack_size;
-    attr.exclude_kernel = 1;
-    attr.exclude_hv = 1;
-    attr.use_clockid = 1;
-    attr.clockid = CLOCK_MONOTONIC;
-    attr.wakeup_events = 1; /* read each sample at once: the Python side is read then */
-    fd = sys_perf_event_open(&attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    fd = sys_perf_event_open(attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd < 0) {
         err = errno;
         if (why)
@@ -119,6 +101,7 @@ pp_perf_add(struct pp_perf *p, int tid, int *why)
     }
     memset(&t, 0, sizeof t);
     t.tid = tid;
+    t.cpu = cpu;
     t.fd = fd;
     for (;;) { /* unprivileged users have a small mlock budget: shrink */
         void *m = mmap(NULL, (pages + 1) * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -143,6 +126,56 @@ pp_perf_add(struct pp_perf *p, int tid, int *why)
     }
     p->opened++;
     return 0;
+}
+
+static void
+sample_attr(struct pp_perf *p, struct perf_event_attr *attr)
+{
+    memset(attr, 0, sizeof *attr);
+    attr->size = sizeof *attr;
+    attr->type = PERF_TYPE_SOFTWARE;
+    attr->config = PERF_COUNT_SW_TASK_CLOCK;
+    attr->sample_period = p->period_ns;
+    attr->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+                        PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+    attr->sample_regs_user = REGS_MASK;
+    attr->sample_stack_user = p->stack_size;
+    attr->exclude_kernel = 1;
+    attr->exclude_hv = 1;
+    attr->use_clockid = 1;
+    attr->clockid = CLOCK_MONOTONIC;
+    attr->wakeup_events = 1; /* read each sample at once: the Python side is read then */
+}
+
+int
+pp_perf_add(struct pp_perf *p, int tid, int *why)
+{
+    struct perf_event_attr attr;
+
+    if (why)
+        *why = 0;
+    if (pp_perf_has(p, tid))
+        return 0;
+    sample_attr(p, &attr);
+    return open_event(p, &attr, tid, -1, why);
+}
+
+int
+pp_perf_add_cpu(struct pp_perf *p, int cpu, bool kernel, int *why)
+{
+    struct perf_event_attr attr;
+
+    if (why)
+        *why = 0;
+    sample_attr(p, &attr);
+    attr.config = PERF_COUNT_SW_CPU_CLOCK; /* the CPU's time, whoever runs */
+    if (kernel) {
+        attr.exclude_kernel = 0;
+        attr.sample_type |= PERF_SAMPLE_CALLCHAIN;
+        attr.exclude_callchain_user = 1; /* the user part is unwound from the copy */
+        p->callchain = true;
+    }
+    return open_event(p, &attr, -1, cpu, why);
 }
 
 static void
@@ -228,7 +261,6 @@ parse_sample(struct pp_perf *p, const uint8_t *b, size_t len, struct pp_perf_sam
 {
     size_t off = 0, bit, k = 0;
     uint64_t abi, size, dyn;
-    (void)p;
 
 #define TAKE(dst, n)                                                                      \
     do {                                                                                  \
@@ -244,6 +276,26 @@ parse_sample(struct pp_perf *p, const uint8_t *b, size_t len, struct pp_perf_sam
     out->pid = (int)pt[0];
     out->tid = (int)pt[1];
     TAKE(&out->time_ns, 8);
+    out->kernel_pcs = NULL;
+    out->nkernel = 0;
+    if (p->callchain) { /* PERF_SAMPLE_CALLCHAIN: nr, then nr PCs with context markers */
+        uint64_t nr, i, pc;
+        TAKE(&nr, 8);
+        if (nr > (len - off) / 8)
+            return PP_EBADDATA;
+        for (i = 0; i < nr; i++) {
+            memcpy(&pc, b + off + i * 8, 8);
+            if (pc == (uint64_t)PERF_CONTEXT_KERNEL) {
+                out->kernel_pcs = (const uint64_t *)(b + off + (i + 1) * 8);
+            } else if (pc >= (uint64_t)PERF_CONTEXT_MAX) {
+                if (out->kernel_pcs)
+                    break; /* the end of the kernel part */
+            } else if (out->kernel_pcs) {
+                out->nkernel++;
+            }
+        }
+        off += nr * 8;
+    }
     TAKE(&abi, 8);
     memset(out->regs, 0, sizeof out->regs);
     out->have_regs = abi != PERF_SAMPLE_REGS_ABI_NONE;

@@ -44,6 +44,9 @@ struct pp_session_opts {
     const char *debug_dirs;
     const char *cleanup_dir; /* removed if the parent dies (main.c) */
     unsigned max_threads;    /* 0: PP_THREADS_MAX */
+    /* -a (system.c, multi.c): every process on the machine */
+    bool system, python_only, kernel;
+    bool native_only_ok; /* a process that is not Python gets a native-only session */
 };
 
 struct pp_stats {
@@ -103,6 +106,7 @@ struct pp_session {
     uint64_t exec_checked_ns;
     bool exec_seen;
     bool threads_capped; /* the thread cap was reached (warned once) */
+    bool native_only;    /* not a Python process (opts.native_only_ok): native frames only */
     char exec_cmdline[256];
 };
 
