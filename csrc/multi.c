@@ -78,6 +78,7 @@ struct pp_multi {
     struct pp_system sys;
     int cli_pid; /* the pyprof CLI that runs us: left out like ourselves */
     uint64_t last_prune_ns;
+    uint64_t attach_ns; /* time spent attaching (sessions set up on a first sample) */
 };
 
 /* ==== statistics of several sessions ==== */
@@ -348,7 +349,9 @@ scan(struct pp_multi *m, uint64_t now)
 static void
 system_attach(struct pp_multi *m, struct mproc *p)
 {
+    uint64_t t0 = pp_now_ns();
     int err = pp_system_attach(&m->opts, p->pid, &p->s);
+    m->attach_ns += pp_now_ns() - t0;
     if (err) {
         p->done = true;
         pp_log_debug("-a: PID %d left out: %s", p->pid, pp_strerror(err));
@@ -551,6 +554,8 @@ pp_multi_write(struct pp_multi *m)
     pp_out_stat(&info, "processes_python", m->processes_python);
     if (m->system)
         pp_out_stat(&info, "processes_sampled", m->processes_sampled);
+    if (m->system)
+        pp_out_stat(&info, "attach_ns_total", m->attach_ns);
     if (m->have_folded)
         info_add(&info, m->folded_info);
     err = pp_agg_append(&out, &m->folded, UINT32_MAX);

@@ -342,7 +342,14 @@ rearm(struct pp_perf *p, struct pp_perf_thread *t)
     p->rng ^= p->rng >> 7;
     p->rng ^= p->rng << 17;
     u = ((double)(p->rng >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
-    v = -log(u) * (double)p->period_ns;
+    /* A per-CPU event (-a) samples whoever runs: a short period would land
+     * in the reader itself, woken by the last sample, and re-arming after
+     * that one asks for more (seen: a storm at 30 us).  Its period is
+     * uniform in [0.5, 1.5) means: still no phase lock, never short. */
+    if (t->cpu >= 0)
+        v = (0.5 + (1.0 - u)) * (double)p->period_ns;
+    else
+        v = -log(u) * (double)p->period_ns;
     if (v > 10.0 * (double)p->period_ns)
         v = 10.0 * (double)p->period_ns;
     period = (uint64_t)v;

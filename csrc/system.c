@@ -166,6 +166,24 @@ online_cpus(int *cpus, int max)
     return n;
 }
 
+/*
+ * A CPU's ring holds RING_SECONDS of its samples: a process's first sample
+ * sets up its session (maps, unwinder, symbols: a few ms to tens of ms for
+ * a large binary), and the other CPUs' samples wait meanwhile.  Every
+ * sample carries a whole stack copy (32 KiB by default), so the
+ * per-thread ring size (about 15 samples) would lose most of them.
+ */
+#define RING_SECONDS 1.0
+#define RING_PAGES_MAX 4096 /* 16 MiB per CPU */
+
+static void
+ring_size(struct pp_system *sys, double rate_hz)
+{
+    double want = rate_hz * RING_SECONDS * (double)(sys->perf.stack_size + 512) / 4096.0;
+    while ((double)sys->perf.data_pages < want && sys->perf.data_pages < RING_PAGES_MAX)
+        sys->perf.data_pages *= 2;
+}
+
 static void
 say_denied(int why)
 {
@@ -201,6 +219,7 @@ pp_system_open(struct pp_system *sys, const struct pp_session_opts *o)
                             o->stack_size ? o->stack_size : PP_PERF_STACK_DEFAULT)))
         return err;
     sys->perf_open = true;
+    ring_size(sys, o->rate_hz);
     n = online_cpus(cpus, MAX_CPUS);
     if (n <= 0)
         return PP_EIO;
@@ -212,6 +231,7 @@ pp_system_open(struct pp_system *sys, const struct pp_session_opts *o)
             pp_perf_free(&sys->perf);
             pp_perf_init(&sys->perf, o->rate_hz,
                          o->stack_size ? o->stack_size : PP_PERF_STACK_DEFAULT);
+            ring_size(sys, o->rate_hz);
             sys->kernel = false;
             fprintf(stderr, "pyprof: --kernel: kernel samples are not permitted (%s; "
                             "kernel.perf_event_paranoid = %ld): user frames only\n",
@@ -258,6 +278,11 @@ pp_system_attach(const struct pp_session_opts *opts, int pid, struct pp_session 
     o.native = true;
     o.native_only_ok = !opts->python_only;
     err = pp_session_start(s, &o);
+    /* native-only processes (compilers, shells: many, often short-lived)
+     * get no inline chains: the DWARF walk, decompressing each module's
+     * debug sections again for every process, cost more than the sampling */
+    if (!err && s->native_only)
+        s->opts.no_inlines = true;
     if (!err)
         err = pp_native_init(s);
     if (!err && !s->nat)
