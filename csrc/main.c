@@ -255,7 +255,7 @@ static const struct option long_opts[] = {
     {"output-mode", required_argument, NULL, OPT_OUTPUT_MODE},
     {"cleanup-dir", required_argument, NULL, OPT_CLEANUP_DIR},
     {"max-threads", required_argument, NULL, OPT_MAX_THREADS},
-    {"all", no_argument, NULL, 'a'},
+    {"all-cpus", no_argument, NULL, 'a'},
     {"python-only", no_argument, NULL, OPT_PYTHON_ONLY},
     {"kernel", no_argument, NULL, OPT_KERNEL},
     {NULL, 0, NULL, 0},

@@ -43,8 +43,7 @@ FORMAT_BY_EXTENSION = ((".speedscope.json", "speedscope"), (".json", "speedscope
 DEFAULT_FORMAT = "flamegraph"
 # perf's letters, kept for perf's meanings (a later version implements them).
 RESERVED_OPTIONS = {"-e": "perf's --event", "--event": "perf's --event", "-c": "perf's --count (sample period)",
-                    "--count": "perf's --count (sample period)", "-a": "perf's --all-cpus (system-wide)",
-                    "--all-cpus": "perf's --all-cpus (system-wide)", "--off-cpu": "perf's --off-cpu"}
+                    "--count": "perf's --count (sample period)", "--off-cpu": "perf's --off-cpu"}
 # A launched command that ends with a failure this soon did not really run.
 FAILED_AT_ONCE_S = 1.0
 SUMMARY_WORDS = (
@@ -98,7 +97,7 @@ def build_parser():
                         "(a 'process PID (cmdline)' root each)")
     record.add_argument("--aggregate", action="store_true",
                         help="with --subprocesses: merge the processes (no process roots)")
-    record.add_argument("-a", "--all", dest="system", action="store_true",
+    record.add_argument("-a", "--all-cpus", dest="system", action="store_true",
                         help="every process on the machine (root): Python ones with Python and native frames, "
                         "others with native frames, a 'process PID (cmdline)' root each (docs/events.md)")
     record.add_argument("--python-only", action="store_true", help="with -a: leave out the processes that are not Python")

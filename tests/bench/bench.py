@@ -23,6 +23,9 @@ py-spy (default blocking mode and --nonblocking) and Austin:
      BENCH_GUNICORN=0 skips it; `python3 tests/bench/gunicorn_bench.py` runs it alone.
   6. How often the native and Python views disagree, per native mode and call
      length (tests/bench/disagree.py, ~1 min; BENCH_DISAGREE=0 skips it).
+  7. `record -a` at 99 Hz: a CPU-bound Python loop's iterations/s with and
+     without it, alternating in one run (tests/bench/system_bench.py, ~40 s;
+     BENCH_SYSTEM=0 skips it; needs root).
 
 py-spy and austin-dist are installed from PyPI into build/bench-venv (never
 into the user's interpreter); if that fails the run says so and goes on
@@ -655,6 +658,14 @@ def main():
         disagree_text = "## 6. Native and Python views: how often they disagree (tests/bench/disagree.py)\n\n```\n%s```" % (
             out.stdout if out.returncode == 0 else "failed: %s\n" % out.stderr[-500:])
 
+    system_text = None
+    if os.environ.get("BENCH_SYSTEM", "1") != "0":
+        if os.geteuid() == 0:
+            import system_bench   # a Python loop's speed under record -a
+            system_text = system_bench.section(SAMPLER, py)
+        else:
+            note("section 7 (record -a) skipped: it needs root")
+
     sampler_ver = subprocess.run([SAMPLER, "version"], capture_output=True,
                                  text=True).stdout.strip()
     head = [
@@ -684,7 +695,8 @@ def main():
         table_slowdown(configs, times, rates),
     ] + ([native_text.strip()] if native_text else [])
       + ([gunicorn_text.strip()] if gunicorn_text else [])
-      + ([disagree_text.strip()] if disagree_text else [])) + "\n"
+      + ([disagree_text.strip()] if disagree_text else [])
+      + ([system_text.strip()] if system_text else [])) + "\n"
     if NOTES:
         text += "\nNotes:\n" + "".join("- %s\n" % n for n in NOTES)
     os.makedirs(BUILD, exist_ok=True)
