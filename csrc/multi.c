@@ -350,7 +350,7 @@ static void
 system_attach(struct pp_multi *m, struct mproc *p)
 {
     uint64_t t0 = pp_now_ns();
-    int err = pp_system_attach(&m->opts, p->pid, &p->s);
+    int err = pp_system_attach(&m->sys, &m->opts, p->pid, &p->s);
     m->attach_ns += pp_now_ns() - t0;
     if (err) {
         p->done = true;

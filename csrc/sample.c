@@ -173,6 +173,8 @@ attach(struct pp_session *s)
     s->pid = s->opts.pid;
     if ((err = pp_mem_live_new(s->pid, &s->mem)))
         return err;
+    if (s->opts.known_native) /* -a: another process of this executable was not Python */
+        return PP_ENOTPY;
     err = find_runtime(s);
     if (err == PP_EIO)
         err = PP_EPERM; /* maps or files unreadable to us */

@@ -47,6 +47,7 @@ struct pp_session_opts {
     /* -a (system.c, multi.c): every process on the machine */
     bool system, python_only, kernel;
     bool native_only_ok; /* a process that is not Python gets a native-only session */
+    bool known_native;   /* its executable was found not to be Python: do not look again */
 };
 
 struct pp_stats {

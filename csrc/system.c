@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -18,6 +19,7 @@
 #define KSYMS_MAX 2000000u  /* bound on /proc/kallsyms lines */
 #define KFRAMES_MAX 128     /* kernel frames kept per sample */
 #define MAX_CPUS 4096
+#define NATIVE_EXES_MAX 4096
 
 static long
 read_sysctl(const char *path)
@@ -211,6 +213,7 @@ pp_system_open(struct pp_system *sys, const struct pp_session_opts *o)
     int n, err, why = 0;
 
     memset(sys, 0, sizeof *sys);
+    pp_hmap_init(&sys->native_exes);
     if (pp_native_denied_by_test("perf")) {
         say_denied(EACCES);
         return PP_EPERM;
@@ -261,11 +264,25 @@ pp_system_open(struct pp_system *sys, const struct pp_session_opts *o)
 
 /* ==== the sessions ==== */
 
+/* The (device, inode) of pid's executable as one key, 0 when unknown. */
+static uint64_t
+exe_key(int pid)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    if (stat(path, &st) != 0)
+        return 0;
+    return pp_hash_u64((uint64_t)st.st_dev) ^ (uint64_t)st.st_ino;
+}
+
 int
-pp_system_attach(const struct pp_session_opts *opts, int pid, struct pp_session **out)
+pp_system_attach(struct pp_system *sys, const struct pp_session_opts *opts, int pid,
+                 struct pp_session **out)
 {
     struct pp_session_opts o = *opts;
     struct pp_session *s = calloc(1, sizeof *s);
+    uint64_t key = exe_key(pid), v;
     int err;
 
     *out = NULL;
@@ -277,12 +294,23 @@ pp_system_attach(const struct pp_session_opts *opts, int pid, struct pp_session 
     o.status = o.summary = false;
     o.native = true;
     o.native_only_ok = !opts->python_only;
+    o.known_native = key && pp_hmap_get(&sys->native_exes, key, &v);
+    if (o.known_native && opts->python_only) {
+        free(s);
+        return PP_ENOTPY;
+    }
+    sys->known_native += o.known_native;
+    /* no inline chains: expanding them walks each module's DWARF (and
+     * decompresses its debug sections) again for every process, at its
+     * fold when it exits; with processes coming and going (compilers,
+     * shells, test runs) that cost more than the sampling itself */
+    o.no_inlines = true;
     err = pp_session_start(s, &o);
-    /* native-only processes (compilers, shells: many, often short-lived)
-     * get no inline chains: the DWARF walk, decompressing each module's
-     * debug sections again for every process, cost more than the sampling */
-    if (!err && s->native_only)
-        s->opts.no_inlines = true;
+    if (key && !o.known_native && (err == PP_ENOTPY || (!err && s->native_only))) {
+        if (sys->native_exes.len >= NATIVE_EXES_MAX)
+            pp_hmap_clear(&sys->native_exes);
+        pp_hmap_put(&sys->native_exes, key, 1);
+    }
     if (!err)
         err = pp_native_init(s);
     if (!err && !s->nat)
@@ -369,6 +397,7 @@ pp_system_out_info(struct pp_system *sys, struct pp_out_info *info)
     pp_out_stat(info, "gone_skipped", sys->gone_skipped);
     pp_out_stat(info, "left_out", sys->left_out);
     pp_out_stat(info, "system_lost", sys->perf_open ? sys->perf.lost : 0);
+    pp_out_stat(info, "known_native", sys->known_native);
 }
 
 void
@@ -381,6 +410,7 @@ pp_system_free(struct pp_system *sys)
     free(sys->ks.name);
     free(sys->ks.names);
     free(sys->kframes);
+    pp_hmap_free(&sys->native_exes);
     memset(&sys->ks, 0, sizeof sys->ks);
     sys->kframes = NULL;
 }

@@ -37,6 +37,10 @@ struct pp_system {
     bool ksyms_hidden;  /* kptr_restrict: kernel frames are "[kernel]" */
     struct pp_ksyms ks;
     uint32_t *kframes;  /* one sample's kernel frames, root first */
+    /* executables (device, inode) found not to be Python: the next process
+     * of one (a compiler run again and again) skips the search for
+     * _PyRuntime in its ELF files (at most NATIVE_EXES_MAX remembered) */
+    struct pp_hmap native_exes;
     int ncpus;
     /* statistics */
     uint64_t own_skipped;     /* samples of the sampler or the pyprof CLI */
@@ -44,6 +48,7 @@ struct pp_system {
     uint64_t gone_skipped;    /* the process was gone when its sample was read */
     uint64_t left_out;        /* samples of processes not sampled (--python-only, kernel threads, refused) */
     uint64_t stale;           /* read too late (a session was being set up) */
+    uint64_t known_native;    /* sessions set up without the search, thanks to native_exes */
 };
 
 /* Opens the per-CPU events (opts: rate, stack size, kernel).  PP_EPERM
@@ -51,7 +56,8 @@ struct pp_system {
 int pp_system_open(struct pp_system *sys, const struct pp_session_opts *opts);
 /* A session of pid for -a: Python with native frames, or (unless
  * --python-only) native-only.  *out is NULL on failure. */
-int pp_system_attach(const struct pp_session_opts *opts, int pid, struct pp_session **out);
+int pp_system_attach(struct pp_system *sys, const struct pp_session_opts *opts, int pid,
+                     struct pp_session **out);
 /* One sample of s's process: its Python stack read now, unwound, merged
  * and counted (with the kernel's frames at the leaf). */
 int pp_system_sample(struct pp_system *sys, struct pp_session *s,

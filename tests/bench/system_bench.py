@@ -10,7 +10,10 @@ with/without is the target's speed under -a.  The profiler's CPU time (the pypro
 and its sampler, from wait4) per second of recording is reported beside it.  On the
 project's 2-core VMs other jobs share the CPUs: the median over rounds is the figure.
 
-Environment: BENCH_SYSTEM_ROUNDS (default 3), BENCH_SYSTEM_SECONDS (WINDOW, default 5).
+The sampler's own CPU time inside the window (/proc/PID/stat) is its steady cost; the wait4
+figure adds the CLI's start-up and rendering and the sampler's write at the end.
+
+Environment: BENCH_SYSTEM_ROUNDS (default 5), BENCH_SYSTEM_SECONDS (WINDOW, default 4).
 Run alone: python3 tests/bench/system_bench.py; from bench.py: section(sampler).
 """
 import os
@@ -24,8 +27,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-ROUNDS = int(os.environ.get("BENCH_SYSTEM_ROUNDS", "3"))
-WINDOW = float(os.environ.get("BENCH_SYSTEM_SECONDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_SYSTEM_ROUNDS", "5"))
+WINDOW = float(os.environ.get("BENCH_SYSTEM_SECONDS", "4"))
 RATE = 99
 SETUP = 1.0
 
@@ -92,8 +95,28 @@ def unprofiled(target):
     return target.rate(t0, time.monotonic())
 
 
+def cpu_seconds(pid):
+    """utime + stime of pid in seconds, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def sampler_of(cli_pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (cli_pid, cli_pid)) as f:
+            kids = f.read().split()
+        return int(kids[0]) if kids else None
+    except (OSError, ValueError):
+        return None
+
+
 def profiled(target, sampler, tmp):
-    """(iterations/s under -a, profiler CPU s per s, the target's samples, the summary line)."""
+    """(iterations/s under -a, profiler CPU s per s, sampler CPU s per s in the window,
+    the target's samples, the summary line)."""
     env = dict(os.environ)
     if sampler:
         env["PYPROF_SAMPLER"] = sampler
@@ -103,9 +126,14 @@ def profiled(target, sampler, tmp):
                              "-d", str(SETUP + WINDOW + 0.5), "-o", out],
                             cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     time.sleep(SETUP)
+    spid = sampler_of(proc.pid)
+    c0 = cpu_seconds(spid) if spid else None
     t0 = time.monotonic()
     time.sleep(WINDOW)
-    rate = target.rate(t0, time.monotonic())
+    c1 = cpu_seconds(spid) if spid else None
+    t1 = time.monotonic()
+    rate = target.rate(t0, t1)
+    steady = (c1 - c0) / (t1 - t0) if c0 is not None and c1 is not None else None
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
@@ -117,14 +145,14 @@ def profiled(target, sampler, tmp):
         with open(out) as f:
             own = sum(int(line.rsplit(" ", 1)[1]) for line in f if line.startswith(root))
     summary = next((line for line in err.splitlines() if re.match(r"pyprof: \d+ samples", line)), err.strip()[-300:])
-    return rate, cpu, own, summary
+    return rate, cpu, steady, own, summary
 
 
 def section(sampler=None, python=None):
     python = python or sys.executable
     tmp = tempfile.mkdtemp(prefix="pyprof-system-bench-")
     target = Target(python, tmp)
-    rows, ratios = [], []
+    rows, ratios, steadies = [], [], []
     try:
         time.sleep(1.0)  # past the interpreter's start-up
         for r in range(ROUNDS):
@@ -135,13 +163,16 @@ def section(sampler=None, python=None):
                     got["without"] = unprofiled(target)
                 else:
                     got["with"] = profiled(target, sampler, tmp)
-            base, (prof, cpu, own, summary) = got["without"], got["with"]
+            base, (prof, cpu, steady, own, summary) = got["without"], got["with"]
             ratio = prof / base if base and prof else None
             if ratio:
                 ratios.append(ratio)
-            rows.append((r + 1, base, prof, ratio, cpu, own, summary))
-            log("round %d: %s it/s without, %s with -a (ratio %s), profiler %.3f CPU s/s, %d target samples"
-                % (r + 1, base and "%.0f" % base, prof and "%.0f" % prof, ratio and "%.3f" % ratio, cpu, own))
+            if steady is not None:
+                steadies.append(steady)
+            rows.append((r + 1, base, prof, ratio, cpu, steady, own, summary))
+            log("round %d: %s it/s without, %s with -a (ratio %s), profiler %.3f CPU s/s (sampler in the window "
+                "%s), %d target samples" % (r + 1, base and "%.0f" % base, prof and "%.0f" % prof,
+                                            ratio and "%.3f" % ratio, cpu, steady and "%.3f" % steady, own))
     finally:
         target.stop()
     lines = [
@@ -152,16 +183,19 @@ def section(sampler=None, python=None):
         "alternating; the profiler's CPU is the pyprof CLI's and its sampler's (wait4) per second recorded."
         % (os.path.basename(python), WINDOW, RATE, SETUP),
         "",
-        "| round | it/s without | it/s with -a | with / without | profiler CPU s/s | target's samples |",
-        "|---|---|---|---|---|---|",
+        "| round | it/s without | it/s with -a | with / without | profiler CPU s/s (all) | sampler CPU s/s (window) | target's samples |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for r, base, prof, ratio, cpu, own, _ in rows:
-        lines.append("| %d | %s | %s | %s | %.3f | %d |" % (
+    for r, base, prof, ratio, cpu, steady, own, _ in rows:
+        lines.append("| %d | %s | %s | %s | %.3f | %s | %d |" % (
             r, "%.0f" % base if base else "n/a", "%.0f" % prof if prof else "n/a",
-            "%.3f" % ratio if ratio else "n/a", cpu, own))
+            "%.3f" % ratio if ratio else "n/a", cpu, "%.3f" % steady if steady is not None else "n/a", own))
     lines.append("")
-    lines.append("Median with / without: %s; last summary: `%s`" % (
-        "%.3f" % statistics.median(ratios) if ratios else "n/a", rows[-1][6] if rows else ""))
+    lines.append("Median with / without: %s; median sampler CPU in the window: %s s/s; load average %s; "
+                 "last summary: `%s`" % (
+                     "%.3f" % statistics.median(ratios) if ratios else "n/a",
+                     "%.3f" % statistics.median(steadies) if steadies else "n/a",
+                     " ".join(open("/proc/loadavg").read().split()[:3]), rows[-1][7] if rows else ""))
     return "\n".join(lines) + "\n"
 
 
