@@ -40,7 +40,8 @@
 #define NOT_PYTHON_AFTER_NS (3000ULL * 1000000ULL) /* give up on a non-Python child */
 #define MAX_PROCS 4096
 #define SYSTEM_PRUNE_NS (1000ULL * 1000000ULL) /* -a: forget exited processes */
-#define SYSTEM_EXEC_NS (100ULL * 1000000ULL)   /* -a: has a process exec'ed? */
+#define SYSTEM_EXEC_NS (100ULL * 1000000ULL)   /* -a: a young python* process looked at again */
+#define SYSTEM_YOUNG_NS (2000ULL * 1000000ULL) /* -a: a python* found not Python is looked at again */
 
 struct mproc {
     int pid;
@@ -50,7 +51,7 @@ struct mproc {
     bool done;            /* exited and folded, or not Python */
     unsigned long long exec_id; /* pp_proc_exec_id() when attached */
     bool seen;            /* in the last scan */
-    uint64_t exec_checked_ns; /* -a: last pp_proc_exec_id() look */
+    uint64_t exec_checked_ns; /* -a: last look at a young python* found not Python */
 };
 
 struct pp_multi {
@@ -384,19 +385,28 @@ system_proc(struct pp_multi *m, int pid, uint64_t now)
     }
     p = find_proc(m, pid, start);
     if (p) {
-        if (now - p->exec_checked_ns > SYSTEM_EXEC_NS) {
-            unsigned long long id = pp_proc_exec_id(pid);
+        /* an exec (looked at for every sample: unwound with the old
+         * program's modules, a sample of the new one can even trip an
+         * assert in libdw); or a python* executable seen before its loader
+         * had mapped libpython (a pyenv interpreter just started), looked
+         * at every SYSTEM_EXEC_NS while young: a new session */
+        unsigned long long id = pp_proc_exec_id(pid);
+        bool again = id && id != p->exec_id;
+        if (!again && now - p->exec_checked_ns > SYSTEM_EXEC_NS &&
+            now - p->first_seen_ns < SYSTEM_YOUNG_NS && (p->s ? p->s->native_only : p->done)) {
             p->exec_checked_ns = now;
-            if (id && id != p->exec_id) {
-                if (p->s) {
-                    p->s->target_gone = true;
-                    if ((m->err = fold(m, p)))
-                        return NULL;
-                }
-                p->exec_id = id;
-                p->done = false;
-                system_attach(m, p);
+            again = pp_system_exe_is_python(pid);
+        }
+        if (again) {
+            if (p->s) {
+                p->s->target_gone = true;
+                if ((m->err = fold(m, p)))
+                    return NULL;
             }
+            if (id)
+                p->exec_id = id;
+            p->done = false;
+            system_attach(m, p);
         }
         return p;
     }

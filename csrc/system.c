@@ -276,6 +276,21 @@ exe_key(int pid)
     return pp_hash_u64((uint64_t)st.st_dev) ^ (uint64_t)st.st_ino;
 }
 
+bool
+pp_system_exe_is_python(int pid)
+{
+    char path[64], exe[4096];
+    const char *base;
+    ssize_t n;
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    n = readlink(path, exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    base = strrchr(exe, '/');
+    return strstr(base ? base + 1 : exe, "python") != NULL;
+}
+
 int
 pp_system_attach(struct pp_system *sys, const struct pp_session_opts *opts, int pid,
                  struct pp_session **out)
@@ -306,7 +321,8 @@ pp_system_attach(struct pp_system *sys, const struct pp_session_opts *opts, int 
      * shells, test runs) that cost more than the sampling itself */
     o.no_inlines = true;
     err = pp_session_start(s, &o);
-    if (key && !o.known_native && (err == PP_ENOTPY || (!err && s->native_only))) {
+    if (key && !o.known_native && (err == PP_ENOTPY || (!err && s->native_only)) &&
+        !pp_system_exe_is_python(pid)) {
         if (sys->native_exes.len >= NATIVE_EXES_MAX)
             pp_hmap_clear(&sys->native_exes);
         pp_hmap_put(&sys->native_exes, key, 1);

@@ -62,6 +62,9 @@ int pp_system_attach(struct pp_system *sys, const struct pp_session_opts *opts, 
  * and counted (with the kernel's frames at the leaf). */
 int pp_system_sample(struct pp_system *sys, struct pp_session *s,
                      const struct pp_perf_sample *smp);
+/* Is pid's executable named python*?  Such a process found not to be
+ * Python was probably looked at before the loader mapped libpython. */
+bool pp_system_exe_is_python(int pid);
 void pp_system_out_info(struct pp_system *sys, struct pp_out_info *info);
 void pp_system_free(struct pp_system *sys);
 

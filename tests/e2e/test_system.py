@@ -13,6 +13,7 @@ of each process's own samples, not absolute counts.
 import collections
 import subprocess
 import textwrap
+import time
 
 import pytest
 
@@ -179,3 +180,48 @@ def test_kernel_frames(tmp_path, machine):
         for s in per_pid:
             ks = [i for i, f in enumerate(s) if f.endswith("([kernel.kallsyms])")]
             assert not ks or ks == list(range(ks[0], len(s))), s
+
+
+LATE = textwrap.dedent("""\
+    import os, time
+    def started_late():
+        t = time.monotonic() + 1.0
+        while time.monotonic() < t:
+            sum(range(1000))
+    print(os.getpid(), flush=True)
+    started_late()
+""")
+
+
+def test_processes_started_during_the_run(tmp_path):
+    """Processes that start after -a began are picked up by their first sample, Python frames
+    included (a pyenv interpreter is looked at again if its first sample came before libpython
+    was mapped)."""
+    py = e2e.find_pyenv_python(12)
+    if py is None:
+        pytest.skip("interpreter not installed: pyenv 3.12")
+    script = tmp_path / "late.py"
+    script.write_text(LATE)
+    out = tmp_path / "late.txt"
+    rec = e2e.start_pyprof(["record", "-a", "-d", "7", "-F", "99", "-o", str(out)])
+    time.sleep(2)
+    pids = []
+    for _ in range(2):
+        run = subprocess.run([py.path, str(script)], capture_output=True, text=True, timeout=30)
+        pids.append(int(run.stdout.split()[0]))
+    # a shell that spins, then execs the interpreter: a native process first, then a Python one
+    run = subprocess.run(["sh", "-c", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; exec %s %s"
+                          % (py.path, script)], capture_output=True, text=True, timeout=60)
+    pids.append(int(run.stdout.split()[0]))
+    result = e2e.finish_pyprof(rec, timeout=90)
+    assert result.returncode == 0, e2e.describe(result)
+    per = collections.defaultdict(collections.Counter)  # by root: the exec'd shell has two
+    for stack, count in e2e.parse_collapsed(out.read_text()).items():
+        per[stack[0]][stack[1:]] += count
+    for pid in pids:
+        roots = [r for r in per if r.startswith("process %d (%s" % (pid, py.path))]
+        assert roots, "PID %d started during the run has no Python root: %s\n%s" % (
+            pid, [r for r in per if r.startswith("process %d " % pid)], e2e.describe(result))
+        assert _share(per[roots[0]], "started_late") >= 0.5, (pid, per[roots[0]].most_common(3))
+    shell = [r for r in per if r.startswith("process %d (sh -c" % pids[-1])]
+    assert shell and not any(e2e.is_py_frame(f) for s in per[shell[0]] for f in s), shell
