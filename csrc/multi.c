@@ -601,7 +601,17 @@ pp_multi_write(struct pp_multi *m)
         err = pp_out_write_raw(&out, &info, m->opts.raw_path);
     if (!err && m->opts.collapsed_path)
         err = pp_out_write_collapsed(&out, m->opts.threads, m->opts.collapsed_path);
-    if (!err && m->opts.summary)
+    if (!err && m->opts.summary && m->system)
+        fprintf(stderr,
+                "pyprof: %llu samples, %llu errors, %llu processes (%llu Python) on %d CPUs, "
+                "%.1f s, all processes -> %s\n",
+                (unsigned long long)info_stat(&info, "samples"),
+                (unsigned long long)(info_stat(&info, "errors_transient") +
+                                     info_stat(&info, "errors_baddata")),
+                (unsigned long long)m->processes_sampled, (unsigned long long)m->processes_python,
+                m->sys.ncpus, ((m->end_ns ? m->end_ns : pp_now_ns()) - m->start_ns) / 1e9,
+                m->opts.collapsed_path ? m->opts.collapsed_path : m->opts.raw_path);
+    else if (!err && m->opts.summary)
         fprintf(stderr,
                 "pyprof: %llu samples, %llu errors, %llu processes followed (%llu seen), "
                 "%.1f s, PID %d (%.80s), target %s -> %s\n",

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,6 +215,15 @@ pp_system_open(struct pp_system *sys, const struct pp_session_opts *o)
 
     memset(sys, 0, sizeof *sys);
     pp_hmap_init(&sys->native_exes);
+    {
+        /* every live process's session holds a few files (its memory, its
+         * modules): the soft limit of open files goes up to the hard one */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
     if (pp_native_denied_by_test("perf")) {
         say_denied(EACCES);
         return PP_EPERM;
