@@ -80,15 +80,33 @@ pp_perf_has(const struct pp_perf *p, int tid)
     return false;
 }
 
-/* Opens attr for (pid, cpu) and maps its ring buffer into p. */
-static int
-open_event(struct pp_perf *p, struct perf_event_attr *attr, int tid, int cpu, int *why)
+int
+pp_perf_add(struct pp_perf *p, int tid, int *why)
 {
+    struct perf_event_attr attr;
     struct pp_perf_thread t;
     size_t pages = p->data_pages;
     int fd, err;
 
-    fd = sys_perf_event_open(attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    if (why)
+        *why = 0;
+    if (pp_perf_has(p, tid))
+        return 0;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_TASK_CLOCK;
+    attr.sample_period = p->period_ns;
+    attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+                       PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+    attr.sample_regs_user = REGS_MASK;
+    attr.sample_stack_user = p->stack_size;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    attr.use_clockid = 1;
+    attr.clockid = CLOCK_MONOTONIC;
+    attr.wakeup_events = 1; /* read each sample at once: the Python side is read then */
+    fd = sys_perf_event_open(&attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd < 0) {
         err = errno;
         if (why)
@@ -101,7 +119,7 @@ open_event(struct pp_perf *p, struct perf_event_attr *attr, int tid, int cpu, in
     }
     memset(&t, 0, sizeof t);
     t.tid = tid;
-    t.cpu = cpu;
+    t.cpu = -1;
     t.fd = fd;
     for (;;) { /* unprivileged users have a small mlock budget: shrink */
         void *m = mmap(NULL, (pages + 1) * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -128,54 +146,74 @@ open_event(struct pp_perf *p, struct perf_event_attr *attr, int tid, int cpu, in
     return 0;
 }
 
-static void
-sample_attr(struct pp_perf *p, struct perf_event_attr *attr)
-{
-    memset(attr, 0, sizeof *attr);
-    attr->size = sizeof *attr;
-    attr->type = PERF_TYPE_SOFTWARE;
-    attr->config = PERF_COUNT_SW_TASK_CLOCK;
-    attr->sample_period = p->period_ns;
-    attr->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
-                        PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
-    attr->sample_regs_user = REGS_MASK;
-    attr->sample_stack_user = p->stack_size;
-    attr->exclude_kernel = 1;
-    attr->exclude_hv = 1;
-    attr->use_clockid = 1;
-    attr->clockid = CLOCK_MONOTONIC;
-    attr->wakeup_events = 1; /* read each sample at once: the Python side is read then */
-}
-
-int
-pp_perf_add(struct pp_perf *p, int tid, int *why)
-{
-    struct perf_event_attr attr;
-
-    if (why)
-        *why = 0;
-    if (pp_perf_has(p, tid))
-        return 0;
-    sample_attr(p, &attr);
-    return open_event(p, &attr, tid, -1, why);
-}
-
+/*
+ * System-wide (-a): one cpu-clock event per CPU (pid -1) samples whoever
+ * runs there.  The same sample layout as pp_perf_add's, so pp_perf_next
+ * reads both; with kernel, the kernel's callchain too.
+ */
 int
 pp_perf_add_cpu(struct pp_perf *p, int cpu, bool kernel, int *why)
 {
     struct perf_event_attr attr;
+    struct pp_perf_thread t;
+    size_t pages = p->data_pages;
+    int fd, err;
 
     if (why)
         *why = 0;
-    sample_attr(p, &attr);
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
     attr.config = PERF_COUNT_SW_CPU_CLOCK; /* the CPU's time, whoever runs */
+    attr.sample_period = p->period_ns;
+    attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+                       PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+    attr.sample_regs_user = REGS_MASK;
+    attr.sample_stack_user = p->stack_size;
+    attr.exclude_kernel = !kernel;
+    attr.exclude_hv = 1;
+    attr.use_clockid = 1;
+    attr.clockid = CLOCK_MONOTONIC;
+    attr.wakeup_events = 1;
     if (kernel) {
-        attr.exclude_kernel = 0;
         attr.sample_type |= PERF_SAMPLE_CALLCHAIN;
         attr.exclude_callchain_user = 1; /* the user part is unwound from the copy */
         p->callchain = true;
     }
-    return open_event(p, &attr, -1, cpu, why);
+    fd = sys_perf_event_open(&attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) {
+        err = errno;
+        if (why)
+            *why = err;
+        return err == EACCES || err == EPERM ? PP_EPERM : PP_EIO;
+    }
+    memset(&t, 0, sizeof t);
+    t.tid = -1;
+    t.cpu = cpu;
+    t.fd = fd;
+    for (;;) { /* a small mlock budget: shrink */
+        void *m = mmap(NULL, (pages + 1) * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m != MAP_FAILED) {
+            t.base = m;
+            t.data_size = pages * 4096;
+            break;
+        }
+        err = errno;
+        if (pages <= 2 || (err != EPERM && err != ENOMEM)) {
+            close(fd);
+            if (why)
+                *why = err;
+            return err == EPERM ? PP_EPERM : PP_ENOMEM;
+        }
+        pages /= 2;
+    }
+    if ((err = pp_vec_append(&p->threads, &t))) {
+        munmap(t.base, t.data_size + 4096);
+        close(fd);
+        return err;
+    }
+    p->opened++;
+    return 0;
 }
 
 static void
