@@ -369,8 +369,8 @@ system_attach(struct pp_multi *m, struct mproc *p)
  * The entry of a sample's process, made (and its session attached) on
  * the process's first sample; NULL: the sample is left out.  Processes
  * are known by (PID, start time) as in the tree; one that exec'ed
- * another program (looked at every SYSTEM_EXEC_NS) is folded and
- * attached again, so a shell that execs python becomes a Python process.
+ * another program (looked at for every sample) is folded and attached
+ * again, so a shell that execs python becomes a Python process.
  */
 static struct mproc *
 system_proc(struct pp_multi *m, int pid, uint64_t now)
