@@ -33,7 +33,7 @@ static void
 usage_error(const char *msg)
 {
     fprintf(stderr, "pyprof: error: %s\n", msg);
-    fprintf(stderr, "pyprof: hint: pyprof-sampler record (--pid PID | -- CMD ...) "
+    fprintf(stderr, "pyprof: hint: pyprof-sampler record (--pid PID | -a | -- CMD ...) "
                     "[--raw FILE] [--collapsed FILE] [--rate HZ] [--duration S]\n");
 }
 
@@ -230,6 +230,8 @@ enum {
     OPT_MAX_THREADS,
     OPT_CAPTURE,
     OPT_OFFCPU,
+    OPT_PYTHON_ONLY,
+    OPT_KERNEL,
 };
 
 static const struct option long_opts[] = {
@@ -263,6 +265,9 @@ static const struct option long_opts[] = {
     {"event", required_argument, NULL, 'e'},
     {"off-cpu", no_argument, NULL, OPT_OFFCPU},
     {"count", required_argument, NULL, 'c'},
+    {"all-cpus", no_argument, NULL, 'a'},
+    {"python-only", no_argument, NULL, OPT_PYTHON_ONLY},
+    {"kernel", no_argument, NULL, OPT_KERNEL},
     {NULL, 0, NULL, 0},
 };
 
@@ -327,7 +332,7 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
     o->summary = true;
     o->status = true;
     optind = 2;
-    while ((c = getopt_long(argc, argv, "+p:F:d:tive:c:", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+p:F:d:tive:c:a", long_opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (!parse_number(optarg, &v) || v <= 0 || v > 0x7fffffff || v != (int)v) {
@@ -434,6 +439,15 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
         case OPT_AGGREGATE:
             o->aggregate = true;
             break;
+        case 'a':
+            o->system = true;
+            break;
+        case OPT_PYTHON_ONLY:
+            o->python_only = true;
+            break;
+        case OPT_KERNEL:
+            o->kernel = true;
+            break;
         case OPT_GIL:
             o->gil = true;
             break;
@@ -482,6 +496,11 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
     }
     if (optind < argc)
         o->argv = &argv[optind];
+    if (o->system && (event || o->count || o->offcpu)) {
+        usage_error("-a samples each CPU's clock; -e, -c and --off-cpu go with --pid or a "
+                    "command");
+        return PP_EUSAGE;
+    }
     return parse_event(o, event);
 }
 
@@ -496,7 +515,8 @@ record_tree(struct pp_session_opts *o)
     memset(&dummy, 0, sizeof(dummy));
     err = pp_multi_start(&m, o);
     if (err) {
-        report(err, &dummy, o);
+        if (!(o->system && err == PP_EPERM)) /* -a's refusal was said in one line */
+            report(err, &dummy, o);
         pp_multi_stop_target(m);
         pp_multi_free(m);
         return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
@@ -550,7 +570,22 @@ cmd_record(int argc, char **argv)
 
     if (err)
         return pp_err_exit_code(err);
-    if (!o.pid == !o.argv) {
+    if (o.system && (o.pid || o.argv)) {
+        usage_error("-a samples every process: give no --pid and no command");
+        return 2;
+    }
+    if ((o.python_only || o.kernel) && !o.system) {
+        usage_error(o.kernel ? "--kernel adds kernel frames to -a: give -a"
+                             : "--python-only leaves native programs out of -a: give -a");
+        return 2;
+    }
+    if (o.system && (o.subprocesses || o.aggregate || o.idle || o.native_mode == PP_NATIVE_BLOCKING)) {
+        usage_error("-a takes neither --subprocesses, --aggregate, --idle nor --blocking");
+        return 2;
+    }
+    if (o.system)
+        o.native = true; /* per-CPU perf events: registers and stack copies */
+    if (!o.system && !o.pid == !o.argv) {
         usage_error(o.pid ? "give either --pid or a command, not both"
                           : "nothing to profile: give --pid PID or -- CMD ARGS...");
         return 2;
@@ -568,7 +603,7 @@ cmd_record(int argc, char **argv)
         usage_error("--aggregate merges the processes of --subprocesses: give both");
         return 2;
     }
-    if (o.subprocesses) {
+    if (o.subprocesses || o.system) {
         err = record_tree(&o);
         if (o.cleanup_dir && parent_died())
             cleanup_dir(o.cleanup_dir);

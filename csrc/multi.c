@@ -34,10 +34,14 @@
 #include "mode.h"
 #include "out.h"
 #include "pstop.h"
+#include "system.h"
 
 #define SCAN_NS (100ULL * 1000000ULL)          /* look for new processes */
 #define NOT_PYTHON_AFTER_NS (3000ULL * 1000000ULL) /* give up on a non-Python child */
 #define MAX_PROCS 4096
+#define SYSTEM_PRUNE_NS (1000ULL * 1000000ULL) /* -a: forget exited processes */
+#define SYSTEM_EXEC_NS (100ULL * 1000000ULL)   /* -a: a young python* process looked at again */
+#define SYSTEM_YOUNG_NS (2000ULL * 1000000ULL) /* -a: a python* found not Python is looked at again */
 
 struct mproc {
     int pid;
@@ -47,6 +51,7 @@ struct mproc {
     bool done;            /* exited and folded, or not Python */
     unsigned long long exec_id; /* pp_proc_exec_id() when attached */
     bool seen;            /* in the last scan */
+    uint64_t exec_checked_ns; /* -a: last look at a young python* found not Python */
 };
 
 struct pp_multi {
@@ -63,11 +68,18 @@ struct pp_multi {
     double start_unix;
     char cmdline[1024];
     uint64_t processes_seen, processes_python;
+    uint64_t processes_sampled; /* -a: with a session (Python or native-only) */
     bool status_shown;
     bool cap_warned; /* MAX_PROCS reached once: said so */
     size_t first[MAX_PROCS + 1]; /* this step's perf fds of procs[i]: first[i]..first[i+1] */
     size_t nfirst;
     int err; /* a fold failed: the run ends with it */
+    /* -a (opts.system): every process of the machine, from per-CPU events */
+    bool system;
+    struct pp_system sys;
+    int cli_pid; /* the pyprof CLI that runs us: left out like ourselves */
+    uint64_t last_prune_ns;
+    uint64_t attach_ns; /* time spent attaching (sessions set up on a first sample) */
 };
 
 /* ==== statistics of several sessions ==== */
@@ -331,6 +343,158 @@ scan(struct pp_multi *m, uint64_t now)
     }
 }
 
+/* ==== -a: every process of the machine ==== */
+
+/* p's session for -a; a failed detection (not Python with --python-only,
+ * a kernel thread, refused) is kept as p->done, so it is tried once. */
+static void
+system_attach(struct pp_multi *m, struct mproc *p)
+{
+    uint64_t t0 = pp_now_ns();
+    int err = pp_system_attach(&m->sys, &m->opts, p->pid, &p->s);
+    m->attach_ns += pp_now_ns() - t0;
+    if (err) {
+        p->done = true;
+        pp_log_debug("-a: PID %d left out: %s", p->pid, pp_strerror(err));
+        return;
+    }
+    m->processes_sampled++;
+    if (!p->s->native_only)
+        m->processes_python++;
+    pp_log_info("-a: PID %d (%.80s): %s", p->pid, p->s->cmdline,
+                p->s->native_only ? "native frames" : "Python and native frames");
+}
+
+/*
+ * The entry of a sample's process, made (and its session attached) on
+ * the process's first sample; NULL: the sample is left out.  Processes
+ * are known by (PID, start time) as in the tree; one that exec'ed
+ * another program (looked at for every sample) is folded and attached
+ * again, so a shell that execs python becomes a Python process.
+ */
+static struct mproc *
+system_proc(struct pp_multi *m, int pid, uint64_t now)
+{
+    unsigned long long start = pp_proc_start_time(pid);
+    struct mproc *p, np;
+    size_t j;
+
+    if (!start) {
+        m->sys.gone_skipped++;
+        return NULL;
+    }
+    p = find_proc(m, pid, start);
+    if (p) {
+        /* an exec (looked at for every sample: unwound with the old
+         * program's modules, a sample of the new one can even trip an
+         * assert in libdw); or a python* executable seen before its loader
+         * had mapped libpython (a pyenv interpreter just started), looked
+         * at every SYSTEM_EXEC_NS while young: a new session */
+        unsigned long long id = pp_proc_exec_id(pid);
+        bool again = id && id != p->exec_id;
+        if (!again && now - p->exec_checked_ns > SYSTEM_EXEC_NS &&
+            now - p->first_seen_ns < SYSTEM_YOUNG_NS && (p->s ? p->s->native_only : p->done)) {
+            p->exec_checked_ns = now;
+            again = pp_system_exe_is_python(pid);
+        }
+        if (again) {
+            if (p->s) {
+                p->s->target_gone = true;
+                if ((m->err = fold(m, p)))
+                    return NULL;
+            }
+            if (id)
+                p->exec_id = id;
+            p->done = false;
+            system_attach(m, p);
+        }
+        return p;
+    }
+    for (j = 0; j < m->procs.len; j++) { /* its PID's previous process */
+        struct mproc *old = pp_vec_at(&m->procs, j);
+        if (old->pid == pid && old->s) {
+            old->s->target_gone = true;
+            if ((m->err = fold(m, old)))
+                return NULL;
+        }
+    }
+    if (m->procs.len >= MAX_PROCS) {
+        cap_reached(m);
+        return NULL;
+    }
+    memset(&np, 0, sizeof np);
+    np.pid = pid;
+    np.start_time = start;
+    np.first_seen_ns = np.exec_checked_ns = now;
+    np.exec_id = pp_proc_exec_id(pid);
+    if (pp_vec_append(&m->procs, &np))
+        return NULL;
+    p = pp_vec_at(&m->procs, m->procs.len - 1);
+    m->processes_seen++;
+    system_attach(m, p);
+    return p;
+}
+
+/* Every second: the sessions of exited processes are folded, and the
+ * entries of processes no longer there are forgotten. */
+static int reap(struct pp_multi *m);
+
+static int
+system_prune(struct pp_multi *m)
+{
+    size_t i, j;
+    int err;
+
+    if ((err = reap(m)))
+        return err;
+    for (i = j = 0; i < m->procs.len; i++) {
+        struct mproc *p = pp_vec_at(&m->procs, i);
+        if (!p->s && pp_proc_start_time(p->pid) != p->start_time)
+            continue;
+        if (i != j)
+            memcpy(pp_vec_at(&m->procs, j), p, sizeof(*p));
+        j++;
+    }
+    m->procs.len = j;
+    return 0;
+}
+
+/* After the wait: every sample of the per-CPU events, each to its
+ * process's session. */
+static int
+system_drain(struct pp_multi *m, const struct pollfd *fds, size_t nfds, uint64_t end)
+{
+    struct pp_perf_sample smp;
+    int self = getpid(), err;
+
+    pp_perf_after_poll(&m->sys.perf, fds, nfds);
+    while (!pp_stop_requested && pp_perf_next(&m->sys.perf, &smp) == 1) {
+        struct mproc *p;
+        if (smp.pid <= 0) { /* the idle task (kernel samples) */
+            m->sys.idle_skipped++;
+            continue;
+        }
+        if (smp.pid == self || smp.pid == m->cli_pid) {
+            m->sys.own_skipped++;
+            continue;
+        }
+        p = system_proc(m, smp.pid, pp_now_ns());
+        if (m->err)
+            return m->err;
+        if (!p)
+            continue;
+        if (!p->s) {
+            m->sys.left_out++;
+            continue;
+        }
+        if ((err = pp_system_sample(&m->sys, p->s, &smp)))
+            return err;
+        if (pp_now_ns() >= end)
+            break;
+    }
+    return 0;
+}
+
 static bool
 root_gone(struct pp_multi *m)
 {
@@ -377,11 +541,18 @@ pp_multi_write(struct pp_multi *m)
 
     pp_agg_init(&out, &m->strs);
     memset(&info, 0, sizeof(info));
-    if (m->root_reaped)
+    if (m->system)
+        snprintf(status, sizeof(status), "running");
+    else if (m->root_reaped)
         pp_session_status_text(m->root_status, status, sizeof(status));
     else
         snprintf(status, sizeof(status), "%s", root_gone(m) ? "exited" : "running");
-    pp_out_meta(&info, "pid", "%d", m->root);
+    if (m->system) {
+        pp_out_meta(&info, "pid", "?");
+        pp_system_out_info(&m->sys, &info);
+    } else {
+        pp_out_meta(&info, "pid", "%d", m->root);
+    }
     pp_out_meta(&info, "cmdline", "%s", m->cmdline);
     pp_out_meta(&info, "start_unix", "%.6f", m->start_unix);
     pp_out_meta(&info, "duration_s", "%.3f",
@@ -391,6 +562,10 @@ pp_multi_write(struct pp_multi *m)
     pp_out_meta(&info, "aggregate_flag", "%d", m->opts.aggregate);
     pp_out_stat(&info, "processes_seen", m->processes_seen);
     pp_out_stat(&info, "processes_python", m->processes_python);
+    if (m->system)
+        pp_out_stat(&info, "processes_sampled", m->processes_sampled);
+    if (m->system)
+        pp_out_stat(&info, "attach_ns_total", m->attach_ns);
     if (m->have_folded)
         info_add(&info, m->folded_info);
     err = pp_agg_append(&out, &m->folded, UINT32_MAX);
@@ -426,7 +601,17 @@ pp_multi_write(struct pp_multi *m)
         err = pp_out_write_raw(&out, &info, m->opts.raw_path);
     if (!err && m->opts.collapsed_path)
         err = pp_out_write_collapsed(&out, m->opts.threads, m->opts.collapsed_path);
-    if (!err && m->opts.summary)
+    if (!err && m->opts.summary && m->system)
+        fprintf(stderr,
+                "pyprof: %llu samples, %llu errors, %llu processes (%llu Python) on %d CPUs, "
+                "%.1f s, all processes -> %s\n",
+                (unsigned long long)info_stat(&info, "samples"),
+                (unsigned long long)(info_stat(&info, "errors_transient") +
+                                     info_stat(&info, "errors_baddata")),
+                (unsigned long long)m->processes_sampled, (unsigned long long)m->processes_python,
+                m->sys.ncpus, ((m->end_ns ? m->end_ns : pp_now_ns()) - m->start_ns) / 1e9,
+                m->opts.collapsed_path ? m->opts.collapsed_path : m->opts.raw_path);
+    else if (!err && m->opts.summary)
         fprintf(stderr,
                 "pyprof: %llu samples, %llu errors, %llu processes followed (%llu seen), "
                 "%.1f s, PID %d (%.80s), target %s -> %s\n",
@@ -504,6 +689,16 @@ multi_prepare(void *arg, uint64_t now, struct pollfd *fds, size_t max, size_t *n
     unsigned need = 0;
     size_t i, n = 0;
 
+    if (m->system) {
+        if (now - m->last_prune_ns > SYSTEM_PRUNE_NS) {
+            m->last_prune_ns = now;
+            if (!m->err)
+                m->err = system_prune(m);
+        }
+        m->nfirst = 0;
+        *nfds = pp_perf_pollfds(&m->sys.perf, fds, max, ready);
+        return 0;
+    }
     if (now - m->last_scan_ns > SCAN_NS) {
         m->last_scan_ns = now;
         scan(m, now);
@@ -530,7 +725,8 @@ multi_drain(void *arg, const struct pollfd *fds, size_t nfds, uint64_t end)
     size_t i;
     int err;
 
-    (void)nfds;
+    if (m->system)
+        return system_drain(m, fds, nfds, end);
     for (i = 0; i < m->nfirst && i < m->procs.len; i++) {
         struct mproc *p = pp_vec_at(&m->procs, i);
         if (!p->s || !p->s->mode->drain)
@@ -585,6 +781,10 @@ multi_after(void *arg, uint64_t now)
 {
     struct pp_multi *m = arg;
     (void)now;
+    if (m->system) { /* until the duration or a stop; sessions are reaped every second */
+        status_line(m, pp_now_ns());
+        return m->err != 0;
+    }
     if ((m->err = reap(m)))
         return true;
     status_line(m, pp_now_ns());
@@ -613,6 +813,17 @@ pp_multi_start(struct pp_multi **out, const struct pp_session_opts *opts)
     m->folded_info = calloc(1, sizeof(*m->folded_info));
     if (!m->folded_info)
         return PP_ENOMEM;
+    if (opts->system) {
+        m->system = true;
+        m->cli_pid = getppid();
+        if ((err = pp_system_open(&m->sys, opts)))
+            return err;
+        gettimeofday(&tv, NULL);
+        m->start_unix = (double)tv.tv_sec + tv.tv_usec / 1e6;
+        m->start_ns = m->status_ns = m->last_prune_ns = pp_now_ns();
+        snprintf(m->cmdline, sizeof(m->cmdline), "all processes (-a)");
+        return 0;
+    }
     if (opts->argv) {
         if ((err = pp_proc_spawn(opts->argv, &m->root)))
             return err;
@@ -665,7 +876,7 @@ root_gone_cb(void *arg)
 void
 pp_multi_stop_target(struct pp_multi *m)
 {
-    if (!m->launched || root_gone(m))
+    if (!m->launched || root_gone(m)) /* -a launches nothing */
         return;
     pp_session_stop_child(m->root, root_gone_cb, m, &m->root_status);
     if (!m->root_reaped) { /* waited for after SIGKILL */
@@ -688,6 +899,8 @@ pp_multi_free(struct pp_multi *m)
         }
     }
     pp_vec_free(&m->procs);
+    if (m->system)
+        pp_system_free(&m->sys);
     pp_agg_free(&m->folded);
     pp_strtab_free(&m->strs);
     free(m->folded_info);

@@ -342,6 +342,9 @@ pp_native_stack(struct pp_session *s, int tid, const uint64_t *regs, const uint8
         break;
     default: nt->truncated++; break;
     }
+    for (i = 0; i < nt->nleaf && depth < PP_MAX_DEPTH + PP_UNWIND_MAX * 4; i++)
+        nt->merged[depth++] = nt->leaf[i];
+    nt->nleaf = 0;
     if (depth == 0) {
         s->st.empty++;
         return 0;
@@ -418,6 +421,11 @@ pp_native_init(struct pp_session *s)
     if (!err)
         err = pp_sym_new(s->pid, s->opts.debug_dirs, !s->opts.no_inlines, &nt->sym, why,
                          sizeof why);
+    if (err && s->opts.system) { /* -a: one process among many (the set says why, -v) */
+        pp_log_debug("PID %d: native frames unavailable: %s", s->pid, why[0] ? why : pp_strerror(err));
+        pp_native_free(s);
+        return 0;
+    }
     if (err) {
         fprintf(stderr, "pyprof: native frames unavailable: %s. Sampling Python frames only.\n",
                 why[0] ? why : pp_strerror(err));

@@ -79,6 +79,10 @@ struct pp_native {
     uint32_t *off;
     struct pp_native_py py; /* the Python side of this sample (pp_native_capture_py) */
     uint32_t *merged;
+    /* frames added at the leaf of the next sample, then cleared: the
+     * kernel's (-a --kernel, system.c) */
+    const uint32_t *leaf;
+    size_t nleaf;
     uint8_t *stackbuf; /* blocking mode copy */
     uint32_t mismatch_marker, truncated_marker, unwind_failed_marker;
     /* --off-cpu (mode_perf.c): a thread's switch-out stack until its

@@ -133,6 +133,7 @@ open_one(struct pp_perf *p, int tid, bool offcpu, int *why)
     }
     memset(&t, 0, sizeof t);
     t.tid = tid;
+    t.cpu = -1;
     t.fd = fd;
     t.offcpu = offcpu;
     for (;;) { /* unprivileged users have a small mlock budget: shrink */
@@ -175,6 +176,76 @@ pp_perf_add(struct pp_perf *p, int tid, int *why)
         close_thread(p, p->threads.len - 1); /* both or neither */
         return err;
     }
+    return 0;
+}
+
+/*
+ * System-wide (-a): one cpu-clock event per CPU (pid -1) samples whoever
+ * runs there.  The same sample layout as pp_perf_add's, so pp_perf_next
+ * reads both; with kernel, the kernel's callchain too.
+ */
+int
+pp_perf_add_cpu(struct pp_perf *p, int cpu, bool kernel, int *why)
+{
+    struct perf_event_attr attr;
+    struct pp_perf_thread t;
+    size_t pages = p->data_pages;
+    int fd, err;
+
+    if (why)
+        *why = 0;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK; /* the CPU's time, whoever runs */
+    attr.sample_period = p->ev.period;
+    attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+                       PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+    attr.sample_regs_user = REGS_MASK;
+    attr.sample_stack_user = p->stack_size;
+    attr.exclude_kernel = !kernel;
+    attr.exclude_hv = 1;
+    attr.use_clockid = 1;
+    attr.clockid = CLOCK_MONOTONIC;
+    attr.wakeup_events = 1;
+    if (kernel) {
+        attr.sample_type |= PERF_SAMPLE_CALLCHAIN;
+        attr.exclude_callchain_user = 1; /* the user part is unwound from the copy */
+        p->callchain = true;
+    }
+    fd = sys_perf_event_open(&attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) {
+        err = errno;
+        if (why)
+            *why = err;
+        return err == EACCES || err == EPERM ? PP_EPERM : PP_EIO;
+    }
+    memset(&t, 0, sizeof t);
+    t.tid = -1;
+    t.cpu = cpu;
+    t.fd = fd;
+    for (;;) { /* a small mlock budget: shrink */
+        void *m = mmap(NULL, (pages + 1) * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m != MAP_FAILED) {
+            t.base = m;
+            t.data_size = pages * 4096;
+            break;
+        }
+        err = errno;
+        if (pages <= 2 || (err != EPERM && err != ENOMEM)) {
+            close(fd);
+            if (why)
+                *why = err;
+            return err == EPERM ? PP_EPERM : PP_ENOMEM;
+        }
+        pages /= 2;
+    }
+    if ((err = pp_vec_append(&p->threads, &t))) {
+        munmap(t.base, t.data_size + 4096);
+        close(fd);
+        return err;
+    }
+    p->opened++;
     return 0;
 }
 
@@ -261,7 +332,6 @@ parse_sample(struct pp_perf *p, const uint8_t *b, size_t len, struct pp_perf_sam
 {
     size_t off = 0, bit, k = 0;
     uint64_t abi, size, dyn;
-    (void)p;
 
 #define TAKE(dst, n)                                                                      \
     do {                                                                                  \
@@ -277,6 +347,26 @@ parse_sample(struct pp_perf *p, const uint8_t *b, size_t len, struct pp_perf_sam
     out->pid = (int)pt[0];
     out->tid = (int)pt[1];
     TAKE(&out->time_ns, 8);
+    out->kernel_pcs = NULL;
+    out->nkernel = 0;
+    if (p->callchain) { /* PERF_SAMPLE_CALLCHAIN: nr, then nr PCs with context markers */
+        uint64_t nr, i, pc;
+        TAKE(&nr, 8);
+        if (nr > (len - off) / 8)
+            return PP_EBADDATA;
+        for (i = 0; i < nr; i++) {
+            memcpy(&pc, b + off + i * 8, 8);
+            if (pc == (uint64_t)PERF_CONTEXT_KERNEL) {
+                out->kernel_pcs = (const uint64_t *)(b + off + (i + 1) * 8);
+            } else if (pc >= (uint64_t)PERF_CONTEXT_MAX) {
+                if (out->kernel_pcs)
+                    break; /* the end of the kernel part */
+            } else if (out->kernel_pcs) {
+                out->nkernel++;
+            }
+        }
+        off += nr * 8;
+    }
     TAKE(&abi, 8);
     memset(out->regs, 0, sizeof out->regs);
     out->have_regs = abi != PERF_SAMPLE_REGS_ABI_NONE;
@@ -336,7 +426,21 @@ rearm(struct pp_perf *p, struct pp_perf_thread *t)
     uint64_t period;
     if (!p->ev.jitter)
         return; /* -c N, counting events: every N events exactly */
-    period = pp_perf_jitter(&p->rng, p->ev.period);
+    if (t->cpu >= 0) {
+        /* A per-CPU event (-a) samples whoever runs: a short period would
+         * land in the reader itself, woken by the last sample, and
+         * re-arming after that one asks for more (seen: a storm at 30 us).
+         * Its period is uniform in [0.5, 1.5) means: still no phase lock,
+         * never short. */
+        double u;
+        p->rng ^= p->rng << 13;
+        p->rng ^= p->rng >> 7;
+        p->rng ^= p->rng << 17;
+        u = ((double)(p->rng >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
+        period = (uint64_t)((0.5 + (1.0 - u)) * (double)p->ev.period);
+    } else {
+        period = pp_perf_jitter(&p->rng, p->ev.period);
+    }
     if (ioctl(t->fd, PERF_EVENT_IOC_PERIOD, &period) == 0)
         p->rearmed++;
 }

@@ -42,10 +42,15 @@ struct pp_perf_sample {
     bool have_regs;         /* false: no user context (exiting thread) */
     const uint8_t *stack;   /* copy of [regs[7], regs[7] + stack_len) */
     size_t stack_len;       /* dyn_size: what the kernel could copy */
+    /* per-CPU events with kernel frames (pp_perf_add_cpu): the kernel's
+     * PCs of the callchain, leaf first (its PERF_CONTEXT_KERNEL part) */
+    const uint64_t *kernel_pcs;
+    size_t nkernel;
 };
 
 struct pp_perf_thread {
-    int tid;
+    int tid;         /* -1: a per-CPU event */
+    int cpu;         /* -1: a per-thread event */
     bool offcpu;     /* the context-switch event of --off-cpu, beside tid's main one */
     int fd;
     uint8_t *base;   /* mmap: control page + data */
@@ -63,6 +68,7 @@ struct pp_perf {
     uint8_t *rec;               /* a record copied out of a ring (wraps) */
     size_t rec_cap;
     /* statistics */
+    bool callchain;             /* per-CPU events with the kernel's callchain */
     uint64_t rng;               /* xorshift state of the period jitter */
     uint64_t lost, throttled, records, opened, closed, rearmed;
 };
@@ -75,6 +81,10 @@ int pp_perf_init(struct pp_perf *p, const struct pp_event *ev, uint32_t stack_si
  * gets the errno. */
 int pp_perf_add(struct pp_perf *p, int tid, int *why);
 bool pp_perf_has(const struct pp_perf *p, int tid);
+/* System-wide (-a): a cpu-clock event of every process on cpu (pid -1);
+ * each sample says its pid/tid.  kernel: kernel time is sampled too, with
+ * the kernel's callchain (kernel_pcs).  Errors as pp_perf_add's. */
+int pp_perf_add_cpu(struct pp_perf *p, int cpu, bool kernel, int *why);
 /* For the poll of the sampling loop (loop.c): fills fds (at most max) and
  * sets *ready when a buffer already holds data; then hand poll's answer
  * back (threads whose event hung up and whose buffer is empty are closed). */

@@ -173,6 +173,8 @@ attach(struct pp_session *s)
     s->pid = s->opts.pid;
     if ((err = pp_mem_live_new(s->pid, &s->mem)))
         return err;
+    if (s->opts.known_native) /* -a: another process of this executable was not Python */
+        return PP_ENOTPY;
     err = find_runtime(s);
     if (err == PP_EIO)
         err = PP_EPERM; /* maps or files unreadable to us */
@@ -201,8 +203,14 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
     if ((err = pp_pystack_init(&s->py, &s->walker, &s->codes, &s->agg)) || !s->stack_buf)
         return err ? err : PP_ENOMEM;
     err = opts->argv ? launch(s) : attach(s);
+    if ((err == PP_ENOTPY || err == PP_EVERSION) && opts->native_only_ok && s->mem) {
+        s->native_only = true; /* -a: a native program, sampled without Python frames */
+        err = pp_mem_cache_enable(s->mem);
+    }
     if (err)
         return err;
+    if (s->native_only)
+        goto named;
     if ((err = pp_mem_cache_enable(s->mem)) ||
         (err = pp_pylayout_pick(s->mem, s->rt.runtime_addr, s->rt.version_hex, &s->layout)))
         return err;
@@ -217,6 +225,7 @@ pp_session_start(struct pp_session *s, const struct pp_session_opts *opts)
                pp_now_ns() - t0 < LAUNCH_READY_TIMEOUT_NS)
             sleep_ns(500000);
     }
+named:
     pp_proc_cmdline(s->pid, s->cmdline, sizeof(s->cmdline));
     {
         uint32_t name, file;

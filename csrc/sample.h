@@ -52,6 +52,10 @@ struct pp_session_opts {
     bool event_given;
     uint64_t count; /* -c N; 0: not given */
     bool offcpu;    /* --off-cpu: also where threads wait, weighted in ns (mode_perf.c) */
+    /* -a (system.c, multi.c): every process on the machine */
+    bool system, python_only, kernel;
+    bool native_only_ok; /* a process that is not Python gets a native-only session */
+    bool known_native;   /* its executable was found not to be Python: do not look again */
 };
 
 struct pp_stats {
@@ -112,6 +116,7 @@ struct pp_session {
     bool exec_seen;
     bool threads_capped; /* the thread cap was reached (warned once) */
     bool error_said;     /* a fatal error was printed where it happened (mode.c) */
+    bool native_only;    /* not a Python process (opts.native_only_ok): native frames only */
     char exec_cmdline[256];
 };
 

@@ -353,6 +353,18 @@ def check(pid=None):
                 fixes = ["install clang, then reinstall pyprof (pip install --force-reinstall ...) or run make"]
             r.item("warn", "bpf capture (--native): unavailable: %s; --native uses perf events, whose "
                    "Python frames are read ~0.1 ms after the native stack" % why, fixes)
+    # -a: per-CPU perf events (every process) and every process's memory
+    kptr = read_int("/proc/sys/kernel/kptr_restrict")
+    kernel_text = ("--kernel names kernel frames" if kptr in (None, 0) or (kptr == 1 and root)
+                   else "--kernel frames stay unnamed (kernel.kptr_restrict = %s)" % kptr)
+    if paranoid is None:
+        r.item("no", "system-wide (-a): this kernel has no perf events")
+    elif (has_perfmon or paranoid <= 0) and has_ptrace:
+        r.item("ok", "system-wide (-a): permitted (%s; %s); %s" % (
+            "root" if root else "the sampler has cap_perfmon and cap_sys_ptrace", par_text, kernel_text))
+    else:
+        r.item("no", "system-wide (-a): needs root, or CAP_PERFMON (or %s <= 0) and CAP_SYS_PTRACE" % par_text.split(" =")[0],
+               ["sudo %s record -a -d 10" % pyprof, setcap_native])
     if not root and caps:
         r.info("note: a setcap'd sampler reads native frames of your own processes; those of other "
                "users may need sudo (libdw opens files as you)")

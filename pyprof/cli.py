@@ -43,8 +43,7 @@ FORMAT_BY_EXTENSION = ((".speedscope.json", "speedscope"), (".json", "speedscope
                        (".pprof", "pprof"), (".raw", "raw"))
 DEFAULT_FORMAT = "flamegraph"
 # perf's letters, kept for perf's meanings (a later version implements them).
-RESERVED_OPTIONS = {"-a": "perf's --all-cpus (system-wide)",
-                    "--all-cpus": "perf's --all-cpus (system-wide)"}
+RESERVED_OPTIONS = {}
 # A launched command that ends with a failure this soon did not really run.
 FAILED_AT_ONCE_S = 1.0
 SUMMARY_WORDS = (
@@ -71,7 +70,7 @@ def build_parser():
         "record",
         allow_abbrev=False,
         help="profile a running process or a command",
-        usage="pyprof record [options] (-p PID | [--] CMD [ARGS...])",
+        usage="pyprof record [options] (-p PID | -a | [--] CMD [ARGS...])",
         description="Sample a running process (-p/--pid) or a command run under the profiler (the first "
         "word that is not an option, or after '--') until it exits, Ctrl-C, SIGTERM or --duration, then "
         "write the profile. Permission problems: see 'pyprof check'.",
@@ -98,6 +97,12 @@ def build_parser():
                         "(a 'process PID (cmdline)' root each)")
     record.add_argument("--aggregate", action="store_true",
                         help="with --subprocesses: merge the processes (no process roots)")
+    record.add_argument("-a", "--all-cpus", dest="system", action="store_true",
+                        help="every process on the machine (root): Python ones with Python and native frames, "
+                        "others with native frames, a 'process PID (cmdline)' root each (docs/events.md)")
+    record.add_argument("--python-only", action="store_true", help="with -a: leave out the processes that are not Python")
+    record.add_argument("--kernel", action="store_true",
+                        help="with -a: the kernel's frames too, where permitted")
     record.add_argument("--timeline", "--timestamps", dest="timestamps", action="store_true",
                         help="record each sample's time (raw file; speedscope in time order)")
     add_event_arguments(record)
@@ -240,8 +245,14 @@ def validate_record_args(args):
     """Raise :class:`UsageError` if the ``record`` options do not make sense."""
     if args.command == []:
         raise UsageError("no command after '--'")
-    if args.pid is None and args.command is None:
-        raise UsageError("nothing to profile: give --pid PID or a command after '--'")
+    if args.system and (args.pid is not None or args.command is not None):
+        raise UsageError("-a samples every process: give no --pid and no command")
+    if (args.python_only or args.kernel) and not args.system:
+        raise UsageError("--%s works with -a: add -a" % ("kernel" if args.kernel else "python-only"))
+    if args.system and (args.subprocesses or args.aggregate or args.idle or args.blocking):
+        raise UsageError("-a takes neither --subprocesses, --aggregate, --idle nor --blocking")
+    if args.pid is None and args.command is None and not args.system:
+        raise UsageError("nothing to profile: give --pid PID, -a or a command after '--'")
     if args.pid is not None and args.command is not None:
         raise UsageError("give either --pid or a command after '--', not both")
     check_pid(args.pid)
@@ -272,6 +283,8 @@ def default_output_name(args, now=None):
     """Return ``pyprof-<pid or command>-<YYYYmmdd-HHMMSS>.<ext>`` for ``record``."""
     if args.pid is not None:
         target = str(args.pid)
+    elif getattr(args, "system", False):
+        target = "all"
     else:
         target = re.sub(r"[^\w.+-]", "_", os.path.basename(args.command[0])) or "cmd"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
@@ -313,6 +326,10 @@ def summary_line(profile, path):
     cmdline = sanitize(meta.get("cmdline", ""))
     if len(cmdline) > 60:
         cmdline = cmdline[:57] + "..."
+    if meta.get("system_flag") == "1":  # -a: no one target
+        return "pyprof: %d samples, %d errors (%d transient, %d bad data)%s, %.1f s, all processes -> %s" % (
+            profile.stat("samples"), transient + baddata, transient, baddata,
+            native_summary(profile) + processes_summary(profile), _to_float(meta.get("duration_s")), path)
     return (
         "pyprof: %d samples%s, %d errors (%d transient, %d bad data), %d late ticks%s, %.1f s, "
         "PID %s (%s), target %s -> %s"
@@ -346,6 +363,9 @@ def event_summary(profile):
 
 def processes_summary(profile):
     """The --subprocesses part of the summary line ('' without it)."""
+    if profile.meta.get("system_flag") == "1":
+        return ", %d processes (%d Python) on %d CPUs" % (
+            profile.stat("processes_sampled"), profile.stat("processes_python"), profile.stat("cpus"))
     if profile.meta.get("subprocesses_flag") != "1":
         return ""
     return ", %d processes followed (%d seen)" % (profile.stat("processes_python"), profile.stat("processes_seen"))
@@ -471,6 +491,8 @@ def target_cwd(args):
     """The target's working directory (its project root, for short paths), or None."""
     if args.command:
         return os.getcwd()
+    if args.pid is None:  # -a: many processes, no one project
+        return None
     try:
         return os.readlink("/proc/%d/cwd" % args.pid)
     except OSError:

@@ -128,7 +128,8 @@ def native_argv(args):
 
 # The on/off options of ``record`` the sampler takes as they are.
 RECORD_FLAGS = (("threads", "--threads"), ("idle", "--idle"), ("timestamps", "--timestamps"), ("verbose", "-v"),
-                ("subprocesses", "--subprocesses"), ("aggregate", "--aggregate"), ("gil", "--gil"))
+                ("subprocesses", "--subprocesses"), ("aggregate", "--aggregate"), ("gil", "--gil"),
+                ("system", "-a"), ("python_only", "--python-only"), ("kernel", "--kernel"))
 
 
 def record_argv(sampler, args, raw_path, collapsed_path=None, status=True, cleanup_dir=None, flags=RECORD_FLAGS):

@@ -15,7 +15,7 @@ LAYERS = {
     "linetable": 3, "pycode": 3, "pyframe": 3, "pythreadname": 3,
     "agg": 4, "out": 4, "merge": 4, "pystack": 4,
     "loop": 5, "sample": 5, "mode_python": 5, "native": 5, "mode_perf": 5, "mode_ptrace": 5,
-    "mode": 5, "mode_bpf": 5, "multi": 5, "main": 5,
+    "mode": 5, "mode_bpf": 5, "system": 5, "multi": 5, "main": 5,
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 

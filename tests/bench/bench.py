@@ -23,7 +23,10 @@ py-spy (default blocking mode and --nonblocking) and Austin:
      BENCH_GUNICORN=0 skips it; `python3 tests/bench/gunicorn_bench.py` runs it alone.
   6. How often the native and Python views disagree, per native mode and call
      length (tests/bench/disagree.py, ~1 min; BENCH_DISAGREE=0 skips it).
-  7. One instant? Per interpreter, capture mode (bpf, perf, ptrace) and rate (200 Hz,
+  7. `record -a` at 99 Hz: a CPU-bound Python loop's iterations/s with and
+     without it, alternating in one run (tests/bench/system_bench.py, ~40 s;
+     BENCH_SYSTEM=0 skips it; needs root).
+  8. One instant? Per interpreter, capture mode (bpf, perf, ptrace) and rate (200 Hz,
      1 kHz), with two busy loops beside the target: the share of C-leaf samples in the
      true order (tests/bench/exact.py, ~5 min; BENCH_EXACT=0 skips it).
 
@@ -658,12 +661,19 @@ def main():
         disagree_text = "## 6. Native and Python views: how often they disagree (tests/bench/disagree.py)\n\n```\n%s```" % (
             out.stdout if out.returncode == 0 else "failed: %s\n" % out.stderr[-500:])
 
+    system_text = None
+    if os.environ.get("BENCH_SYSTEM", "1") != "0":
+        if os.geteuid() == 0:
+            import system_bench   # a Python loop's speed under record -a
+            system_text = system_bench.section(SAMPLER, py)
+        else:
+            note("section 7 (record -a) skipped: it needs root")
     exact_text = None
     if os.environ.get("BENCH_EXACT", "1") != "0":
         # per interpreter and capture mode, two busy loops beside: same instant? (docs/native.md)
         out = subprocess.run([py, os.path.join(os.path.dirname(os.path.abspath(__file__)), "exact.py")],
                              capture_output=True, text=True)
-        exact_text = ("## 7. One instant? Native and Python halves per capture mode, two busy loops "
+        exact_text = ("## 8. One instant? Native and Python halves per capture mode, two busy loops "
                       "beside the target (tests/bench/exact.py)\n\n%s" % (
                           out.stdout if out.returncode == 0 else "failed: %s\n" % out.stderr[-500:]))
 
@@ -697,6 +707,7 @@ def main():
     ] + ([native_text.strip()] if native_text else [])
       + ([gunicorn_text.strip()] if gunicorn_text else [])
       + ([disagree_text.strip()] if disagree_text else [])
+      + ([system_text.strip()] if system_text else [])
       + ([exact_text.strip()] if exact_text else [])) + "\n"
     if NOTES:
         text += "\nNotes:\n" + "".join("- %s\n" % n for n in NOTES)
