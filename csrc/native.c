@@ -343,7 +343,7 @@ pp_native_stack(struct pp_session *s, int tid, const uint64_t *regs, const uint8
     default: nt->truncated++; break;
     }
     for (i = 0; i < nt->nleaf && depth < PP_MAX_DEPTH + PP_UNWIND_MAX * 4; i++)
-        nt->merged[depth++] = nt->leaf[i];
+        merged[depth++] = nt->leaf[i];
     nt->nleaf = 0;
     if (depth == 0) {
         s->st.empty++;
