@@ -76,15 +76,18 @@ struct pp_native {
     struct pp_unwind_frame *uf;
     struct pp_merge_native *mn;
     uint32_t *off;
+    uint64_t *sp; /* per native frame, root first: its SP (join evidence) */
+    bool verify_joins; /* check each join with evidence of both halves (perf mode) */
     struct pp_native_py py; /* the Python side of this sample (pp_native_capture_py) */
     uint32_t *merged;
     uint8_t *stackbuf; /* blocking mode copy */
-    uint32_t mismatch_marker, truncated_marker, unwind_failed_marker;
+    uint32_t mismatch_marker, truncated_marker, unwind_failed_marker, unproven_marker;
     uint64_t last_tasks_ns, last_maps_ns;
     uint32_t maps_gen; /* maps re-read this many times */
     struct pp_hmap unknown_pages; /* pages of PCs outside every module, looked at */
     /* statistics */
     uint64_t samples, merged_ok, mismatches, truncated, nopy, unwind_failed, no_user;
+    uint64_t unproven; /* merged, but nothing showed both halves are of one instant */
     uint64_t py_missing, unwind_ns, process_ns, perm_skipped, stale;
     uint32_t *lat_us; size_t nlat; /* perf: sample -> Python read delay */
     uint32_t *stop_ns; size_t nstop; /* blocking: thread stop times */
@@ -98,6 +101,9 @@ int pp_native_init(struct pp_session *s);
 /* PYPROF_DENY=perf,ptrace makes the sampler act as if the kernel had
  * refused: for the tests of the fall-back path. */
 bool pp_native_denied_by_test(const char *what);
+/* PYPROF_VERIFY_JOINS=0: no join evidence checks (for before/after
+ * comparisons); =1: checks in blocking mode too. */
+bool pp_native_verify_off(void);
 /* Reads the Python stack of tid now (into s->nat). */
 void pp_native_capture_py(struct pp_session *s, int tid);
 /* The same, as a pp_pstop_sample() callback: arg is a struct pp_native_cap. */

@@ -3,6 +3,7 @@
  */
 #include "pystack.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "err.h"
@@ -95,13 +96,26 @@ pp_pystack_frame_id(struct pp_pystack_reader *r, const struct pp_pyframe_raw *ra
     return pp_hmap_put(&r->cache_ids, h, r->cache.len);
 }
 
+/* A new entry of r->runs; a run's first entry carries where the run is. */
+static void
+add_entry(struct pp_pystack_reader *r, size_t *k, uint32_t id, bool start, uint64_t base)
+{
+    struct pp_merge_py *e = &r->runs[(*k)++];
+    e->id = id;
+    e->run_start = start;
+    e->base_addr = start ? base : 0;
+    e->top_addr = 0;
+    e->top_instr = 0;
+}
+
 /* raw[0..n) (innermost first) -> r->runs, root first. */
 static int
 name_runs(struct pp_pystack_reader *r, size_t n, struct pp_pystack *out)
 {
     bool every = r->walker->L->frames == PP_FRAMES_OBJECTS; /* one activation per frame */
     bool pending = false;
-    size_t i, k = 0;
+    uint64_t shim = 0; /* the pending shim's address */
+    size_t i, k = 0, cur = SIZE_MAX; /* cur: the current run's first entry */
     int err;
 
     for (i = n; i-- > 0;) {
@@ -110,23 +124,29 @@ name_runs(struct pp_pystack_reader *r, size_t n, struct pp_pystack *out)
         bool skip, start;
         if (raw->flags & PP_RAWF_SHIM) {
             if (pending) /* an activation with no frame of its own */
-                r->runs[k++] = (struct pp_merge_py){UINT32_MAX, true};
+                add_entry(r, &k, UINT32_MAX, true, shim);
             pending = true;
+            shim = raw->frame_addr;
             continue;
         }
         start = every || pending || (raw->flags & PP_RAWF_ENTRY);
         if ((err = pp_pystack_frame_id(r, raw, &id, &skip)))
             return err;
         pending = false;
-        if (skip) {
-            if (start)
-                r->runs[k++] = (struct pp_merge_py){UINT32_MAX, true};
-            continue;
+        if (start) {
+            cur = k;
+            add_entry(r, &k, skip ? UINT32_MAX : id, true, every ? raw->frame_addr : shim);
+            shim = 0;
+        } else if (!skip) {
+            add_entry(r, &k, id, false, 0);
         }
-        r->runs[k++] = (struct pp_merge_py){id, start};
+        if (cur != SIZE_MAX) { /* the innermost frame so far of the current run */
+            r->runs[cur].top_addr = raw->frame_addr;
+            r->runs[cur].top_instr = (uint64_t)raw->instr;
+        }
     }
     if (pending)
-        r->runs[k++] = (struct pp_merge_py){UINT32_MAX, true};
+        add_entry(r, &k, UINT32_MAX, true, shim);
     out->v = r->runs;
     out->n = k;
     return 0;
@@ -154,6 +174,7 @@ pp_pystack_read(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
     out->v = r->runs;
     out->n = 0;
     out->truncated = false;
+    out->cframe_addr = 0;
     if (max > PP_MAX_DEPTH)
         max = PP_MAX_DEPTH;
     err = read_once(r, t, max, out);
@@ -168,5 +189,7 @@ pp_pystack_read(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
     }
     if (err)
         out->n = 0;
+    else
+        out->cframe_addr = t->cframe_addr;
     return err;
 }

@@ -31,6 +31,8 @@ struct pp_pystack {
                                   * with no frame of its own (a shim) */
     size_t n;
     bool truncated; /* the depth limit cut the chain */
+    uint64_t cframe_addr; /* 3.11-3.12: the thread's _PyCFrame when read (its
+                           * innermost activation's, on the C stack) */
 };
 
 struct pp_pystack_reader {
