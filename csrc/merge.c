@@ -90,8 +90,9 @@ enum { EV_PROVEN, EV_UNKNOWN, EV_CONTRADICTS };
 struct ev_join {
     uint64_t lo, hi;   /* the activation's frame [sp, cfa); 0, 0 unknown */
     const struct pp_merge_py *run; /* the run's first entry */
-    uint64_t v;        /* PP_MEV_VALUE: the value looked for, 0 none */
-    bool found;        /* PP_MEV_VALUE */
+    uint64_t vlo, vhi; /* FRAMEOBJ, INSTR: the values looked for (none: empty) */
+    uint64_t limit;    /* ... in the copy below this address */
+    bool found;
     bool cframe_ok;    /* PP_MEV_CFRAME */
 };
 
@@ -133,31 +134,32 @@ check_cframes(const struct pp_merge_evidence *ev, struct ev_join *j, size_t n)
     return EV_PROVEN;
 }
 
-/* One pass over the registers and the copy: for each join, is its value
- * there, below the activation's CFA? */
+/* One pass over the registers and the copy: for each join, is a value of
+ * [vlo, vhi) there, below its limit? */
 static void
-find_values(const struct pp_merge_evidence *ev, struct ev_join *j, size_t n, uint64_t slack)
+find_values(const struct pp_merge_evidence *ev, struct ev_join *j, size_t n)
 {
     uint16_t order[EV_MAX];
-    uint64_t vmin = UINT64_MAX, vmax = 0, top = 0, a;
+    uint64_t vmin = UINT64_MAX, vmax = 0, width = 0, top = 0, a;
     size_t i, k, nv = 0, left;
 
     for (i = 0; i < n; i++) {
-        if (!j[i].v || j[i].v > UINT64_MAX - slack)
+        if (j[i].vhi <= j[i].vlo)
             continue;
-        for (k = nv; k > 0 && j[order[k - 1]].v > j[i].v; k--) /* insertion sort by value */
+        for (k = nv; k > 0 && j[order[k - 1]].vlo > j[i].vlo; k--) /* insertion sort */
             order[k] = order[k - 1];
         order[k] = (uint16_t)i;
         nv++;
-        vmin = j[i].v < vmin ? j[i].v : vmin;
-        vmax = j[i].v + slack > vmax ? j[i].v + slack : vmax;
-        top = j[i].hi > top ? j[i].hi : top;
+        vmin = j[i].vlo < vmin ? j[i].vlo : vmin;
+        vmax = j[i].vhi > vmax ? j[i].vhi : vmax;
+        width = j[i].vhi - j[i].vlo > width ? j[i].vhi - j[i].vlo : width;
+        top = j[i].limit > top ? j[i].limit : top;
     }
     left = nv;
-    for (i = 0; i < ev->nregs && left; i++) /* a register: below every CFA */
+    for (i = 0; i < ev->nregs && left; i++) /* a register: below every limit */
         for (k = 0; k < nv; k++) {
             struct ev_join *x = &j[order[k]];
-            if (!x->found && ev->regs[i] >= x->v && ev->regs[i] - x->v <= slack) {
+            if (!x->found && ev->regs[i] >= x->vlo && ev->regs[i] < x->vhi) {
                 x->found = true;
                 left--;
             }
@@ -168,18 +170,18 @@ find_values(const struct pp_merge_evidence *ev, struct ev_join *j, size_t n, uin
         uint64_t w, addr = ev->stack_addr + a;
         size_t lo = 0, hi = nv;
         memcpy(&w, ev->stack + a, 8);
-        if (w < vmin || w > vmax)
+        if (w < vmin || w >= vmax)
             continue;
-        while (lo < hi) { /* the first value > w */
+        while (lo < hi) { /* the first range starting above w */
             size_t mid = (lo + hi) / 2;
-            if (j[order[mid]].v <= w)
+            if (j[order[mid]].vlo <= w)
                 lo = mid + 1;
             else
                 hi = mid;
         }
-        for (k = lo; k-- > 0 && w - j[order[k]].v <= slack;) {
+        for (k = lo; k-- > 0 && w - j[order[k]].vlo < width;) {
             struct ev_join *x = &j[order[k]];
-            if (!x->found && addr < x->hi) {
+            if (!x->found && w < x->vhi && addr < x->limit) {
                 x->found = true;
                 left--;
             }
@@ -236,9 +238,14 @@ verify(const struct pp_merge_in *in, size_t first_run)
     }
     if (ev->checks & (PP_MEV_FRAMEOBJ | PP_MEV_INSTR)) {
         bool obj = (ev->checks & PP_MEV_FRAMEOBJ) != 0;
-        for (i = 0; i < n; i++)
-            j[i].v = j[i].lo ? (obj ? j[i].run->base_addr : j[i].run->top_instr) : 0;
-        find_values(ev, j, n, obj ? 0 : PP_MERGE_INSTR_SLACK);
+        for (i = 0; i < n; i++) {
+            if (!j[i].lo)
+                continue;
+            j[i].vlo = obj ? j[i].run->base_addr : j[i].run->code_lo;
+            j[i].vhi = obj ? (j[i].vlo ? j[i].vlo + 1 : 0) : j[i].run->code_hi;
+            j[i].limit = j[i].hi;
+        }
+        find_values(ev, j, n);
         for (i = 0; i < n; i++)
             if (!j[i].found)
                 v = EV_UNKNOWN;

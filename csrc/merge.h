@@ -50,7 +50,7 @@ struct pp_merge_py {
     uint64_t base_addr; /* its C-stack shim / entry frame (3.12+), its frame
                          * object (<=3.10) */
     uint64_t top_addr;  /* its innermost frame (incomplete ones included) */
-    uint64_t top_instr; /* that frame's instruction address (3.11+) */
+    uint64_t code_lo, code_hi; /* 3.11+: that frame's bytecode [lo, hi) */
 };
 
 /*
@@ -64,21 +64,25 @@ struct pp_merge_py {
  *                  thread's (Python half) along `previous` in the copy
  *                  (native half): in [sp_i, cfa_i), and its current_frame
  *                  in the copy is run i's top_addr.  Exact.
- *   PP_MEV_VALUE   a value of the run that the activation holds in a
- *                  register (callee-saved, spilled by its callees) must be
- *                  in the sampled registers or in the copy below cfa_i:
- *                  <=3.10 the frame object (base_addr, exact), 3.11+ the
- *                  top frame's instruction pointer (top_instr, within
- *                  PP_MERGE_INSTR_SLACK bytes above).  Found: proven; not
- *                  found: no evidence either way.
+ *   PP_MEV_FRAMEOBJ  <=3.10: the run's frame object (base_addr), an
+ *                  argument of its activation, kept in a callee-saved
+ *                  register: in the sampled registers or in the copy
+ *                  below cfa_i (spilled by a callee, or by the activation).
+ *   PP_MEV_INSTR   3.11+: the activation's instruction pointer (next_instr,
+ *                  a callee-saved register while it calls out) points into
+ *                  the bytecode of the run's top frame [code_lo, code_hi):
+ *                  in the sampled registers or in the copy below sp_i (the
+ *                  callees' spills; the activation's own frame is left out:
+ *                  its spill slots keep values of earlier calls).
+ *                  For these two: found, proven; not found, no evidence
+ *                  either way.
  * A contradiction makes the sample a mismatch; a join that nothing proves
  * (with no contradiction) is merged behind "<merge unproven>".
  */
 #define PP_MEV_SHIM 1u
 #define PP_MEV_CFRAME 2u
-#define PP_MEV_FRAMEOBJ 4u /* PP_MEV_VALUE with base_addr */
-#define PP_MEV_INSTR 8u    /* PP_MEV_VALUE with top_instr */
-#define PP_MERGE_INSTR_SLACK 32
+#define PP_MEV_FRAMEOBJ 4u
+#define PP_MEV_INSTR 8u
 
 struct pp_merge_evidence {
     unsigned checks;           /* PP_MEV_*; 0: the counts alone decide */

@@ -105,7 +105,30 @@ add_entry(struct pp_pystack_reader *r, size_t *k, uint32_t id, bool start, uint6
     e->run_start = start;
     e->base_addr = start ? base : 0;
     e->top_addr = 0;
-    e->top_instr = 0;
+    e->code_lo = 0;
+    e->code_hi = 0;
+}
+
+/* 3.11+: each run's code_lo holds its top frame's code object: make it
+ * that code's bytecode [lo, hi), where the activation's instruction
+ * pointer is (the join evidence, merge.h).  Cached code objects: a
+ * lookup each. */
+static void
+code_ranges(struct pp_pystack_reader *r, size_t k, bool objects)
+{
+    const struct pp_pylayout *L = r->walker->L;
+    size_t i;
+    for (i = 0; i < k; i++) {
+        struct pp_merge_py *e = &r->runs[i];
+        const struct pp_pycode_info *info;
+        uint64_t code = e->code_lo;
+        e->code_lo = e->code_hi = 0;
+        if (objects || !e->run_start || !code || L->o.code_code_adaptive < 0 ||
+            pp_pycode_get(r->codes, r->walker->mem, L, code, &info) != 0 || info->code_bytes <= 0)
+            continue;
+        e->code_lo = code + (uint64_t)L->o.code_code_adaptive;
+        e->code_hi = e->code_lo + (uint64_t)info->code_bytes;
+    }
 }
 
 /* raw[0..n) (innermost first) -> r->runs, root first. */
@@ -142,11 +165,12 @@ name_runs(struct pp_pystack_reader *r, size_t n, struct pp_pystack *out)
         }
         if (cur != SIZE_MAX) { /* the innermost frame so far of the current run */
             r->runs[cur].top_addr = raw->frame_addr;
-            r->runs[cur].top_instr = (uint64_t)raw->instr;
+            r->runs[cur].code_lo = raw->code_addr; /* for code_range() */
         }
     }
     if (pending)
         add_entry(r, &k, UINT32_MAX, true, shim);
+    code_ranges(r, k, every);
     out->v = r->runs;
     out->n = k;
     return 0;

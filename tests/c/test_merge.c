@@ -325,25 +325,51 @@ main(void)
         memset(words, 0, sizeof words);
         py[0].base_addr = py[1].base_addr = 0;
 
-        /* 3.11+: the top frame's instruction pointer (the loop's
-         * next_instr, a little past it) */
+        /* 3.11+: the activation's instruction pointer, in a register or
+         * spilled by a callee (below the activation's SP), points into
+         * the bytecode of its run's top frame */
         in.ev.checks = PP_MEV_INSTR;
-        py[0].top_instr = 0x9000;
-        py[1].top_instr = 0x9100;
-        WORD(0x6e00) = 0x9002;
-        WORD(0x6b08) = 0x9100 + PP_MERGE_INSTR_SLACK;
+        py[0].code_lo = 0x9000;
+        py[0].code_hi = 0x9040;
+        py[1].code_lo = 0xa000;
+        py[1].code_hi = 0xa100;
+        WORD(0x6e00) = 0x903e; /* spilled by activation 1's callees' callee */
+        regs[12] = 0xa000;     /* still in r12 */
         CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
-        WORD(0x6b08) = 0x9100 + PP_MERGE_INSTR_SLACK + 2;
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
-        WORD(0x6b08) = 0x90fe; /* below the instruction: not it */
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
-        /* two runs in one function (recursion through C): one word may
-         * prove both */
-        py[1].top_instr = 0x9000;
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN); /* 0x6e00 >= cfa 1 */
-        WORD(0x6b10) = 0x9004;
+        CHECK(same(out, n, merged, LEN(merged)));
+        regs[12] = 0;
+        WORD(0x6b08) = 0xa0ff;
         CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* past the bytecode, before it: not this function */
+        WORD(0x6b08) = 0xa100;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        CHECK(same(out, n, unproven, LEN(unproven)));
+        WORD(0x6b08) = 0x9ffe;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        /* in the activation's own frame [0x6c00, 0x6d00): a stale spill
+         * slot, not evidence */
+        WORD(0x6b08) = 0;
+        WORD(0x6c10) = 0xa010;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        WORD(0x6bf8) = 0xa010;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* the outer activation's only below its SP 0x6f00 */
+        WORD(0x6e00) = 0;
+        WORD(0x6f08) = 0x9010;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        /* two runs in one function (recursion through C): one word proves both */
+        py[0].code_lo = 0xa000;
+        py[0].code_hi = 0xa100;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* no bytecode range known: unproven */
+        py[1].code_lo = py[1].code_hi = 0;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
         memset(words, 0, sizeof words);
+        memset(py, 0, sizeof py);
+        py[0].id = 1;
+        py[0].run_start = true;
+        py[1].id = 2;
+        py[1].run_start = true;
 
         /* a truncated native stack: the runs aligned from the leaf, the
          * matched join checked, unproven marked before the rest */
