@@ -298,7 +298,7 @@ pp_merge(const struct pp_merge_in *in, uint32_t *out, size_t max, size_t *n)
     if (v == EV_CONTRADICTS) {
         put_unmerged(&o, in);
         *n = o.n;
-        return PP_MERGE_MISMATCH;
+        return PP_MERGE_CONTRADICTED;
     }
     if (v == EV_UNKNOWN) /* its own tower: merged, but maybe of two instants */
         put(&o, in->unproven_marker);

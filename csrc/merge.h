@@ -71,9 +71,11 @@ struct pp_merge_py {
  *   PP_MEV_INSTR   3.11+: the activation's instruction pointer (next_instr,
  *                  a callee-saved register while it calls out) points into
  *                  the bytecode of the run's top frame [code_lo, code_hi):
- *                  in the sampled registers or in the copy below sp_i (the
- *                  callees' spills; the activation's own frame is left out:
- *                  its spill slots keep values of earlier calls).
+ *                  in the sampled registers or in the copy below cfa_i (the
+ *                  callees' spills, or the activation's own stack slot:
+ *                  3.12's loop keeps it there while it calls out; a slot
+ *                  may also hold a value of an earlier call, see
+ *                  docs/native.md).
  *                  For these two: found, proven; not found, no evidence
  *                  either way.
  * A contradiction makes the sample a mismatch; a join that nothing proves
@@ -114,6 +116,8 @@ enum pp_merge_result {
     PP_MERGE_NOPY,       /* no eval activation and no Python frame: native only */
     PP_MERGE_MISMATCH,   /* activations and runs disagree */
     PP_MERGE_TRUNCATED,  /* native stack cut short; aligned from the leaf */
+    PP_MERGE_CONTRADICTED, /* the counts agree, the evidence does not: a mismatch
+                            * (the same output as PP_MERGE_MISMATCH) */
     PP_MERGE_UNPROVEN,   /* merged (OK or TRUNCATED: in->native_truncated), but no
                           * evidence that both halves are of one instant:
                           * "<merge unproven>" comes first */

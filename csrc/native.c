@@ -334,6 +334,10 @@ pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uin
     case PP_MERGE_OK: nt->merged_ok++; break;
     case PP_MERGE_NOPY: nt->nopy++; break;
     case PP_MERGE_MISMATCH: nt->mismatches++; break;
+    case PP_MERGE_CONTRADICTED:
+        nt->mismatches++;
+        nt->contradicted++;
+        break;
     case PP_MERGE_UNPROVEN:
         nt->unproven++;
         if (mi.native_truncated)
@@ -505,6 +509,7 @@ pp_native_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "merge_ok", nt->merged_ok);
     pp_out_stat(info, "merge_failures", nt->mismatches);
     pp_out_stat(info, "merge_unproven", nt->unproven);
+    pp_out_stat(info, "merge_contradicted", nt->contradicted);
     pp_out_stat(info, "native_truncated", nt->truncated);
     pp_out_stat(info, "native_only", nt->nopy);
     pp_out_stat(info, "unwind_failed", nt->unwind_failed);

@@ -88,6 +88,7 @@ struct pp_native {
     /* statistics */
     uint64_t samples, merged_ok, mismatches, truncated, nopy, unwind_failed, no_user;
     uint64_t unproven; /* merged, but nothing showed both halves are of one instant */
+    uint64_t contradicted; /* mismatches found by the join evidence (in mismatches too) */
     uint64_t py_missing, unwind_ns, process_ns, perm_skipped, stale;
     uint32_t *lat_us; size_t nlat; /* perf: sample -> Python read delay */
     uint32_t *stop_ns; size_t nstop; /* blocking: thread stop times */

@@ -223,11 +223,11 @@ main(void)
         /* run 1 was entered from another C frame (the stack changed shape
          * with the same counts): a mismatch */
         py[1].base_addr = 0x6d40;
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_MISMATCH);
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
         CHECK(same(out, n, unmerged, LEN(unmerged)));
         /* the activation's CFA is its caller's SP: 0x6d00 is outside */
         py[1].base_addr = 0x6d00;
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_MISMATCH);
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
         py[1].base_addr = 0x6cf8;
         CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
         /* no shim address, or no SP for the activation: unproven, merged */
@@ -263,21 +263,21 @@ main(void)
         CHECK(same(out, n, merged, LEN(merged)));
         /* the innermost activation ran another frame at the sample */
         WORD(0x6c88) = 0x5100;
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_MISMATCH);
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
         WORD(0x6c88) = 0x5000;
         /* the outer one did */
         WORD(0x6f88) = 0x4100;
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_MISMATCH);
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
         WORD(0x6f88) = 0x4000;
         /* the thread's cframe is in another C frame than the innermost
          * activation's: it returned and called again elsewhere */
         in.ev.cframe_addr = 0x6d90;
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_MISMATCH);
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
         in.ev.cframe_addr = 0x6c80;
         /* the outer cframe outside its activation */
         WORD(0x6c90) = 0x6e80;
         WORD(0x6e88) = 0x4000;
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_MISMATCH);
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
         /* the outer cframe beyond the copy (a short copy): unproven */
         WORD(0x6c90) = 0x6f80;
         in.ev.stack_len = 0x6f80 - 0x6b00;
@@ -291,7 +291,7 @@ main(void)
         py[1].base_addr = 0x6c40;
         CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
         py[0].base_addr = 0x6c48;
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_MISMATCH);
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
         py[0].base_addr = 0;
         py[1].base_addr = 0;
         memset(words, 0, sizeof words);
@@ -346,17 +346,23 @@ main(void)
         CHECK(same(out, n, unproven, LEN(unproven)));
         WORD(0x6b08) = 0x9ffe;
         CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
-        /* in the activation's own frame [0x6c00, 0x6d00): a stale spill
-         * slot, not evidence */
+        /* in the activation's own frame [0x6c00, 0x6d00): its home slot
+         * (3.12's loop keeps next_instr there while it calls out) */
         WORD(0x6b08) = 0;
-        WORD(0x6c10) = 0xa010;
-        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
-        WORD(0x6bf8) = 0xa010;
+        WORD(0x6cf8) = 0xa010;
         CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
-        /* the outer activation's only below its SP 0x6f00 */
-        WORD(0x6e00) = 0;
-        WORD(0x6f08) = 0x9010;
+        /* above its CFA: the caller's, not evidence */
+        WORD(0x6cf8) = 0;
+        WORD(0x6d00) = 0xa010;
         CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        WORD(0x6d00) = 0;
+        WORD(0x6c00) = 0xa010;
+        /* the outer activation's: below its CFA 0x7000 only */
+        WORD(0x6e00) = 0;
+        WORD(0x7000) = 0x9010;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        WORD(0x6ff8) = 0x9010;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
         /* two runs in one function (recursion through C): one word proves both */
         py[0].code_lo = 0xa000;
         py[0].code_hi = 0xa100;
@@ -387,7 +393,7 @@ main(void)
             py[1].base_addr = 0x6c40;
             CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_TRUNCATED);
             py[1].base_addr = 0x6d40;
-            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_MISMATCH);
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
             py[1].base_addr = 0;
             CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
             CHECK(same(out, n, want, LEN(want)));
