@@ -189,6 +189,50 @@ find_values(const struct pp_merge_evidence *ev, struct ev_join *j, size_t n)
     }
 }
 
+/* Is w in the bytecode of a recent function other than [own_lo, ...)? */
+static bool
+other_code(const struct pp_merge_evidence *ev, uint64_t w, uint64_t own_lo)
+{
+    size_t lo = 0, hi = ev->n_other;
+    while (lo < hi) { /* the first range starting above w */
+        size_t mid = (lo + hi) / 2;
+        if (ev->other_code[2 * mid] <= w)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && w < ev->other_code[2 * (lo - 1) + 1] && ev->other_code[2 * (lo - 1)] != own_lo;
+}
+
+/* The innermost activation's instruction pointer: the bytecode pointer
+ * nearest the leaf (registers first) must be its run's, not another
+ * recent function's (then the matching one is a stale stack slot). */
+static bool
+nearest_is_own(const struct pp_merge_evidence *ev, const struct ev_join *x)
+{
+    uint64_t a;
+    size_t i;
+    bool other = false;
+    if (!ev->n_other)
+        return true;
+    for (i = 0; i < ev->nregs; i++) {
+        if (ev->regs[i] >= x->vlo && ev->regs[i] < x->vhi)
+            return true;
+        other |= other_code(ev, ev->regs[i], x->vlo);
+    }
+    if (other)
+        return false;
+    for (a = 0; ev->stack && a + 8 <= ev->stack_len && ev->stack_addr + a < x->limit; a += 8) {
+        uint64_t w;
+        memcpy(&w, ev->stack + a, 8);
+        if (w >= x->vlo && w < x->vhi)
+            return true;
+        if (other_code(ev, w, x->vlo))
+            return false;
+    }
+    return false;
+}
+
 /* Checks the joins of activation e (root first) with run first_run + e. */
 static int
 verify(const struct pp_merge_in *in, size_t first_run)
@@ -249,6 +293,8 @@ verify(const struct pp_merge_in *in, size_t first_run)
         for (i = 0; i < n; i++)
             if (!j[i].found)
                 v = EV_UNKNOWN;
+        if (!obj && n && j[n - 1].found && !nearest_is_own(ev, &j[n - 1]))
+            v = EV_UNKNOWN;
     }
     return v;
 }

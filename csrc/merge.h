@@ -75,7 +75,10 @@ struct pp_merge_py {
  *                  callees' spills, or the activation's own stack slot:
  *                  3.12's loop keeps it there while it calls out; a slot
  *                  may also hold a value of an earlier call, see
- *                  docs/native.md).
+ *                  docs/native.md).  For the innermost activation, a
+ *                  pointer into the bytecode of another function recently
+ *                  on top (other_code) found nearer the leaf than the
+ *                  match leaves the join unproven: that slot was stale.
  *                  For these two: found, proven; not found, no evidence
  *                  either way.
  * A contradiction makes the sample a mismatch; a join that nothing proves
@@ -96,6 +99,9 @@ struct pp_merge_evidence {
     size_t stack_len;
     uint64_t cframe_addr;      /* PP_MEV_CFRAME: the thread's _PyCFrame (Python half) */
     uint32_t cframe_current, cframe_previous; /* offsets in a _PyCFrame */
+    const uint64_t *other_code; /* PP_MEV_INSTR: n_other [lo, hi) pairs, sorted, the
+                                 * bytecode of functions recently on top */
+    size_t n_other;
 };
 
 struct pp_merge_in {

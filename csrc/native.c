@@ -260,6 +260,8 @@ set_evidence(struct pp_session *s, struct pp_merge_evidence *ev, const uint64_t 
         ev->cframe_previous = (uint32_t)L->o.cframe_previous;
     }
     ev->checks |= L->frames == PP_FRAMES_OBJECTS ? PP_MEV_FRAMEOBJ : PP_MEV_INSTR;
+    ev->other_code = nt->py.stack.recent_code;
+    ev->n_other = nt->py.stack.nrecent;
     ev->sp = nt->sp;
     ev->regs = regs;
     ev->nregs = PP_UNWIND_NREGS;

@@ -28,6 +28,7 @@ pp_pystack_init(struct pp_pystack_reader *r, struct pp_pywalker *walker,
     pp_hmap_init(&r->cache_ids);
     r->cache_stale = codes->stale;
     r->retries = 0;
+    r->nrecent = r->recent_next = 0;
     r->raw = calloc(PP_MAX_DEPTH, sizeof(*r->raw));
     r->runs = calloc(PP_MAX_DEPTH + 1, sizeof(*r->runs));
     return r->raw && r->runs ? 0 : PP_ENOMEM;
@@ -176,6 +177,37 @@ name_runs(struct pp_pystack_reader *r, size_t n, struct pp_pystack *out)
     return 0;
 }
 
+/* Remembers the innermost run's bytecode range among the recent ones. */
+static void
+note_recent(struct pp_pystack_reader *r, struct pp_pystack *out)
+{
+    const struct pp_merge_py *top = NULL;
+    size_t i, k;
+    for (i = out->n; i-- > 0;)
+        if (out->v[i].run_start || i == 0) {
+            top = &out->v[i];
+            break;
+        }
+    if (!top || !top->code_lo)
+        return;
+    for (i = 0; i < r->nrecent; i++)
+        if (r->recent[i][0] == top->code_lo && r->recent[i][1] == top->code_hi)
+            return;
+    r->recent[r->recent_next][0] = top->code_lo;
+    r->recent[r->recent_next][1] = top->code_hi;
+    r->recent_next = (r->recent_next + 1) % PP_PYSTACK_RECENT;
+    if (r->nrecent < PP_PYSTACK_RECENT)
+        r->nrecent++;
+    for (i = 0; i < r->nrecent; i++) { /* insertion sort by lo */
+        for (k = i; k > 0 && r->recent_sorted[2 * (k - 1)] > r->recent[i][0]; k--) {
+            r->recent_sorted[2 * k] = r->recent_sorted[2 * (k - 1)];
+            r->recent_sorted[2 * k + 1] = r->recent_sorted[2 * (k - 1) + 1];
+        }
+        r->recent_sorted[2 * k] = r->recent[i][0];
+        r->recent_sorted[2 * k + 1] = r->recent[i][1];
+    }
+}
+
 static int
 read_once(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
           struct pp_pystack *out)
@@ -211,9 +243,13 @@ pp_pystack_read(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
         if (pp_pyframe_reread(r->walker, t) == 0)
             err = read_once(r, t, max, out);
     }
-    if (err)
+    if (err) {
         out->n = 0;
-    else
+    } else {
         out->cframe_addr = t->cframe_addr;
+        note_recent(r, out);
+    }
+    out->recent_code = r->recent_sorted;
+    out->nrecent = r->nrecent;
     return err;
 }

@@ -367,6 +367,33 @@ main(void)
         py[0].code_lo = 0xa000;
         py[0].code_hi = 0xa100;
         CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* the innermost activation: a pointer into another recent
+         * function's bytecode nearer the leaf than its own (a register,
+         * or a lower address) means its own was a stale stack slot */
+        py[0].code_lo = 0x9000;
+        py[0].code_hi = 0x9040;
+        WORD(0x6e00) = 0x9010;
+        {
+            static const uint64_t other[] = {0x8000, 0x8100, 0xa000, 0xa100, 0xb000, 0xb080};
+            in.ev.other_code = other;
+            in.ev.n_other = 3;
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK); /* own: 0xa010 at 0x6c00 */
+            WORD(0x6b20) = 0xb004;  /* another function's, nearer the leaf */
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+            CHECK(same(out, n, unproven, LEN(unproven)));
+            WORD(0x6b20) = 0;
+            regs[3] = 0x8080;       /* in a register: nearest of all */
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+            regs[3] = 0;
+            WORD(0x6c08) = 0x8010;  /* farther than its own: not it */
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+            WORD(0x6b20) = 0x9004;  /* the outer run's function, not among the recent */
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+            WORD(0x6b20) = 0x7ff0;  /* in no function */
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+            in.ev.other_code = NULL;
+            in.ev.n_other = 0;
+        }
         /* no bytecode range known: unproven */
         py[1].code_lo = py[1].code_hi = 0;
         CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);

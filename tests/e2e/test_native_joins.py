@@ -13,9 +13,8 @@ What is checked, per interpreter (pyenv 3.8-3.13, Debian's python3, the
 cached 3.14/3.15), attached, 1 kHz, perf mode:
 1. no unmarked stack is impossible (such samples carry <merge unproven> or
    <merge mismatch>), within a bound of 0.1 % of the samples for the
-   value-search evidence's stale hits (see docs/native.md); 3.12 and 3.15 are
-   known to exceed it (their eval loop leaves the instruction pointer in a
-   stack slot that the next C call does not overwrite): strict xfail;
+   value-search evidence's stale hits (see docs/native.md; none seen in most
+   runs, 1 in 4000 on 3.8 and 3.9);
 2. merge_unproven is counted in the raw stats and in the summary line;
 3. blocking mode, consistent by construction, with the checks forced on
    (PYPROF_VERIFY_JOINS=1): no check contradicts it (merge_contradicted 0; its
@@ -34,9 +33,7 @@ BIGINT = ("k_mul", "x_mul", "k_lopsided_mul", "x_divrem", "long_mod", "l_mod", "
           "long_rem")
 MAX_LEAK = 0.1               # % of samples: unmarked impossible stacks allowed
 IDS = ("py3.8", "py3.9", "py3.10", "py3.11", "py3.12", "py3.13", "py3.14.10", "py3.15.2")
-LEAKY = {"py3.12": "3.12's loop keeps next_instr in a stack slot that BINARY_OP's C calls "
-                   "leave stale: a same-depth sibling's join is proven by the stale value",
-         "py3.15.2": "the same stale slot (about 0.25 % of the samples)"}
+LEAKY = {}                   # id -> reason: strict xfail (none left)
 
 
 def _params(leaky=True):
