@@ -8,7 +8,8 @@ share of all samples should agree between the modes: a fixed sampling
 period would alias with this periodic workload):
 
   merged      the full order caller -> cbext_entry -> callback -> cbext_leaf
-              -> cbext_burn, no eval-loop frame, no marker
+              -> cbext_burn, no eval-loop frame, no marker, and no Python frame
+              between callback and cbext_leaf (pywork never calls the leaf)
   detected    a <merge mismatch> / truncated marker: pyprof said it could not merge
   unproven    merged behind <merge unproven>: nothing showed that both halves
               are of one instant (in parentheses: how many of them are wrong)
@@ -41,6 +42,11 @@ def classify(frames):
         if i < len(WANT) and n == WANT[i]:
             i += 1
     ok = i == len(WANT) and not any("_PyEval_EvalFrameDefault" in n for n in names)
+    # the C leaf's Python caller is callback itself (pywork never calls it: a
+    # Python stack read while callback was in pywork, spliced onto the leaf)
+    leaf = next((k for k, f in enumerate(frames) if f.name == "cbext_leaf"), 0)
+    py_before_leaf = [f.name for f in frames[:leaf] if f.kind == "py"]
+    ok = ok and py_before_leaf[-1:] == ["callback"]
     if marks:
         return "unproven" if ok else "unproven_wrong"
     return "merged" if ok else "wrong"
