@@ -10,7 +10,7 @@ main, and big-int frames under compress_payload, in 4-13 % of the samples at
 1 kHz (the counts of runs and activations agree: nothing else caught it).
 
 What is checked, per interpreter (pyenv 3.8-3.13, Debian's python3, the
-cached 3.14/3.15), attached, 1 kHz, perf mode:
+cached 3.14/3.15 and free-threaded 3.13t), attached, 1 kHz, perf mode:
 1. no unmarked stack is impossible (such samples carry <merge unproven> or
    <merge mismatch>), within a bound of 0.1 % of the samples for the
    value-search evidence's stale hits (see docs/native.md; none seen in most
@@ -32,7 +32,7 @@ ZLIB_FN = "compress_payload"
 BIGINT = ("k_mul", "x_mul", "k_lopsided_mul", "x_divrem", "long_mod", "l_mod", "l_divmod",
           "long_rem")
 MAX_LEAK = 0.1               # % of samples: unmarked impossible stacks allowed
-IDS = ("py3.8", "py3.9", "py3.10", "py3.11", "py3.12", "py3.13", "py3.14.10", "py3.15.2")
+IDS = ("py3.8", "py3.9", "py3.10", "py3.11", "py3.12", "py3.13", "py3.13t", "py3.14.10", "py3.15.2")
 LEAKY = {}                   # id -> reason: strict xfail (none left)
 
 
