@@ -51,6 +51,8 @@ pp_mode_perf_open(struct pp_session *s, int *why)
         if (!err)
             opened++;
     }
+    /* the Python frames are read after the sample: check every join */
+    nt->verify_joins = !pp_native_verify_off();
     return opened ? 0 : PP_EGONE;
 }
 

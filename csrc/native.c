@@ -244,6 +244,34 @@ new_unknown_page(struct pp_native *nt, uint64_t pc)
     return true;
 }
 
+/* What both halves hold that shows whether they are of one instant: the
+ * checks this interpreter's shape allows (merge.h). */
+static void
+set_evidence(struct pp_session *s, struct pp_merge_evidence *ev, const uint64_t *regs,
+             const uint8_t *stack, size_t len)
+{
+    const struct pp_pylayout *L = &s->layout;
+    struct pp_native *nt = s->nat;
+
+    if (L->entry == PP_ENTRY_SHIM)
+        ev->checks |= PP_MEV_SHIM;
+    if (L->frames == PP_FRAMES_CFRAME && nt->py.stack.cframe_addr) {
+        ev->checks |= PP_MEV_CFRAME;
+        ev->cframe_addr = nt->py.stack.cframe_addr;
+        ev->cframe_current = (uint32_t)L->o.cframe_current_frame;
+        ev->cframe_previous = (uint32_t)L->o.cframe_previous;
+    }
+    ev->checks |= L->frames == PP_FRAMES_OBJECTS ? PP_MEV_FRAMEOBJ : PP_MEV_INSTR;
+    ev->other_code = nt->py.stack.recent_code;
+    ev->n_other = nt->py.stack.nrecent;
+    ev->sp = nt->sp;
+    ev->regs = regs;
+    ev->nregs = PP_UNWIND_NREGS;
+    ev->stack = stack;
+    ev->stack_addr = regs[7];
+    ev->stack_len = len;
+}
+
 int
 pp_native_process(struct pp_session *s, int tid, const uint64_t *regs, const uint8_t *stack,
                   size_t len, uint64_t now)
@@ -313,6 +341,7 @@ pp_native_stack(struct pp_session *s, int tid, const uint64_t *regs, const uint8
         const struct symentry *e;
         if ((err = sym_entry(s, nt->uf[n - 1 - i].pc, &e)))
             return err;
+        nt->sp[i] = nt->uf[n - 1 - i].sp;
         nt->mn[i].flags = e->flags;
         nt->mn[i].nids = 1;
         nt->mn[i].self_id = e->self_frame;
@@ -330,6 +359,9 @@ pp_native_stack(struct pp_session *s, int tid, const uint64_t *regs, const uint8
     mi.same_instant = nt->mode != PP_NATIVE_PERF && !nt->py.late;
     mi.mismatch_marker = nt->mismatch_marker;
     mi.truncated_marker = n ? nt->truncated_marker : nt->unwind_failed_marker;
+    mi.unproven_marker = nt->unproven_marker;
+    if (nt->verify_joins && nt->py.stack.n)
+        set_evidence(s, &mi.ev, regs, stack, len);
     r = pp_merge(&mi, merged, PP_MAX_DEPTH + PP_UNWIND_MAX * 4, &depth);
     switch (r) {
     case PP_MERGE_OK: nt->merged_ok++; break;
@@ -339,6 +371,17 @@ pp_native_stack(struct pp_session *s, int tid, const uint64_t *regs, const uint8
         pp_log_debug("merge mismatch: %zu native frames (leaf pc %#llx, unwind status %#x), "
                      "%zu Python frames", n, n ? (unsigned long long)nt->uf[0].pc : 0ULL, status,
                      nt->py.stack.n);
+        break;
+    case PP_MERGE_CONTRADICTED:
+        nt->mismatches++;
+        nt->contradicted++;
+        break;
+    case PP_MERGE_UNPROVEN:
+        nt->unproven++;
+        if (mi.native_truncated)
+            nt->truncated++;
+        else
+            nt->merged_ok++;
         break;
     default: nt->truncated++; break;
     }
@@ -367,6 +410,13 @@ pp_native_denied_by_test(const char *what)
 {
     const char *d = getenv("PYPROF_DENY");
     return d && strstr(d, what);
+}
+
+bool
+pp_native_verify_off(void)
+{
+    const char *v = getenv("PYPROF_VERIFY_JOINS");
+    return v && strcmp(v, "0") == 0;
 }
 
 static int
@@ -400,18 +450,23 @@ pp_native_init(struct pp_session *s)
     nt->uf = calloc(PP_UNWIND_MAX, sizeof *nt->uf);
     nt->mn = calloc(PP_UNWIND_MAX, sizeof *nt->mn);
     nt->off = calloc(PP_UNWIND_MAX, sizeof *nt->off);
+    nt->sp = calloc(PP_UNWIND_MAX, sizeof *nt->sp);
     nt->merged = calloc(PP_MAX_DEPTH + PP_UNWIND_MAX * 4 + 1, sizeof *nt->merged);
     pp_vec_init(&nt->offcpu_pending, sizeof(struct pp_native_offcpu));
     nt->lat_us = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->lat_us);
     nt->stop_ns = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->stop_ns);
     nt->stop_cpu_ns = calloc(PP_NATIVE_LAT_KEEP, sizeof *nt->stop_cpu_ns);
-    if (!nt->uf || !nt->mn || !nt->off || !nt->merged || !nt->lat_us || !nt->stop_ns ||
+    if (!nt->uf || !nt->mn || !nt->off || !nt->sp || !nt->merged || !nt->lat_us || !nt->stop_ns ||
         !nt->stop_cpu_ns)
         return PP_ENOMEM;
+    /* PYPROF_VERIFY_JOINS=1: check the joins in every mode (the tests:
+     * blocking mode is consistent, no check may contradict it) */
+    nt->verify_joins = getenv("PYPROF_VERIFY_JOINS") && !pp_native_verify_off();
     if ((err = intern_marker(s, "<merge mismatch>", &nt->mismatch_marker)) ||
         (err = intern_marker(s, "<native stack truncated>", &nt->truncated_marker)) ||
         (err = intern_marker(s, "<native unwind failed>", &nt->unwind_failed_marker)) ||
-        (err = intern_marker(s, "[off-cpu]", &nt->offcpu_marker)))
+        (err = intern_marker(s, "[off-cpu]", &nt->offcpu_marker)) ||
+        (err = intern_marker(s, "<merge unproven>", &nt->unproven_marker)))
         return err;
 
     if (s->opts.unwinder == PP_UNWINDER_LIBUNWIND)
@@ -518,6 +573,8 @@ pp_native_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_out_stat(info, "native_samples", nt->samples);
     pp_out_stat(info, "merge_ok", nt->merged_ok);
     pp_out_stat(info, "merge_failures", nt->mismatches);
+    pp_out_stat(info, "merge_unproven", nt->unproven);
+    pp_out_stat(info, "merge_contradicted", nt->contradicted);
     pp_out_stat(info, "native_truncated", nt->truncated);
     pp_out_stat(info, "native_only", nt->nopy);
     pp_out_stat(info, "unwind_failed", nt->unwind_failed);
@@ -569,22 +626,24 @@ void
 pp_native_summary(struct pp_session *s, char *buf, size_t len)
 {
     struct pp_native *nt = s->nat;
-    double rate;
+    double rate, urate;
     if (!nt) {
         if (len)
             buf[0] = '\0';
         return;
     }
     rate = nt->samples ? 100.0 * (double)nt->mismatches / (double)nt->samples : 0.0;
+    urate = nt->samples ? 100.0 * (double)nt->unproven / (double)nt->samples : 0.0;
     if (nt->mode == PP_NATIVE_BLOCKING)
         snprintf(buf, len, ", native (blocking, %s): %llu merge failures (%.2f%%), %llu truncated, stop median %.1f us",
                  nt->unw->ops->name, (unsigned long long)nt->mismatches, rate,
                  (unsigned long long)nt->truncated,
                  quantile(nt->stop_ns, nt->nstop, 0.5) / 1000.0);
     else
-        snprintf(buf, len, ", native (%s, %s): %llu merge failures (%.2f%%), %llu truncated, %llu lost",
+        snprintf(buf, len, ", native (%s, %s): %llu merge failures (%.2f%%), %llu unproven (%.2f%%), %llu truncated, %llu lost",
                  mode_name(nt->mode), nt->unw->ops->name, (unsigned long long)nt->mismatches,
-                 rate, (unsigned long long)nt->truncated, (unsigned long long)lost(nt));
+                 rate, (unsigned long long)nt->unproven, urate, (unsigned long long)nt->truncated,
+                 (unsigned long long)lost(nt));
 }
 
 void
@@ -610,6 +669,7 @@ pp_native_free(struct pp_session *s)
     free(nt->uf);
     free(nt->mn);
     free(nt->off);
+    free(nt->sp);
     free(nt->merged);
     free(nt->lat_us);
     free(nt->stop_ns);

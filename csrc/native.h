@@ -77,6 +77,8 @@ struct pp_native {
     struct pp_unwind_frame *uf;
     struct pp_merge_native *mn;
     uint32_t *off;
+    uint64_t *sp; /* per native frame, root first: its SP (join evidence) */
+    bool verify_joins; /* check each join with evidence of both halves (perf mode) */
     struct pp_native_py py; /* the Python side of this sample (pp_native_capture_py) */
     uint32_t *merged;
     /* frames added at the leaf of the next sample, then cleared: the
@@ -84,7 +86,7 @@ struct pp_native {
     const uint32_t *leaf;
     size_t nleaf;
     uint8_t *stackbuf; /* blocking mode copy */
-    uint32_t mismatch_marker, truncated_marker, unwind_failed_marker;
+    uint32_t mismatch_marker, truncated_marker, unwind_failed_marker, unproven_marker;
     /* --off-cpu (mode_perf.c): a thread's switch-out stack until its
      * switch-in; on-CPU samples weigh weight_ns each */
     struct pp_vec offcpu_pending; /* struct pp_native_offcpu */
@@ -96,6 +98,8 @@ struct pp_native {
     struct pp_hmap unknown_pages; /* pages of PCs outside every module, looked at */
     /* statistics */
     uint64_t samples, merged_ok, mismatches, truncated, nopy, unwind_failed, no_user;
+    uint64_t unproven; /* merged, but nothing showed both halves are of one instant */
+    uint64_t contradicted; /* mismatches found by the join evidence (in mismatches too) */
     uint64_t py_missing, unwind_ns, process_ns, perm_skipped, stale;
     uint32_t *lat_us; size_t nlat; /* perf: sample -> Python read delay */
     uint32_t *stop_ns; size_t nstop; /* blocking: thread stop times */
@@ -123,6 +127,9 @@ int pp_native_init(struct pp_session *s);
 /* PYPROF_DENY=perf,ptrace makes the sampler act as if the kernel had
  * refused: for the tests of the fall-back path. */
 bool pp_native_denied_by_test(const char *what);
+/* PYPROF_VERIFY_JOINS=0: no join evidence checks (for before/after
+ * comparisons); =1: checks in blocking mode too. */
+bool pp_native_verify_off(void);
 /* Reads the Python stack of tid now (into s->nat). */
 void pp_native_capture_py(struct pp_session *s, int tid);
 /* The same, as a pp_pstop_sample() callback: arg is a struct pp_native_cap. */

@@ -3,6 +3,7 @@
  */
 #include "pystack.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ pp_pystack_init(struct pp_pystack_reader *r, struct pp_pywalker *walker,
     pp_hmap_init(&r->cache_ids);
     r->cache_stale = codes->stale;
     r->retries = 0;
+    r->nrecent = r->recent_next = 0;
     r->raw = calloc(PP_MAX_DEPTH, sizeof(*r->raw));
     r->runs = calloc(PP_MAX_DEPTH + 1, sizeof(*r->runs));
     return r->raw && r->runs ? 0 : PP_ENOMEM;
@@ -96,13 +98,49 @@ pp_pystack_frame_id(struct pp_pystack_reader *r, const struct pp_pyframe_raw *ra
     return pp_hmap_put(&r->cache_ids, h, r->cache.len);
 }
 
+/* A new entry of r->runs; a run's first entry carries where the run is. */
+static void
+add_entry(struct pp_pystack_reader *r, size_t *k, uint32_t id, bool start, uint64_t base)
+{
+    struct pp_merge_py *e = &r->runs[(*k)++];
+    e->id = id;
+    e->run_start = start;
+    e->base_addr = start ? base : 0;
+    e->top_addr = 0;
+    e->code_lo = 0;
+    e->code_hi = 0;
+}
+
+/* 3.11+: each run's code_lo holds its top frame's code object: make it
+ * that code's bytecode [lo, hi), where the activation's instruction
+ * pointer is (the join evidence, merge.h).  Cached code objects: a
+ * lookup each. */
+static void
+code_ranges(struct pp_pystack_reader *r, size_t k, bool objects)
+{
+    const struct pp_pylayout *L = r->walker->L;
+    size_t i;
+    for (i = 0; i < k; i++) {
+        struct pp_merge_py *e = &r->runs[i];
+        const struct pp_pycode_info *info;
+        uint64_t code = e->code_lo;
+        e->code_lo = e->code_hi = 0;
+        if (objects || !e->run_start || !code || L->o.code_code_adaptive < 0 ||
+            pp_pycode_get(r->codes, r->walker->mem, L, code, &info) != 0 || info->code_bytes <= 0)
+            continue;
+        e->code_lo = code + (uint64_t)L->o.code_code_adaptive;
+        e->code_hi = e->code_lo + (uint64_t)info->code_bytes;
+    }
+}
+
 /* raw[0..n) (innermost first) -> r->runs, root first. */
 static int
 name_runs(struct pp_pystack_reader *r, size_t n, struct pp_pystack *out)
 {
     bool every = r->walker->L->frames == PP_FRAMES_OBJECTS; /* one activation per frame */
     bool pending = false;
-    size_t i, k = 0;
+    uint64_t shim = 0; /* the pending shim's address */
+    size_t i, k = 0, cur = SIZE_MAX; /* cur: the current run's first entry */
     int err;
 
     for (i = n; i-- > 0;) {
@@ -111,26 +149,64 @@ name_runs(struct pp_pystack_reader *r, size_t n, struct pp_pystack *out)
         bool skip, start;
         if (raw->flags & PP_RAWF_SHIM) {
             if (pending) /* an activation with no frame of its own */
-                r->runs[k++] = (struct pp_merge_py){UINT32_MAX, true};
+                add_entry(r, &k, UINT32_MAX, true, shim);
             pending = true;
+            shim = raw->frame_addr;
             continue;
         }
         start = every || pending || (raw->flags & PP_RAWF_ENTRY);
         if ((err = pp_pystack_frame_id(r, raw, &id, &skip)))
             return err;
         pending = false;
-        if (skip) {
-            if (start)
-                r->runs[k++] = (struct pp_merge_py){UINT32_MAX, true};
-            continue;
+        if (start) {
+            cur = k;
+            add_entry(r, &k, skip ? UINT32_MAX : id, true, every ? raw->frame_addr : shim);
+            shim = 0;
+        } else if (!skip) {
+            add_entry(r, &k, id, false, 0);
         }
-        r->runs[k++] = (struct pp_merge_py){id, start};
+        if (cur != SIZE_MAX) { /* the innermost frame so far of the current run */
+            r->runs[cur].top_addr = raw->frame_addr;
+            r->runs[cur].code_lo = raw->code_addr; /* for code_range() */
+        }
     }
     if (pending)
-        r->runs[k++] = (struct pp_merge_py){UINT32_MAX, true};
+        add_entry(r, &k, UINT32_MAX, true, shim);
+    code_ranges(r, k, every);
     out->v = r->runs;
     out->n = k;
     return 0;
+}
+
+/* Remembers the innermost run's bytecode range among the recent ones. */
+static void
+note_recent(struct pp_pystack_reader *r, struct pp_pystack *out)
+{
+    const struct pp_merge_py *top = NULL;
+    size_t i, k;
+    for (i = out->n; i-- > 0;)
+        if (out->v[i].run_start || i == 0) {
+            top = &out->v[i];
+            break;
+        }
+    if (!top || !top->code_lo)
+        return;
+    for (i = 0; i < r->nrecent; i++)
+        if (r->recent[i][0] == top->code_lo && r->recent[i][1] == top->code_hi)
+            return;
+    r->recent[r->recent_next][0] = top->code_lo;
+    r->recent[r->recent_next][1] = top->code_hi;
+    r->recent_next = (r->recent_next + 1) % PP_PYSTACK_RECENT;
+    if (r->nrecent < PP_PYSTACK_RECENT)
+        r->nrecent++;
+    for (i = 0; i < r->nrecent; i++) { /* insertion sort by lo */
+        for (k = i; k > 0 && r->recent_sorted[2 * (k - 1)] > r->recent[i][0]; k--) {
+            r->recent_sorted[2 * k] = r->recent_sorted[2 * (k - 1)];
+            r->recent_sorted[2 * k + 1] = r->recent_sorted[2 * (k - 1) + 1];
+        }
+        r->recent_sorted[2 * k] = r->recent[i][0];
+        r->recent_sorted[2 * k + 1] = r->recent[i][1];
+    }
 }
 
 static int
@@ -177,6 +253,7 @@ pp_pystack_read(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
     out->v = r->runs;
     out->n = 0;
     out->truncated = false;
+    out->cframe_addr = 0;
     if (max > PP_MAX_DEPTH)
         max = PP_MAX_DEPTH;
     err = read_once(r, t, max, out);
@@ -189,7 +266,13 @@ pp_pystack_read(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
         if (pp_pyframe_reread(r->walker, t) == 0)
             err = read_once(r, t, max, out);
     }
-    if (err)
+    if (err) {
         out->n = 0;
+    } else {
+        out->cframe_addr = t->cframe_addr;
+        note_recent(r, out);
+    }
+    out->recent_code = r->recent_sorted;
+    out->nrecent = r->nrecent;
     return err;
 }

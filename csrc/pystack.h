@@ -23,6 +23,9 @@
 #include "pyframe.h"
 #include "util.h"
 
+/* Functions remembered as recently on top of an innermost run. */
+#define PP_PYSTACK_RECENT 32
+
 /* Reads of one thread before its sample is dropped as an error. */
 #define PP_PYSTACK_ATTEMPTS 3
 
@@ -31,6 +34,10 @@ struct pp_pystack {
                                   * with no frame of its own (a shim) */
     size_t n;
     bool truncated; /* the depth limit cut the chain */
+    uint64_t cframe_addr; /* 3.11-3.12: the thread's _PyCFrame when read (its
+                           * innermost activation's, on the C stack) */
+    const uint64_t *recent_code; /* 3.11+: [lo, hi) pairs, sorted: the bytecode of */
+    size_t nrecent;              /* the functions last on top of an innermost run */
 };
 
 struct pp_pystack_reader {
@@ -44,6 +51,10 @@ struct pp_pystack_reader {
     struct pp_hmap cache_ids;    /* hash -> index + 1 */
     uint64_t cache_stale;        /* codes->stale when it was last valid */
     uint64_t retries;            /* reads again after a transient error */
+    /* bytecode [lo, hi) of the functions last on top (join evidence) */
+    uint64_t recent[PP_PYSTACK_RECENT][2];
+    uint64_t recent_sorted[2 * PP_PYSTACK_RECENT];
+    size_t nrecent, recent_next;
 };
 
 int pp_pystack_init(struct pp_pystack_reader *r, struct pp_pywalker *walker,

@@ -47,6 +47,9 @@ struct pp_unwind_input {
 
 struct pp_unwind_frame {
     uint64_t pc; /* already adjusted: return addresses have 1 subtracted */
+    uint64_t sp; /* the stack pointer in this frame (the first: the sampled
+                  * SP; the others: the CFA of the frame they called), 0
+                  * unknown.  The frame's locals lie in [sp, the caller's sp). */
     uint32_t flags;
 };
 

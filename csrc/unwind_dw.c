@@ -142,7 +142,7 @@ frame_cb(Dwfl_Frame *state, void *arg)
 {
     struct dwu *u = arg;
     Dwarf_Addr pc;
-    Dwarf_Word sp;
+    Dwarf_Word sp = 0;
     bool act = false;
 
     if (!pp_dw.dwfl_frame_pc(state, &pc, &act)) {
@@ -170,6 +170,7 @@ frame_cb(Dwfl_Frame *state, void *arg)
         return DWARF_CB_ABORT;
     }
     u->out[u->n].pc = pc;
+    u->out[u->n].sp = sp;
     u->out[u->n].flags = act ? PP_UF_ACTIVATION : 0;
     u->n++;
     return DWARF_CB_OK;
@@ -369,6 +370,7 @@ fast_unwind(struct dwu *u, const struct pp_unwind_input *in, struct pp_unwind_fr
             return 0;
         }
         out[*n].pc = adj;
+        out[*n].sp = sp;
         out[*n].flags = activation ? PP_UF_ACTIVATION : 0;
         (*n)++;
         if (r->ra_undef)
@@ -448,6 +450,7 @@ dwu_unwind(struct pp_unwinder *base, const struct pp_unwind_input *in,
         *n = 0;
         *status = PP_US_NOMODULE | PP_US_TRUNCATED;
         out[0].pc = in->regs[16];
+        out[0].sp = in->regs[7];
         out[0].flags = PP_UF_ACTIVATION;
         *n = 1;
         base->unwinds++;

@@ -615,6 +615,7 @@ luu_unwind(struct pp_unwinder *base, const struct pp_unwind_input *in,
             break;
         }
         out[k].pc = pc;
+        out[k].sp = sp;
         out[k].flags = act ? PP_UF_ACTIVATION : 0;
         k++;
         r = lu.step(&c);

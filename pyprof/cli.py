@@ -381,6 +381,9 @@ def native_summary(profile):
     text = ", native (%s, %s): %d merge failures (%.2f%%), %d truncated" % (
         mode, profile.meta.get("unwinder", "?"), failures, 100.0 * failures / samples if samples else 0.0,
         profile.stat("native_truncated"))
+    if "merge_unproven" in profile.stats and (mode != "blocking" or profile.stat("merge_unproven")):
+        unproven = profile.stat("merge_unproven")   # joins nothing showed to be of one instant
+        text += ", %d unproven (%.2f%%)" % (unproven, 100.0 * unproven / samples if samples else 0.0)
     if mode == "blocking":
         text += ", stop median %.1f us" % (profile.stat("stop_ns_p50") / 1000.0)
     else:

@@ -301,6 +301,9 @@ def stats_text(profile):
     merge_rate = merge_failure_rate(profile)
     if merge_rate is not None:
         text += ", %d merge failures (%.1f%%)" % (profile.stat("merge_failures"), 100 * merge_rate)
+        if profile.stat("merge_unproven") and profile.stat("native_samples"):
+            text += ", %d unproven (%.1f%%)" % (profile.stat("merge_unproven"), 100.0 * profile.stat(
+                "merge_unproven") / profile.stat("native_samples"))
     return text
 
 

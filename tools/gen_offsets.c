@@ -189,8 +189,10 @@ struct gen_moduleobject {
 /* _PyCFrame (3.11 - 3.12) */
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
 #define OFF_cframe_current_frame offsetof(_PyCFrame, current_frame)
+#define OFF_cframe_previous offsetof(_PyCFrame, previous)
 #else
 #define OFF_cframe_current_frame GEN_NONE
+#define OFF_cframe_previous GEN_NONE
 #endif
 
 /* PyFrameObject (struct _frame) */

@@ -568,6 +568,7 @@ pp_pylayout_validate(const struct pp_pylayout *L)
     case PP_FRAMES_CFRAME:
         ok &= field_ok(o->tstate_cframe, o->tstate_size, 8);
         ok &= field_ok(o->cframe_current_frame, -1, 8);
+        ok &= field_ok(o->cframe_previous, -1, 8);
         /* fall through */
     case PP_FRAMES_CURRENT:
         if (L->frames == PP_FRAMES_CURRENT)

@@ -61,6 +61,7 @@
     X(tstate_datastack_chunk) /* 3.11+ */                                      \
     /* _PyCFrame (3.11-3.12) */                                                \
     X(cframe_current_frame)                                                    \
+    X(cframe_previous)       /* the caller activation's _PyCFrame (on its C stack) */ \
     /* PyFrameObject */                                                        \
     X(frameobj_size)                                                           \
     X(frameobj_f_back)                                                         \

@@ -41,6 +41,7 @@ static const struct pp_pyoffsets pp_offsets_3_10 = {
     .tstate_state = PP_OFF_NONE,
     .tstate_datastack_chunk = PP_OFF_NONE,
     .cframe_current_frame = PP_OFF_NONE,
+    .cframe_previous = PP_OFF_NONE,
     .frameobj_size = 360,
     .frameobj_f_back = 24,
     .frameobj_f_code = 32,

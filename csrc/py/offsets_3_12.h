@@ -41,6 +41,7 @@ static const struct pp_pyoffsets pp_offsets_3_12 = {
     .tstate_state = PP_OFF_NONE,
     .tstate_datastack_chunk = 232,
     .cframe_current_frame = 0,
+    .cframe_previous = 8,
     .frameobj_size = 56,
     .frameobj_f_back = 16,
     .frameobj_f_code = PP_OFF_NONE,

@@ -41,6 +41,7 @@ static const struct pp_pyoffsets pp_offsets_3_13t = {
     .tstate_state = 40,
     .tstate_datastack_chunk = 232,
     .cframe_current_frame = PP_OFF_NONE,
+    .cframe_previous = PP_OFF_NONE,
     .frameobj_size = 88,
     .frameobj_f_back = 32,
     .frameobj_f_code = PP_OFF_NONE,

@@ -3,7 +3,9 @@
  * (csrc/merge.c), and the pure helpers of the symbolizer.
  *
  * Frame ids in these tests: natives are 100+, Python frames 1..99,
- * markers 900 (mismatch) and 901 (truncated), the eval loop's own frame 999.
+ * markers 900 (mismatch), 901 (truncated) and 902 (unproven), the eval
+ * loop's own frame 999.  Runs written {id, run_start} leave the addresses
+ * of the join evidence 0.
  */
 #include <stdint.h>
 #include <string.h>
@@ -12,8 +14,11 @@
 #include "sym.h"
 #include "tap.h"
 
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 #define MISMATCH 900u
 #define TRUNC 901u
+#define UNPROVEN 902u
 #define NONE UINT32_MAX
 
 static const uint32_t id_main[] = {100}, id_ext[] = {101}, id_helper[] = {102},
@@ -173,6 +178,257 @@ main(void)
         in.npy = LEN(py);
         CHECK_EQ_INT(pp_merge(&in, out, 10, &n), PP_MERGE_OK);
         CHECK_EQ_INT(n, 10);
+    }
+
+    /* ==== join evidence (perf mode) ====
+     * The native stack, root first, with each frame's SP; the copy holds
+     * [0x6b00, 0x7100): the leaf's SP up to above main's frame.
+     * Activation 0 (root) is [0x6f00, 0x7000), activation 1 [0x6c00, 0x6d00). */
+    {
+        const struct pp_merge_native nat[] = {NAT(id_main), EVAL, NAT(id_ext), NAT(id_helper),
+                                              INTERNAL(id_call), EVAL, NAT(id_leaf)};
+        static const uint64_t sp[] = {0x7000, 0x6f00, 0x6e00, 0x6d80, 0x6d00, 0x6c00, 0x6b00};
+        const uint32_t merged[] = {100, 1, 101, 102, 104, 2, 103};
+        const uint32_t unproven[] = {UNPROVEN, 100, 1, 101, 102, 104, 2, 103};
+        const uint32_t unmerged[] = {MISMATCH, 100, 999, 101, 102, 104, 999, 103};
+        uint64_t words[0x600 / 8], regs[17];
+        struct pp_merge_py py[2];
+        struct pp_merge_in in;
+#define WORD(addr) words[((addr) - 0x6b00) / 8]
+        memset(&in, 0, sizeof in);
+        memset(words, 0, sizeof words);
+        memset(regs, 0, sizeof regs);
+        memset(py, 0, sizeof py);
+        py[0].id = 1;
+        py[0].run_start = true;
+        py[1].id = 2;
+        py[1].run_start = true;
+        in.native = nat;
+        in.nnative = LEN(nat);
+        in.py = py;
+        in.npy = LEN(py);
+        in.mismatch_marker = MISMATCH;
+        in.truncated_marker = TRUNC;
+        in.unproven_marker = UNPROVEN;
+        in.ev.sp = sp;
+        in.ev.regs = regs;
+        in.ev.nregs = 17;
+        in.ev.stack = (const uint8_t *)words;
+        in.ev.stack_addr = 0x6b00;
+        in.ev.stack_len = sizeof words;
+
+        /* 3.12+: each run's shim lies in its own activation's frame */
+        in.ev.checks = PP_MEV_SHIM;
+        py[0].base_addr = 0x6f40;
+        py[1].base_addr = 0x6c40;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        CHECK(same(out, n, merged, LEN(merged)));
+        /* run 1 was entered from another C frame (the stack changed shape
+         * with the same counts): a mismatch */
+        py[1].base_addr = 0x6d40;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
+        CHECK(same(out, n, unmerged, LEN(unmerged)));
+        /* the activation's CFA is its caller's SP: 0x6d00 is outside */
+        py[1].base_addr = 0x6d00;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
+        py[1].base_addr = 0x6cf8;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* no shim address, or no SP for the activation: unproven, merged */
+        py[1].base_addr = 0;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        CHECK(same(out, n, unproven, LEN(unproven)));
+        py[1].base_addr = 0x6c40;
+        {
+            static const uint64_t sp0[] = {0x7000, 0x6f00, 0x6e00, 0x6d80, 0x6d00, 0, 0x6b00};
+            in.ev.sp = sp0;
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+            in.ev.sp = sp;
+        }
+        /* without checks the counts alone decide (blocking mode) */
+        in.ev.checks = 0;
+        py[1].base_addr = 0x6d40;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        py[1].base_addr = 0;
+
+        /* 3.11-3.12: the thread's _PyCFrame (innermost activation), its
+         * current_frame at +8 and previous at +16 in the copy */
+        in.ev.checks = PP_MEV_CFRAME;
+        in.ev.cframe_current = 8;
+        in.ev.cframe_previous = 16;
+        in.ev.cframe_addr = 0x6c80;
+        py[0].top_addr = 0x4000;
+        py[1].top_addr = 0x5000;
+        WORD(0x6c88) = 0x5000;
+        WORD(0x6c90) = 0x6f80;
+        WORD(0x6f88) = 0x4000;
+        WORD(0x6f90) = 0x1234; /* the thread state's root cframe: not looked at */
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        CHECK(same(out, n, merged, LEN(merged)));
+        /* the innermost activation ran another frame at the sample */
+        WORD(0x6c88) = 0x5100;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
+        WORD(0x6c88) = 0x5000;
+        /* the outer one did */
+        WORD(0x6f88) = 0x4100;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
+        WORD(0x6f88) = 0x4000;
+        /* the thread's cframe is in another C frame than the innermost
+         * activation's: it returned and called again elsewhere */
+        in.ev.cframe_addr = 0x6d90;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
+        in.ev.cframe_addr = 0x6c80;
+        /* the outer cframe outside its activation */
+        WORD(0x6c90) = 0x6e80;
+        WORD(0x6e88) = 0x4000;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
+        /* the outer cframe beyond the copy (a short copy): unproven */
+        WORD(0x6c90) = 0x6f80;
+        in.ev.stack_len = 0x6f80 - 0x6b00;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        CHECK(same(out, n, unproven, LEN(unproven)));
+        in.ev.stack_len = sizeof words;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* 3.12: shims and cframes together; one contradiction is enough */
+        in.ev.checks = PP_MEV_CFRAME | PP_MEV_SHIM;
+        py[0].base_addr = 0x6f40;
+        py[1].base_addr = 0x6c40;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        py[0].base_addr = 0x6c48;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
+        py[0].base_addr = 0;
+        py[1].base_addr = 0;
+        memset(words, 0, sizeof words);
+
+        /* <=3.10: each run's frame object, an argument of its activation,
+         * is in a register or in the copy below the activation's CFA */
+        in.ev.checks = PP_MEV_FRAMEOBJ;
+        py[0].base_addr = 0xaaa0;
+        py[1].base_addr = 0xbbb0;
+        WORD(0x6e10) = 0xaaa0; /* spilled by a callee of activation 0 */
+        regs[3] = 0xbbb0;      /* still in rbx at the sample */
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        CHECK(same(out, n, merged, LEN(merged)));
+        /* only above activation 1's CFA: not its evidence */
+        regs[3] = 0;
+        WORD(0x6d10) = 0xbbb0;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        CHECK(same(out, n, unproven, LEN(unproven)));
+        WORD(0x6cf8) = 0xbbb0;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* exact: a neighbouring value is not the frame */
+        WORD(0x6cf8) = 0xbbb8;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        /* above activation 0's CFA (0x7000): not found either */
+        WORD(0x6cf8) = 0xbbb0;
+        WORD(0x6e10) = 0;
+        WORD(0x7008) = 0xaaa0;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        WORD(0x6ff8) = 0xaaa0;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        memset(words, 0, sizeof words);
+        py[0].base_addr = py[1].base_addr = 0;
+
+        /* 3.11+: the activation's instruction pointer, in a register or
+         * spilled by a callee (below the activation's SP), points into
+         * the bytecode of its run's top frame */
+        in.ev.checks = PP_MEV_INSTR;
+        py[0].code_lo = 0x9000;
+        py[0].code_hi = 0x9040;
+        py[1].code_lo = 0xa000;
+        py[1].code_hi = 0xa100;
+        WORD(0x6e00) = 0x903e; /* spilled by activation 1's callees' callee */
+        regs[12] = 0xa000;     /* still in r12 */
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        CHECK(same(out, n, merged, LEN(merged)));
+        regs[12] = 0;
+        WORD(0x6b08) = 0xa0ff;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* past the bytecode, before it: not this function */
+        WORD(0x6b08) = 0xa100;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        CHECK(same(out, n, unproven, LEN(unproven)));
+        WORD(0x6b08) = 0x9ffe;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        /* in the activation's own frame [0x6c00, 0x6d00): its home slot
+         * (3.12's loop keeps next_instr there while it calls out) */
+        WORD(0x6b08) = 0;
+        WORD(0x6cf8) = 0xa010;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* above its CFA: the caller's, not evidence */
+        WORD(0x6cf8) = 0;
+        WORD(0x6d00) = 0xa010;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        WORD(0x6d00) = 0;
+        WORD(0x6c00) = 0xa010;
+        /* the outer activation's: below its CFA 0x7000 only */
+        WORD(0x6e00) = 0;
+        WORD(0x7000) = 0x9010;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        WORD(0x6ff8) = 0x9010;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* two runs in one function (recursion through C): one word proves both */
+        py[0].code_lo = 0xa000;
+        py[0].code_hi = 0xa100;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+        /* the innermost activation: a pointer into another recent
+         * function's bytecode nearer the leaf than its own (a register,
+         * or a lower address) means its own was a stale stack slot */
+        py[0].code_lo = 0x9000;
+        py[0].code_hi = 0x9040;
+        WORD(0x6e00) = 0x9010;
+        {
+            static const uint64_t other[] = {0x8000, 0x8100, 0xa000, 0xa100, 0xb000, 0xb080};
+            in.ev.other_code = other;
+            in.ev.n_other = 3;
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK); /* own: 0xa010 at 0x6c00 */
+            WORD(0x6b20) = 0xb004;  /* another function's, nearer the leaf */
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+            CHECK(same(out, n, unproven, LEN(unproven)));
+            WORD(0x6b20) = 0;
+            regs[3] = 0x8080;       /* in a register: nearest of all */
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+            regs[3] = 0;
+            WORD(0x6c08) = 0x8010;  /* farther than its own: not it */
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+            WORD(0x6b20) = 0x9004;  /* the outer run's function, not among the recent */
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+            WORD(0x6b20) = 0x7ff0;  /* in no function */
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_OK);
+            in.ev.other_code = NULL;
+            in.ev.n_other = 0;
+        }
+        /* no bytecode range known: unproven */
+        py[1].code_lo = py[1].code_hi = 0;
+        CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+        memset(words, 0, sizeof words);
+        memset(py, 0, sizeof py);
+        py[0].id = 1;
+        py[0].run_start = true;
+        py[1].id = 2;
+        py[1].run_start = true;
+
+        /* a truncated native stack: the runs aligned from the leaf, the
+         * matched join checked, unproven marked before the rest */
+        {
+            const struct pp_merge_native tn[] = {NAT(id_helper), INTERNAL(id_call), EVAL,
+                                                 NAT(id_leaf)};
+            static const uint64_t tsp[] = {0x6d80, 0x6d00, 0x6c00, 0x6b00};
+            const uint32_t want[] = {UNPROVEN, 1, TRUNC, 102, 104, 2, 103};
+            in.native = tn;
+            in.nnative = LEN(tn);
+            in.native_truncated = true;
+            in.ev.sp = tsp;
+            in.ev.checks = PP_MEV_SHIM;
+            py[0].base_addr = 0x7f00; /* the root run: its activation is not in the unwind */
+            py[1].base_addr = 0x6c40;
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_TRUNCATED);
+            py[1].base_addr = 0x6d40;
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_CONTRADICTED);
+            py[1].base_addr = 0;
+            CHECK_EQ_INT(pp_merge(&in, out, 64, &n), PP_MERGE_UNPROVEN);
+            CHECK(same(out, n, want, LEN(want)));
+        }
+#undef WORD
     }
 
     /* symbol-name helpers */

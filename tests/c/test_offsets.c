@@ -103,6 +103,7 @@ static const struct {
     {"tstate_state", V(13) | V(14) | V(15)},
     {"tstate_datastack_chunk", V(11) | V(12) | V(13) | V(14) | V(15)},
     {"cframe_current_frame", V(11) | V(12)},
+    {"cframe_previous", V(11) | V(12)},
     {"frameobj_f_code", V(8) | V(9) | V(10)},
     {"frameobj_f_lasti", V(8) | V(9) | V(10)},
     {"frameobj_f_gen", V(8) | V(9) | V(10)},

@@ -143,8 +143,9 @@ same_frames(const struct result *a, const struct result *b)
     if (a->n != b->n)
         return false;
     for (i = 0; i < a->n; i++)
-        if (a->f[i].pc != b->f[i].pc || a->f[i].flags != b->f[i].flags)
-            return false;
+        if (a->f[i].pc != b->f[i].pc || a->f[i].flags != b->f[i].flags ||
+            a->f[i].sp != b->f[i].sp || a->f[i].sp == 0 || (i > 0 && a->f[i].sp <= a->f[i - 1].sp))
+            return false; /* the SPs: the same, known, growing towards the root */
     return true;
 }
 
