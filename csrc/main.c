@@ -75,7 +75,7 @@ report(int err, const struct pp_session *s, const struct pp_session_opts *o)
     case PP_EVERSION:
         fprintf(stderr, "pyprof: error: unsupported Python version %s\n",
                 s->rt.version_str[0] ? s->rt.version_str : "(unknown)");
-        fprintf(stderr, "pyprof: hint: pyprof supports CPython 3.8 to 3.13 (default, "
+        fprintf(stderr, "pyprof: hint: pyprof supports CPython 3.8 to 3.15 (default, "
                         "non-debug builds)\n");
         break;
     case PP_ELAUNCH:

@@ -381,7 +381,8 @@ def native_summary(profile):
     text = ", native (%s, %s): %d merge failures (%.2f%%), %d truncated" % (
         mode, profile.meta.get("unwinder", "?"), failures, 100.0 * failures / samples if samples else 0.0,
         profile.stat("native_truncated"))
-    if "merge_unproven" in profile.stats and (mode != "blocking" or profile.stat("merge_unproven")):
+    if "merge_unproven" in profile.stats and (mode == "perf" or profile.stat("merge_unproven")):
+        # (bpf and blocking take both halves in one instant: nothing to prove)
         unproven = profile.stat("merge_unproven")   # joins nothing showed to be of one instant
         text += ", %d unproven (%.2f%%)" % (unproven, 100.0 * unproven / samples if samples else 0.0)
     if mode == "blocking":
