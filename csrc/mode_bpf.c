@@ -301,6 +301,13 @@ process_record(struct pp_session *s, const struct pp_bpf_record *r)
         uint64_t v;
         if (pp_hmap_get(&nt->bpf_tstate_ids, r->tstate, &v) && v - 1 < s->threads.len)
             py->thread = pp_vec_at(&s->threads, v - 1);
+        if (py->thread && py->thread->tstate_addr != r->tstate) /* re-read since the map */
+            py->thread = NULL;
+        for (i = 0; !py->thread && (size_t)i < s->threads.len; i++) {
+            struct pp_pythread *t = pp_vec_at(&s->threads, (size_t)i);
+            if (t->tstate_addr == r->tstate)
+                py->thread = t;
+        }
         if (r->flags & PP_BPF_REC_PYFAULT) {
             nt->bpf_pyfault++;
             py->err = PP_EFAULT;

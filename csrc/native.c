@@ -639,11 +639,15 @@ pp_native_summary(struct pp_session *s, char *buf, size_t len)
                  nt->unw->ops->name, (unsigned long long)nt->mismatches, rate,
                  (unsigned long long)nt->truncated,
                  quantile(nt->stop_ns, nt->nstop, 0.5) / 1000.0);
-    else
-        snprintf(buf, len, ", native (%s, %s): %llu merge failures (%.2f%%), %llu unproven (%.2f%%), %llu truncated, %llu lost",
-                 mode_name(nt->mode), nt->unw->ops->name, (unsigned long long)nt->mismatches,
-                 rate, (unsigned long long)nt->unproven, urate, (unsigned long long)nt->truncated,
+    else if (nt->mode == PP_NATIVE_PERF) /* joins of two instants: checked, maybe unproven */
+        snprintf(buf, len, ", native (perf, %s): %llu merge failures (%.2f%%), %llu unproven (%.2f%%), %llu truncated, %llu lost",
+                 nt->unw->ops->name, (unsigned long long)nt->mismatches, rate,
+                 (unsigned long long)nt->unproven, urate, (unsigned long long)nt->truncated,
                  (unsigned long long)lost(nt));
+    else
+        snprintf(buf, len, ", native (%s, %s): %llu merge failures (%.2f%%), %llu truncated, %llu lost",
+                 mode_name(nt->mode), nt->unw->ops->name, (unsigned long long)nt->mismatches,
+                 rate, (unsigned long long)nt->truncated, (unsigned long long)lost(nt));
 }
 
 void
