@@ -55,7 +55,7 @@ HAVE_BPF ?= $(shell [ "$$(uname -m)" = x86_64 ] && echo 'int x;' | \
 	$(BPF_CLANG) -target bpf -x c -c -o /dev/null - >/dev/null 2>&1 && echo 1)
 ifeq ($(HAVE_BPF),1)
 BPF_BLOB := $(BUILD)/obj/bpf_blob.o
-$(BUILD)/obj/bpf.o: CFLAGS += -DPP_HAVE_BPF
+$(BUILD)/obj/bpf.o: override CFLAGS += -DPP_HAVE_BPF
 $(BUILD)/obj/bpf.o: $(BUILD)/bpf/capture.bpf.o
 endif
 
