@@ -14,23 +14,10 @@
 #include "native.h"
 #include "pstop.h"
 
-static long
-read_sysctl(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    long v = -99;
-    if (f) {
-        if (fscanf(f, "%ld", &v) != 1)
-            v = -99;
-        fclose(f);
-    }
-    return v;
-}
-
 static void
 say_perf_denied(int why)
 {
-    long paranoid = read_sysctl("/proc/sys/kernel/perf_event_paranoid");
+    long paranoid = pp_proc_sysctl("/proc/sys/kernel/perf_event_paranoid");
     fprintf(stderr,
             "pyprof: perf events on this process are not permitted (%s; "
             "kernel.perf_event_paranoid = %ld): falling back to --blocking, which stops each "
@@ -42,7 +29,7 @@ say_perf_denied(int why)
 static void
 say_ptrace_denied(int why)
 {
-    long yama = read_sysctl("/proc/sys/kernel/yama/ptrace_scope");
+    long yama = pp_proc_sysctl("/proc/sys/kernel/yama/ptrace_scope");
     char ys[64] = "";
     if (yama != -99)
         snprintf(ys, sizeof ys, "; kernel.yama.ptrace_scope = %ld", yama);
@@ -145,7 +132,7 @@ pp_mode_pick(struct pp_session *s)
             fprintf(stderr, "pyprof: error: perf events on this process are not permitted (%s; "
                             "kernel.perf_event_paranoid = %ld): %s needs them; run as root or "
                             "grant CAP_PERFMON\n",
-                    strerror(e ? e : EACCES), read_sysctl("/proc/sys/kernel/perf_event_paranoid"),
+                    strerror(e ? e : EACCES), pp_proc_sysctl("/proc/sys/kernel/perf_event_paranoid"),
                     what);
             s->error_said = true;
             goto fail;

@@ -90,6 +90,37 @@ pp_perf_has(const struct pp_perf *p, int tid)
  * blocked), and context_switch adds a record at the switch-in: the time
  * between the two is the time the thread waited.
  */
+/* Maps t's ring (pages of data, fewer when the mlock budget is small) and
+ * keeps t; on failure t's fd is closed. */
+static int
+map_ring(struct pp_perf *p, struct pp_perf_thread *t, size_t pages, int *why)
+{
+    int err;
+    for (;;) { /* unprivileged users have a small mlock budget: shrink */
+        void *m = mmap(NULL, (pages + 1) * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd, 0);
+        if (m != MAP_FAILED) {
+            t->base = m;
+            t->data_size = pages * 4096;
+            break;
+        }
+        err = errno;
+        if (pages <= 2 || (err != EPERM && err != ENOMEM)) {
+            close(t->fd);
+            if (why)
+                *why = err;
+            return err == EPERM ? PP_EPERM : PP_ENOMEM;
+        }
+        pages /= 2;
+    }
+    if ((err = pp_vec_append(&p->threads, t))) {
+        munmap(t->base, t->data_size + 4096);
+        close(t->fd);
+        return err;
+    }
+    p->opened++;
+    return 0;
+}
+
 static int
 open_one(struct pp_perf *p, int tid, bool offcpu, int *why)
 {
@@ -136,29 +167,7 @@ open_one(struct pp_perf *p, int tid, bool offcpu, int *why)
     t.cpu = -1;
     t.fd = fd;
     t.offcpu = offcpu;
-    for (;;) { /* unprivileged users have a small mlock budget: shrink */
-        void *m = mmap(NULL, (pages + 1) * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (m != MAP_FAILED) {
-            t.base = m;
-            t.data_size = pages * 4096;
-            break;
-        }
-        err = errno;
-        if (pages <= 2 || (err != EPERM && err != ENOMEM)) {
-            close(fd);
-            if (why)
-                *why = err;
-            return err == EPERM ? PP_EPERM : PP_ENOMEM;
-        }
-        pages /= 2;
-    }
-    if ((err = pp_vec_append(&p->threads, &t))) {
-        munmap(t.base, t.data_size + 4096);
-        close(fd);
-        return err;
-    }
-    p->opened++;
-    return 0;
+    return map_ring(p, &t, pages, why);
 }
 
 int
@@ -224,29 +233,7 @@ pp_perf_add_cpu(struct pp_perf *p, int cpu, bool kernel, int *why)
     t.tid = -1;
     t.cpu = cpu;
     t.fd = fd;
-    for (;;) { /* a small mlock budget: shrink */
-        void *m = mmap(NULL, (pages + 1) * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (m != MAP_FAILED) {
-            t.base = m;
-            t.data_size = pages * 4096;
-            break;
-        }
-        err = errno;
-        if (pages <= 2 || (err != EPERM && err != ENOMEM)) {
-            close(fd);
-            if (why)
-                *why = err;
-            return err == EPERM ? PP_EPERM : PP_ENOMEM;
-        }
-        pages /= 2;
-    }
-    if ((err = pp_vec_append(&p->threads, &t))) {
-        munmap(t.base, t.data_size + 4096);
-        close(fd);
-        return err;
-    }
-    p->opened++;
-    return 0;
+    return map_ring(p, &t, pages, why);
 }
 
 static void

@@ -437,3 +437,16 @@ pp_proc_task_futex(int pid, int tid, unsigned long long *uaddr)
     *uaddr = a0;
     return 0;
 }
+
+long
+pp_proc_sysctl(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long v = -99;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = -99;
+        fclose(f);
+    }
+    return v;
+}

@@ -25,6 +25,10 @@ struct pp_tasks {
     size_t n, cap;
 };
 
+/* A number from /proc/sys (e.g. kernel.perf_event_paranoid), or -99 when
+ * it cannot be read (no such sysctl). */
+long pp_proc_sysctl(const char *path);
+
 /* 0 if pid is a live user process; PP_ENOPROC, PP_EKTHREAD, PP_EPERM. */
 int pp_proc_check(int pid);
 

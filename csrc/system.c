@@ -22,19 +22,6 @@
 #define MAX_CPUS 4096
 #define NATIVE_EXES_MAX 4096
 
-static long
-read_sysctl(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    long v = -99;
-    if (f) {
-        if (fscanf(f, "%ld", &v) != 1)
-            v = -99;
-        fclose(f);
-    }
-    return v;
-}
-
 /* ==== kernel symbols ==== */
 
 struct ksym_sort {
@@ -194,7 +181,7 @@ say_denied(int why)
             "pyprof: -a (system-wide) is not permitted (%s; kernel.perf_event_paranoid = %ld): "
             "it needs root, or CAP_PERFMON and CAP_SYS_PTRACE ('pyprof check' says what this "
             "user may do)\n",
-            strerror(why ? why : EACCES), read_sysctl("/proc/sys/kernel/perf_event_paranoid"));
+            strerror(why ? why : EACCES), pp_proc_sysctl("/proc/sys/kernel/perf_event_paranoid"));
 }
 
 static int
@@ -252,7 +239,7 @@ pp_system_open(struct pp_system *sys, const struct pp_session_opts *o)
             sys->kernel = false;
             fprintf(stderr, "pyprof: --kernel: kernel samples are not permitted (%s; "
                             "kernel.perf_event_paranoid = %ld): user frames only\n",
-                    strerror(why), read_sysctl("/proc/sys/kernel/perf_event_paranoid"));
+                    strerror(why), pp_proc_sysctl("/proc/sys/kernel/perf_event_paranoid"));
         } else if (err) {
             return err;
         }
@@ -267,7 +254,7 @@ pp_system_open(struct pp_system *sys, const struct pp_session_opts *o)
             sys->ksyms_hidden = true;
             fprintf(stderr, "pyprof: --kernel: kernel symbols are hidden (kernel.kptr_restrict "
                             "= %ld): kernel frames are shown as [kernel]\n",
-                    read_sysctl("/proc/sys/kernel/kptr_restrict"));
+                    pp_proc_sysctl("/proc/sys/kernel/kptr_restrict"));
         }
         if (!(sys->kframes = calloc(KFRAMES_MAX, sizeof *sys->kframes)))
             return PP_ENOMEM;
