@@ -304,10 +304,11 @@ class ReportView:
         for row in self.visible_rows():
             mark = "-" if row.name in self.expanded else "+"
             if self.children:
-                text = "%8.2f%% %8.2f%% %9d  %s %s" % (agg.percent(row.children), agg.percent(row.self),
-                                                       row.children, mark, row.name)
+                text = "%8.2f%% %8.2f%% %s  %s %s" % (agg.percent(row.children), agg.percent(row.self),
+                                                      _count(row.children, self.ms()), mark, row.name)
             else:
-                text = "%8.2f%% %9d  %s %s" % (agg.percent(row.self), row.self, mark, row.name)
+                text = "%8.2f%% %s  %s %s" % (agg.percent(row.self), _count(row.self, self.ms()), mark,
+                                              row.name)
             out.append(Line("func", row.name, row.name, text))
             if row.name in self.expanded:
                 indent = " " * (self.name_column() + 2)
@@ -318,7 +319,9 @@ class ReportView:
                         share = 100.0 * count / base if base else 0.0
                         target = None if other in (ROOT, SELF) else other
                         out.append(Line("entry", row.name, target,
-                                        "%s  %7.2f%% %8d  %s" % (indent, share, count, other)))
+                                        "%s  %7.2f%% %s  %s" % (indent, share,
+                                                                _count(count, self.ms()).strip().rjust(8),
+                                                                other)))
         return out
 
     def name_column(self):
@@ -339,10 +342,15 @@ class ReportView:
                                              self.source.meta.get("pid", "?"))
         return "command: unknown (collapsed input)"
 
+    def ms(self):
+        """--off-cpu profiles count ns: their count column is in ms, as in --stdio."""
+        return self.source.kind == "raw" and raw.weighted_ns(self.source.meta)
+
     def column_text(self):
+        label = "ms" if self.ms() else "Samples"
         if self.children:
-            return "  %9s %9s %9s  %s" % ("Children", "Self", "Samples", "Function")
-        return "  %9s %9s  %s" % ("Self", "Samples", "Function")
+            return "  %9s %9s %9s  %s" % ("Children", "Self", label, "Function")
+        return "  %9s %9s  %s" % ("Self", label, "Function")
 
     # --- actions ---
 
