@@ -72,8 +72,9 @@ def record_mode(pid, capture, rate, seconds, env=None, sampler=SAMPLER):
 
 
 def leaf_figures(prof):
-    """(leaf samples, % true order, % marked, % wrong, % merge failures of all samples)."""
-    c = {"merged": 0, "detected": 0, "wrong": 0}
+    """(leaf samples, % true order, % marked (a mismatch, or an unproven join: perf mode),
+    % silently wrong, % merge failures of all samples)."""
+    c = {"merged": 0, "detected": 0, "wrong": 0, "unproven": 0, "unproven_wrong": 0}
     for stack_id, _, count in prof.counts:
         frames = [prof.frames[f] for f in prof.stacks[stack_id]]
         if any(f.name == "cbext_burn" for f in frames):
@@ -81,7 +82,8 @@ def leaf_figures(prof):
     n = sum(c.values())
     pct = (lambda k: 100.0 * c[k] / n) if n else (lambda k: 0.0)
     samples = prof.stat("native_samples") or 1
-    return n, pct("merged"), pct("detected"), pct("wrong"), 100.0 * prof.stat("merge_failures") / samples
+    return (n, pct("merged"), pct("detected") + pct("unproven") + pct("unproven_wrong"),
+            pct("wrong"), 100.0 * prof.stat("merge_failures") / samples)
 
 
 def interpreters():
