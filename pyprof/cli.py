@@ -42,8 +42,6 @@ FORMAT_BY_EXTENSION = ((".speedscope.json", "speedscope"), (".json", "speedscope
                        (".collapsed", "collapsed"), (".txt", "collapsed"), (".pb.gz", "pprof"),
                        (".pprof", "pprof"), (".raw", "raw"))
 DEFAULT_FORMAT = "flamegraph"
-# perf's letters, kept for perf's meanings (a later version implements them).
-RESERVED_OPTIONS = {}
 # A launched command that ends with a failure this soon did not really run.
 FAILED_AT_ONCE_S = 1.0
 SUMMARY_WORDS = (
@@ -204,8 +202,6 @@ def explain_usage_error(message, parser, argv):
     if not unknown:
         return message
     word = unknown.group(1).split("=", 1)[0]
-    if word in RESERVED_OPTIONS:
-        return "%s is kept for %s, which pyprof does not implement yet" % (word, RESERVED_OPTIONS[word])
     commands = getattr(parser, "pyprof_commands", {})
     sub = commands.get(argv[0]) if argv else None
     options = sorted({opt for action in (sub or parser)._actions for opt in action.option_strings})
