@@ -79,8 +79,8 @@ def record(interp, extra=(), env=None):
 @pytest.mark.parametrize("interp", _params())
 def test_perf_mode_marks_joins_of_two_instants(interp):
     # GIVEN two functions called in turn at the same depth, one in libz, one not
-    # WHEN pyprof records it attached in perf mode (the default) at 1 kHz
-    run = record(interp)
+    # WHEN pyprof records it attached in perf mode (--capture perf: as root bpf is the default) at 1 kHz
+    run = record(interp, extra=["--capture", "perf"])
     raw = run.raw
     total = run.total
     leaked = {s: n for s, n in run.items() if impossible(s) and not marked(s)}
