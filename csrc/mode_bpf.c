@@ -49,7 +49,6 @@ struct pp_bpf_thread {
 };
 
 static struct pp_session *sessions[MAX_SESSIONS];
-static uint64_t unrouted; /* records of no registered session */
 
 static struct pp_session *
 session_of(uint32_t pid)
@@ -167,11 +166,8 @@ refresh_tmap(struct pp_session *s, uint64_t now)
     size_t i;
 
     nt->bpf_tmap_ns = now;
-    pp_mem_cache_reset(s->mem);
-    if (pp_pyframe_threads(&s->walker, &s->threads) != 0)
+    if (pp_native_threads(s) != 0)
         return;
-    if (s->layout.o.tstate_native_thread_id < 0)
-        pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks);
     pp_hmap_clear(&nt->bpf_tstate_ids);
     for (i = 0; i < nt->bpf_threads.len; i++)
         ((struct pp_bpf_thread *)pp_vec_at(&nt->bpf_threads, i))->seen = false;
@@ -355,10 +351,8 @@ on_record(void *arg, const struct pp_bpf_record *r)
     struct pp_session *s = session_of(r->pid);
     int err;
     (void)arg;
-    if (!s || !s->nat) {
-        unrouted++;
+    if (!s || !s->nat) /* its session ended: the records left of it are dropped */
         return 0;
-    }
     err = process_record(s, r);
     return err && pp_err_class(err) == PP_FATAL ? err : 0;
 }

@@ -185,6 +185,18 @@ find_pythread(struct pp_session *s, int tid)
     return NULL;
 }
 
+int
+pp_native_threads(struct pp_session *s)
+{
+    int err;
+    pp_mem_cache_reset(s->mem);
+    if ((err = pp_pyframe_threads(&s->walker, &s->threads)))
+        return err;
+    if (s->layout.o.tstate_native_thread_id < 0) /* <=3.10: TIDs from glibc's descriptor */
+        pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks);
+    return 0;
+}
+
 /* Reads the Python stack of tid now (the value: nt->py). */
 void
 pp_native_capture_py(struct pp_session *s, int tid)
@@ -195,14 +207,10 @@ pp_native_capture_py(struct pp_session *s, int tid)
 
     memset(py, 0, sizeof(*py));
     py->late = s->nat->mode == PP_NATIVE_BPF; /* bpf: a thread its map did not know */
-    pp_mem_cache_reset(s->mem);
-    err = pp_pyframe_threads(&s->walker, &s->threads);
-    if (err) {
+    if ((err = pp_native_threads(s))) {
         py->err = err;
         return;
     }
-    if (s->layout.o.tstate_native_thread_id < 0)
-        pp_pyframe_map_tids(&s->walker, &s->threads, &s->tasks);
     t = find_pythread(s, tid);
     if (s->opts.gil) { /* --gil: only the thread holding it (none: a native thread) */
         uint64_t gil, holder;

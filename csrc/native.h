@@ -130,6 +130,8 @@ bool pp_native_denied_by_test(const char *what);
 /* PYPROF_VERIFY_JOINS=0: no join evidence checks (for before/after
  * comparisons); =1: checks in blocking mode too. */
 bool pp_native_verify_off(void);
+/* The target's thread states now (s->threads), with their TIDs. */
+int pp_native_threads(struct pp_session *s);
 /* Reads the Python stack of tid now (into s->nat). */
 void pp_native_capture_py(struct pp_session *s, int tid);
 /* The same, as a pp_pstop_sample() callback: arg is a struct pp_native_cap. */

@@ -90,6 +90,19 @@ pp_perf_has(const struct pp_perf *p, int tid)
  * blocked), and context_switch adds a record at the switch-in: the time
  * between the two is the time the thread waited.
  */
+/* perf_event_open's errno as the caller's PP_E* */
+static int
+open_error(int err)
+{
+    if (err == ESRCH)
+        return PP_EGONE;
+    if (err == EACCES || err == EPERM)
+        return PP_EPERM;
+    if (err == ENOENT || err == EOPNOTSUPP || err == ENODEV)
+        return PP_ENOEVENT;
+    return PP_EIO;
+}
+
 /* Maps t's ring (pages of data, fewer when the mlock budget is small) and
  * keeps t; on failure t's fd is closed. */
 static int
@@ -154,13 +167,7 @@ open_one(struct pp_perf *p, int tid, bool offcpu, int *why)
         err = errno;
         if (why)
             *why = err;
-        if (err == ESRCH)
-            return PP_EGONE;
-        if (err == EACCES || err == EPERM)
-            return PP_EPERM;
-        if (err == ENOENT || err == EOPNOTSUPP || err == ENODEV)
-            return PP_ENOEVENT;
-        return PP_EIO;
+        return open_error(err);
     }
     memset(&t, 0, sizeof t);
     t.tid = tid;
@@ -436,7 +443,7 @@ int
 pp_perf_open_counter(int tid, const struct pp_event *ev, uint64_t period, int *why)
 {
     struct perf_event_attr attr;
-    int fd, err;
+    int fd;
 
     *why = 0;
     memset(&attr, 0, sizeof attr);
@@ -452,15 +459,8 @@ pp_perf_open_counter(int tid, const struct pp_event *ev, uint64_t period, int *w
     fd = sys_perf_event_open(&attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd >= 0)
         return fd;
-    err = errno;
-    *why = err;
-    if (err == ESRCH)
-        return PP_EGONE;
-    if (err == EACCES || err == EPERM)
-        return PP_EPERM;
-    if (err == ENOENT || err == EOPNOTSUPP || err == ENODEV)
-        return PP_ENOEVENT;
-    return PP_EIO;
+    *why = errno;
+    return open_error(*why);
 }
 
 int

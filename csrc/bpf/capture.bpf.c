@@ -231,10 +231,8 @@ pp_capture(void *ctx)
 
     (void)ctx;
     c = bpf_map_lookup_elem(&configs, &tgid);
-    if (!c) {
-        count(PP_BPF_CNT_NOCONFIG);
-        return 0;
-    }
+    if (!c)
+        return 0; /* a process whose session ended */
     count(PP_BPF_CNT_RUNS);
     s = bpf_map_lookup_elem(&scratch, &zero);
     if (!s)

@@ -81,7 +81,6 @@ struct pp_bpf_record {
 enum {
     PP_BPF_CNT_RUNS = 0,   /* program runs for a target thread */
     PP_BPF_CNT_LOST,       /* the ring was full */
-    PP_BPF_CNT_NOCONFIG,   /* a thread of no configured process */
     PP_BPF_CNT_N
 };
 

@@ -15,7 +15,6 @@
 3. A sampler built without clang (HAVE_BPF=0) has no bpf mode and says so.
 """
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,10 +27,10 @@ from pyprof_e2e import REPO, SAMPLER, run_sampler
 
 sys.path.insert(0, str(REPO / "tests" / "native"))
 sys.path.insert(0, str(REPO / "tests" / "bench"))
-import build_ext  # noqa: E402
-from exact import Hogs, leaf_figures  # noqa: E402  (tests/bench/exact.py: make bench's section 7)
+from exact import LEAF_MS, SHORTCALLS, Hogs, leaf_figures  # noqa: E402  (tests/bench/exact.py: make bench's section 7)
 from exact import record_mode as _record_mode  # noqa: E402
 from pyprof import raw as rawfmt  # noqa: E402
+from test_native import cbext_dir as ext_dir  # noqa: E402  (built once per session)
 
 
 def record_mode(pid, capture, rate, seconds, env=None):
@@ -40,43 +39,16 @@ def record_mode(pid, capture, rate, seconds, env=None):
     assert prof is not None, err
     return prof, err
 
-SHORTCALLS = str(REPO / "tests" / "native" / "shortcalls.py")
-LEAF_MS = "0.03"
 EXACT_MIN = 99.5        # % of the leaf samples in the true order
 MISMATCH_MAX = 0.5      # % of all samples that are merge failures
 BPF_SECONDS = {200: 6, 1000: 3}   # >= ~600 leaf samples on a loaded machine
 OTHER_SECONDS = 2
-_BUILDS = {}
-
-
-def _params():
-    out = []
-    for pid, interp in e2e.discover_interpreters():
-        if pid.startswith("venv-"):
-            continue
-        marks = () if interp else pytest.mark.skip(reason="interpreter %s is not installed" % pid)
-        out.append(pytest.param(interp, id=pid, marks=marks))
-    return out
-
-
-@pytest.fixture(params=_params())
-def binterp(request):
-    return request.param
-
-
-def ext_dir(interp):
-    if interp.path not in _BUILDS:
-        try:
-            _BUILDS[interp.path] = build_ext.build(interp.path)
-        except build_ext.BuildError as e:
-            pytest.fail("cannot build the test extension for %s: %s" % (interp, e))
-    return _BUILDS[interp.path]
 
 
 @pytest.mark.parametrize("rate", [200, 1000])
-def test_bpf_exact_under_load(binterp, rate):
+def test_bpf_exact_under_load(interp, rate):
     # GIVEN the short-call workload attached, and the two cores busy with other processes
-    target = e2e.spawn([binterp.path, SHORTCALLS, ext_dir(binterp), LEAF_MS, "600"],
+    target = e2e.spawn([interp.path, SHORTCALLS, ext_dir(interp), LEAF_MS, "600"],
                        stdout=subprocess.PIPE)
     try:
         e2e.wait_for_ready(target)
@@ -92,7 +64,7 @@ def test_bpf_exact_under_load(binterp, rate):
         e2e.kill_group(target)
         target.wait()
 
-    print("\n%s at %d Hz, two busy loops beside it:" % (binterp.id, rate))
+    print("\n%s at %d Hz, two busy loops beside it:" % (interp.id, rate))
     print("  %-7s %7s %11s %8s %7s %12s" % ("capture", "leaf", "true order", "marked", "wrong",
                                             "mismatch/all"))
     for capture, (prof, _) in rows.items():
