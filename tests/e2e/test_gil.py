@@ -17,6 +17,7 @@ PYTHON_GIL=0 there is no GIL, --gil says so and filters nothing, and no thread
 ever waits for one.
 """
 import collections
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ def interp(request):
     return request.param
 
 
-def _record(interp, tmp_path, *flags, env=None, stderr=None):
+def _record(interp, tmp_path, *flags, env=None, stderr=None, stdout=None):
     out = tmp_path / "gil.txt"
     cmd = [sys.executable, "-m", "pyprof", "record", "--threads", "-F", "200", "-d", "3", "--format", "collapsed",
            "-o", str(out)] + list(flags) + ["--", interp.path, str(WORKLOAD), str(cbext_dir(interp)), "5"]
@@ -45,6 +46,8 @@ def _record(interp, tmp_path, *flags, env=None, stderr=None):
     assert proc.returncode == 0, proc.stderr
     if stderr is not None:
         stderr.append(proc.stderr)
+    if stdout is not None:
+        stdout.append(proc.stdout)
     per_thread = collections.defaultdict(collections.Counter)
     for line in out.read_text().splitlines():
         stack, count = line.rsplit(" ", 1)
@@ -63,16 +66,39 @@ def _total(counter):
     return sum(counter.values())
 
 
+def _held_by_holder(stdout):
+    """(H, P) from the holder's last "held H of P" line: it held the GIL inside
+    cbext.leaf for H of the P wall seconds since the threads were let go."""
+    lines = [line.split() for line in stdout.splitlines() if line.startswith("held ")]
+    assert lines, "the workload printed no 'held' line: %r" % stdout[-500:]
+    return float(lines[-1][1]), float(lines[-1][3])
+
+
 def test_gil_keeps_only_the_holder(interp, tmp_path):
-    per = _record(interp, tmp_path, "--gil")
+    stdout = []
+    per = _record(interp, tmp_path, "--gil", stdout=stdout)
     holder = _total(per["holder"])
     others = {name: _total(c) for name, c in per.items() if name not in ("holder",)}
-    # the spinners get the GIL only in the few ms between two 500 ms C calls
-    # (a switch interval each, 2-6 % of the samples); before the threads
-    # start, the main thread holds it
     spinners = sum(n for name, n in others.items() if name.startswith("spinner"))
     assert holder >= 150, per.keys()
-    assert spinners <= 0.10 * holder, "--gil: holder %d samples, others %s" % (holder, others)
+    # The truth: the spinners get the GIL only between two 500 ms C calls of
+    # the holder, which measures its own time inside them.  On an idle machine
+    # that is a few switch intervals (2-6 % of the time); on a busy one a
+    # spinner descheduled while it holds the GIL keeps it longer (up to 11 %
+    # seen in CI), and the truth moves with it.  Samples before the threads
+    # start are the main thread's and are left out of both sides.
+    held, period = _held_by_holder(stdout[0])
+    truth = 1.0 - held / period  # the most the spinners can have held
+    assert truth < 0.30, "machine too busy to tell: the holder held the GIL only %.2f of %.2f s" % (held, period)
+    n = holder + spinners
+    share = spinners / n
+    # binomial noise of the share, 3 sigma, plus 2 points for the holder's
+    # last, unfinished call (not in the truth) and the GIL's handovers
+    tolerance = 3 * math.sqrt(max(truth, 0.02) * (1 - truth) / n) + 0.02
+    assert share <= truth + tolerance, (
+        "--gil: the spinners have %.1f %% of %d samples, but held the GIL at most %.1f %% of the time "
+        "(holder inside cbext.leaf %.2f of %.2f s); per thread %s"
+        % (100 * share, n, 100 * truth, held, period, others))
     in_hold = sum(n for stack, n in per["holder"].items() if any(f.startswith("hold_gil ") for f in stack))
     assert in_hold >= 0.95 * holder, per["holder"].most_common(3)
 

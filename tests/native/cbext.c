@@ -3,7 +3,8 @@
  * tests with -O2 -fomit-frame-pointer (tests/native/build_ext.py).
  *
  *   cbext.entry(cb, n)   C entry -> C helper -> cb() n times (Python)
- *   cbext.leaf(ms)       C -> C leaf that burns the CPU for ms milliseconds
+ *   cbext.leaf(ms)       C -> C leaf that burns the CPU for ms milliseconds;
+ *                        returns the wall seconds (CLOCK_MONOTONIC) it took
  *   cbext.consume(it, n) C drives a Python iterator (a generator): next(it) n times
  *   cbext.spawn_native_thread(ms)
  *                        start a pthread with no Python thread state that spins
@@ -50,11 +51,14 @@ __attribute__((noinline)) static PyObject *
 cbext_leaf(PyObject *self, PyObject *arg)
 {
     double ms = PyFloat_AsDouble(arg);
+    struct timespec t0, t1;
     (void)self;
     if (ms < 0 && PyErr_Occurred())
         return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     cbext_burn(ms);
-    Py_RETURN_NONE;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return PyFloat_FromDouble((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
 __attribute__((noinline)) int
