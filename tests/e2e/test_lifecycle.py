@@ -14,6 +14,8 @@ import pytest
 import pyprof_e2e as e2e
 from pyprof_e2e import SAMPLER, run_sampler
 
+from pyprof import raw as rawfmt  # noqa: E402
+
 
 # --------------------------------------------------------------------------- #
 # 1. modules removed from a --native target (dwfl_report_end's callback)
@@ -380,20 +382,6 @@ def test_subprocesses_more_than_4096_processes(any_interp):
 # 8. bounded tables: the code-object cache, the (stack, thread) counts
 # --------------------------------------------------------------------------- #
 
-def _raw_stats(path):
-    stats, threads, counts = {}, [], 0
-    with open(path) as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if parts[0] == "S":
-                stats[parts[1]] = int(parts[2])
-            elif parts[0] == "T":
-                threads.append(int(parts[2]))
-            elif parts[0] == "C":
-                counts += 1
-    return stats, threads, counts
-
-
 CODE_CHURN = """
 import sys, time
 end = time.time() + float(sys.argv[1])
@@ -415,7 +403,7 @@ def test_code_cache_reuses_forgotten_slots(any_interp):
         result = run_sampler(["record", "-F", "1000", "--raw", raw, "--", any_interp.path,
                               "-c", CODE_CHURN, "4"], timeout=60)
         assert result.returncode == 0, e2e.describe(result)
-        stats, _, _ = _raw_stats(raw)
+        stats = rawfmt.read_raw(raw).stats
         misses, slots = stats["code_cache_misses"], stats["code_cache_slots"]
         assert misses > 300, stats               # the churn did replace cached code objects
         assert slots < 0.75 * misses, "forgotten slots are not reused: %s" % stats
@@ -441,7 +429,8 @@ def test_thread_churn_is_bounded(any_interp):
                               "--raw", raw, "--collapsed", col, "--", any_interp.path, "-c",
                               THREAD_CHURN, "600"], timeout=90)
         assert result.returncode == 0, e2e.describe(result)
-        stats, threads, counts = _raw_stats(raw)
+        prof = rawfmt.read_raw(raw)
+        stats, threads = prof.stats, [tid for tid, _ in prof.threads.values()]
         assert len(threads) <= 101, len(threads)
         assert -1 in threads and stats["threads_merged"] > 0, stats
         assert "later ones are counted together" in result.stderr, e2e.describe(result)
