@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include "bpf.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
@@ -20,8 +19,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "dl.h"
 #include "err.h"
 #include "log.h"
+#include "util.h"
 
 #ifdef PP_HAVE_BPF
 extern const unsigned char pp_bpf_object[];
@@ -84,35 +85,23 @@ pp_bpf_built(void)
 }
 
 #ifdef PP_HAVE_BPF
+static const struct pp_dl_sym lb_syms[] = {
+#define PP_BPF_SYM(ret, name, args) {#name, (void **)&lb.name},
+    PP_BPF_FUNCS(PP_BPF_SYM)
+#undef PP_BPF_SYM
+};
+
 static int
 load_libbpf(char *why, size_t whylen)
 {
-    static int state; /* 0 not tried, 1 loaded, -1 failed */
-    static char reason[256];
-    void *h;
-
-    if (state == 0) {
-        state = -1;
-        h = dlopen("libbpf.so.1", RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-            snprintf(reason, sizeof reason,
-                     "cannot load libbpf.so.1 (%s): install libbpf (Debian: apt install libbpf1)",
-                     dlerror());
-        } else {
-            state = 1;
-#define PP_BPF_SYM(ret, name, args)                                                           \
-    if (state == 1 && !(*(void **)&lb.name = dlsym(h, #name))) {                              \
-        snprintf(reason, sizeof reason, "libbpf.so.1 lacks %s: libbpf 1.0 or newer needed", #name); \
-        state = -1;                                                                           \
-    }
-            PP_BPF_FUNCS(PP_BPF_SYM)
-#undef PP_BPF_SYM
-        }
-    }
-    if (state == 1)
-        return 0;
-    snprintf(why, whylen, "%s", reason);
-    return PP_ENOTFOUND;
+    static struct pp_dl_lib lib = {
+        .soname = "libbpf.so.1",
+        .install = "install libbpf (Debian: apt install libbpf1)",
+        .version = "libbpf 1.0 or newer needed",
+        .syms = lb_syms,
+        .nsyms = PP_ARRAY_LEN(lb_syms),
+    };
+    return pp_dl_load(&lib, why, whylen);
 }
 
 /* libbpf's messages: kept (the last warning explains a refused load),

@@ -3,15 +3,16 @@
  */
 #include "dw.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dl.h"
 #include "err.h"
 #include "proc.h"
+#include "util.h"
 
 static __thread int dw_pid;
 
@@ -50,36 +51,23 @@ pp_dw_find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Add
     return pp_dw.dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name, elfp);
 }
 
+static const struct pp_dl_sym dw_syms[] = {
+#define PP_DW_SYM(f) {#f, (void **)&pp_dw.f},
+    PP_DW_FUNCS(PP_DW_SYM)
+#undef PP_DW_SYM
+};
+
 int
 pp_dw_load(char *why, size_t whylen)
 {
-    static int state; /* 0 not tried, 1 loaded, -1 failed */
-    static char reason[256];
-    void *h;
-
-    if (state == 0) {
-        state = -1;
-        h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-            snprintf(reason, sizeof reason,
-                     "cannot load libdw.so.1 (%s): install elfutils' libdw1 (Debian: apt install libdw1)",
-                     dlerror());
-        } else {
-            state = 1;
-#define PP_DW_SYM(f)                                                                      \
-    if (state == 1 && !(*(void **)&pp_dw.f = dlsym(h, #f))) {                            \
-        snprintf(reason, sizeof reason, "libdw.so.1 lacks %s: elfutils 0.188 or newer needed", #f); \
-        state = -1;                                                                       \
-    }
-            PP_DW_FUNCS(PP_DW_SYM)
-#undef PP_DW_SYM
-        }
-    }
-    if (state == 1)
-        return 0;
-    if (why)
-        snprintf(why, whylen, "%s", reason);
-    return PP_ENOTFOUND;
+    static struct pp_dl_lib lib = {
+        .soname = "libdw.so.1",
+        .install = "install elfutils' libdw1 (Debian: apt install libdw1)",
+        .version = "elfutils 0.188 or newer needed",
+        .syms = dw_syms,
+        .nsyms = PP_ARRAY_LEN(dw_syms),
+    };
+    return pp_dl_load(&lib, why, whylen);
 }
 #else
 int

@@ -25,7 +25,6 @@
  */
 #include "unwind.h"
 
-#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,8 +34,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dl.h"
 #include "err.h"
 #include "log.h"
+#include "util.h"
 #include "maps.h"
 #include "proc.h"
 
@@ -79,40 +80,24 @@ static struct {
 #undef PP_LU_PTR
 } lu;
 
+static const struct pp_dl_sym lu_syms[] = {
+#define PP_LU_SYM(field, sym) {#sym, (void **)&lu.field},
+    PP_LU_FUNCS(PP_LU_SYM)
+#undef PP_LU_SYM
+};
+
 /* Loads libunwind once.  0, or PP_ENOTFOUND with a sentence in why. */
 static int
 lu_load(char *why, size_t whylen)
 {
-    static int state; /* 0 not tried, 1 loaded, -1 failed */
-    static char reason[256];
-    void *h;
-
-    if (state == 0) {
-        state = -1;
-        h = dlopen(PP_LU_LIB, RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-            snprintf(reason, sizeof reason,
-                     "cannot load " PP_LU_LIB " (%s): install libunwind 1.6 or newer "
-                     "(Debian: apt install libunwind8)",
-                     dlerror());
-        } else {
-            state = 1;
-#define PP_LU_SYM(field, sym)                                                             \
-    if (state == 1 && !(*(void **)&lu.field = dlsym(h, #sym))) {                         \
-        snprintf(reason, sizeof reason, PP_LU_LIB " lacks %s: libunwind 1.6 or newer needed", \
-                 #sym);                                                                   \
-        state = -1;                                                                       \
-    }
-            PP_LU_FUNCS(PP_LU_SYM)
-#undef PP_LU_SYM
-            /* the handle stays open for the process' life, like libdw's */
-        }
-    }
-    if (state == 1)
-        return 0;
-    if (why)
-        snprintf(why, whylen, "%s", reason);
-    return PP_ENOTFOUND;
+    static struct pp_dl_lib lib = {
+        .soname = PP_LU_LIB,
+        .install = "install libunwind 1.6 or newer (Debian: apt install libunwind8)",
+        .version = "libunwind 1.6 or newer needed",
+        .syms = lu_syms,
+        .nsyms = PP_ARRAY_LEN(lu_syms),
+    };
+    return pp_dl_load(&lib, why, whylen);
 }
 
 /* ==== modules: one mmapped file (or the vDSO's bytes) per mapped object ==== */

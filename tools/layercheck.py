@@ -7,7 +7,7 @@ import re
 import sys
 
 LAYERS = {
-    "err": 0, "log": 0, "util": 0,
+    "err": 0, "log": 0, "util": 0, "dl": 0,
     "mem": 1, "mem_live": 1, "mem_snap": 1, "maps": 1, "elf": 1, "proc": 1, "perf": 1, "pstop": 1, "event": 1,
     "bpf": 1, "bpf/capture": 1, "bpf/capture.bpf": 1,
     "py/layout": 2, "py/offsets": 2, "py/offsets_table": 2, "py/runtime": 2,
