@@ -644,8 +644,13 @@ def test_native_only_thread_is_sampled(ninterp):
     assert native_roots, ("no `thread %d` root for the native-only thread (roots: %s)\n%s"
                           % (native_tid, roots, run.top()))
     assert native_roots[0][1] == "cbnative", "native thread named %r" % native_roots[0][1]
-    assert spin >= 60, ("only %d samples of the native thread in cbext_native_spin "
-                         "(roots: %s)\n%s" % (spin, roots, run.top()))
+    # both threads are CPU-bound: on a busy machine the scheduler shares the CPU
+    # between them, so the native thread's samples are measured against the main
+    # thread's (task-clock counts CPU time: about 1:1), not against a fixed count
+    main_samples = sum(n for (t, _), n in per_thread.items() if t == run.target_pid)
+    assert spin >= 20 and spin >= 0.3 * main_samples, (
+        "only %d samples of the native thread in cbext_native_spin against %d of the main "
+        "thread (roots: %s)\n%s" % (spin, main_samples, roots, run.top()))
 
     # ... and the Python thread keeps its own root and the mixed order
     py_roots = [key for key in per_thread if key[0] == run.target_pid]
