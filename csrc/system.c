@@ -318,7 +318,8 @@ pp_system_open(struct pp_system *sys, const struct pp_session_opts *o)
     fprintf(stderr, "pyprof: -a: exact capture (bpf) unavailable: %s. Using perf samples: "
                     "each process's Python frames are read after its sample (up to %d ms "
                     "later; later ones are dropped as stale), and samples whose halves "
-                    "disagree are counted as merge failures.\n",
+                    "disagree are counted as merge failures. 'pyprof check' says what would "
+                    "allow it.\n",
             bwhy, STALE_US / 1000);
     if ((err = pp_perf_init(&sys->perf, &sys->ev,
                             o->stack_size ? o->stack_size : PP_PERF_STACK_DEFAULT)))
