@@ -67,7 +67,7 @@ static struct {
 static struct {
     int refs;
     struct bpf_object *obj;
-    int prog_fd, configs_fd, threads_fd, counters_fd, stats_fd;
+    int prog_fd, configs_fd, defaults_fd, threads_fd, counters_fd, stats_fd;
     struct ring_buffer *rb;
     pp_bpf_record_fn cb;
     void *cb_arg;
@@ -185,9 +185,11 @@ pp_bpf_open(char *why, size_t whylen)
     prog = lb.bpf_object__find_program_by_name(g.obj, "pp_capture");
     g.prog_fd = prog ? lb.bpf_program__fd(prog) : -1;
     g.configs_fd = map_fd("configs");
+    g.defaults_fd = map_fd("defaults");
     g.threads_fd = map_fd("threads");
     g.counters_fd = map_fd("counters");
-    if (g.prog_fd < 0 || g.configs_fd < 0 || g.threads_fd < 0 || g.counters_fd < 0 ||
+    if (g.prog_fd < 0 || g.configs_fd < 0 || g.defaults_fd < 0 || g.threads_fd < 0 ||
+        g.counters_fd < 0 ||
         map_fd("ring") < 0) {
         snprintf(why, whylen, "the capture program lacks a part (internal error)");
         err = PP_EINTERNAL;
@@ -241,6 +243,20 @@ pp_bpf_config_set(int pid, const struct pp_bpf_config *c)
         return 0;
     }
     return lb.bpf_map_update_elem(g.configs_fd, &key, c, BPF_ANY) ? PP_EIO : 0;
+}
+
+int
+pp_bpf_default_set(const struct pp_bpf_config *c)
+{
+    struct pp_bpf_config none;
+    uint32_t key = 0;
+    if (g.refs <= 0)
+        return PP_EINTERNAL;
+    if (!c) {
+        memset(&none, 0, sizeof none); /* stack_size 0: the program does nothing */
+        c = &none;
+    }
+    return lb.bpf_map_update_elem(g.defaults_fd, &key, c, BPF_ANY) ? PP_EIO : 0;
 }
 
 int

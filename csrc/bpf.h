@@ -32,6 +32,9 @@ void pp_bpf_close(void);
 
 /* The capture configuration of process pid (NULL: forget it). */
 int pp_bpf_config_set(int pid, const struct pp_bpf_config *c);
+/* -a: the configuration of every process without its own (NULL: none;
+ * such processes are then not sampled). */
+int pp_bpf_default_set(const struct pp_bpf_config *c);
 /* tid's thread state (0: forget it). */
 int pp_bpf_thread_set(int tid, uint64_t tstate_addr);
 

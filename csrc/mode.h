@@ -17,6 +17,8 @@
 #include "loop.h"
 #include "sample.h"
 
+struct pp_bpf_record;
+
 extern const struct pp_mode_ops pp_mode_python;
 extern const struct pp_mode_ops pp_mode_bpf;
 extern const struct pp_mode_ops pp_mode_perf;
@@ -36,6 +38,19 @@ int pp_mode_pick(struct pp_session *s);
 int pp_mode_bpf_open(struct pp_session *s, char *why, size_t whylen, bool *why_perf);
 /* Lets go of what pp_mode_bpf_open set up (a fall-back to another mode). */
 void pp_mode_bpf_release(struct pp_session *s);
+/* -a with the bpf capture (system.c): s's records come from the per-CPU
+ * events and are handed in by the caller.  Sets up the thread map and,
+ * for a Python process whose layout fits the program, its configuration
+ * (until then its records have no Python frames: read late, as in perf
+ * mode, counted as bpf_late_py).  s->mode becomes pp_mode_bpf_system,
+ * whose detach forgets the process's configuration and threads. */
+int pp_mode_bpf_system_init(struct pp_session *s);
+/* New threads and the thread map, at most every 50-100 ms. */
+void pp_mode_bpf_system_maintain(struct pp_session *s, uint64_t now);
+/* One record of s's process turned into a sample (the one way, for
+ * --pid and -a alike). */
+int pp_mode_bpf_record(struct pp_session *s, const struct pp_bpf_record *r);
+extern const struct pp_mode_ops pp_mode_bpf_system;
 /* perf mode: opens every thread's event.  PP_EPERM when refused (*why:
  * errno), PP_EGONE when no thread could be opened. */
 int pp_mode_perf_open(struct pp_session *s, int *why);

@@ -39,6 +39,7 @@
 
 #define PP_BPF_TMAP_NS (50ULL * 1000000ULL) /* thread map refresh */
 #define PP_BPF_TMAP_MIN_NS (5ULL * 1000000ULL) /* at most this often on demand */
+#define PP_BPF_STALE_US 20000 /* -a: a late Python read later than this is dropped, as in perf */
 #define MAX_SESSIONS 256
 
 struct pp_bpf_thread {
@@ -107,13 +108,17 @@ add_thread(struct pp_session *s, int tid, int *why)
 
     if (thread_of(nt, tid))
         return 0;
-    fd = pp_perf_open_counter(tid, &s->opts.event, next_period(s), why);
-    if (fd < 0)
-        return fd;
-    if ((err = pp_bpf_attach(fd))) {
-        *why = errno;
-        close(fd);
-        return err;
+    if (nt->bpf_system) {
+        fd = -1; /* -a: the per-CPU events sample it */
+    } else {
+        fd = pp_perf_open_counter(tid, -1, &s->opts.event, next_period(s), why);
+        if (fd < 0)
+            return fd;
+        if ((err = pp_bpf_attach(fd))) {
+            *why = errno;
+            close(fd);
+            return err;
+        }
     }
     memset(&t, 0, sizeof t);
     t.tid = tid;
@@ -121,10 +126,12 @@ add_thread(struct pp_session *s, int tid, int *why)
     t.seen = true;
     if ((err = pp_vec_append(&nt->bpf_threads, &t)) ||
         (err = pp_hmap_put(&nt->bpf_thread_ids, (uint64_t)(uint32_t)tid, nt->bpf_threads.len))) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         return err;
     }
-    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+    if (fd >= 0)
+        ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
     return 0;
 }
 
@@ -265,8 +272,8 @@ static const int dwarf_from_pt[PP_UNWIND_NREGS] = {
     10, 12, 11, 5, 13, 14, 4, 19, 9, 8, 7, 6, 3, 2, 1, 0, 16,
 };
 
-static int
-process_record(struct pp_session *s, const struct pp_bpf_record *r)
+int
+pp_mode_bpf_record(struct pp_session *s, const struct pp_bpf_record *r)
 {
     struct pp_native *nt = s->nat;
     struct pp_native_py *py = &nt->py;
@@ -290,7 +297,9 @@ process_record(struct pp_session *s, const struct pp_bpf_record *r)
         regs[i] = r->regs[dwarf_from_pt[i]];
 
     memset(py, 0, sizeof(*py));
-    if (r->flags & PP_BPF_REC_TSTATE) {
+    if (s->native_only) {
+        /* no Python in it (-a): the native stack alone */
+    } else if (r->flags & PP_BPF_REC_TSTATE) {
         static struct pp_pyframe_raw raw[PP_BPF_MAX_FRAMES];
         size_t n = r->nframes > PP_BPF_MAX_FRAMES ? PP_BPF_MAX_FRAMES : r->nframes;
         bool ended = !(r->flags & (PP_BPF_REC_PYFAULT | PP_BPF_REC_PYTRUNC | PP_BPF_REC_PYBASE));
@@ -333,6 +342,13 @@ process_record(struct pp_session *s, const struct pp_bpf_record *r)
         if (now - nt->bpf_tmap_ns > PP_BPF_TMAP_MIN_NS)
             refresh_tmap(s, now);
         if ((bt = thread_of(nt, (int)r->tid)) && bt->tstate) {
+            if (nt->bpf_system && lat > PP_BPF_STALE_US) {
+                /* -a: the process's session was being set up; the Python
+                 * stack read now would not be the sample's */
+                nt->stale++;
+                s->st.errors_transient++;
+                return 0;
+            }
             nt->bpf_late++;
             pp_native_capture_py(s, (int)r->tid);
         } else if (s->opts.gil) {
@@ -353,7 +369,7 @@ on_record(void *arg, const struct pp_bpf_record *r)
     (void)arg;
     if (!s || !s->nat) /* its session ended: the records left of it are dropped */
         return 0;
-    err = process_record(s, r);
+    err = pp_mode_bpf_record(s, r);
     return err && pp_err_class(err) == PP_FATAL ? err : 0;
 }
 
@@ -384,19 +400,14 @@ bpf_pollfds(struct pp_session *s, struct pollfd *fds, size_t max, bool *ready)
 
 /* New threads (every 100 ms), the thread map; PP_EGONE once the process is
  * gone and its records are drained. */
-static int
-bpf_maintain(struct pp_session *s, uint64_t now)
+static void
+refresh_threads(struct pp_session *s, uint64_t now)
 {
     struct pp_native *nt = s->nat;
     bool added = false;
     size_t i;
     int why;
 
-    if (pp_session_child_gone(s) || (s->opts.pid && kill(s->pid, 0) != 0 && errno == ESRCH)) {
-        pp_bpf_consume(on_record, NULL);
-        s->target_gone = true;
-        return PP_EGONE;
-    }
     if (now - nt->last_tasks_ns > PP_NATIVE_REFRESH_TASKS_NS) {
         nt->last_tasks_ns = now;
         if (pp_proc_tasks_refresh(s->pid, &s->tasks) == 0) {
@@ -415,6 +426,17 @@ bpf_maintain(struct pp_session *s, uint64_t now)
     /* a new thread's state goes in the map before its first samples arrive */
     if (added || now - nt->bpf_tmap_ns > PP_BPF_TMAP_NS)
         refresh_tmap(s, now);
+}
+
+static int
+bpf_maintain(struct pp_session *s, uint64_t now)
+{
+    if (pp_session_child_gone(s) || (s->opts.pid && kill(s->pid, 0) != 0 && errno == ESRCH)) {
+        pp_bpf_consume(on_record, NULL);
+        s->target_gone = true;
+        return PP_EGONE;
+    }
+    refresh_threads(s, now);
     return 0;
 }
 
@@ -436,7 +458,8 @@ bpf_detach(struct pp_session *s)
             t->tstate = 0;
         }
     }
-    pp_bpf_consume(on_record, NULL); /* what is left of this session's */
+    if (!nt->bpf_system) /* -a: the process set drains the ring (and routes) */
+        pp_bpf_consume(on_record, NULL); /* what is left of this session's */
     pp_bpf_config_set(s->pid, NULL);
     unregister_session(s);
 }
@@ -448,11 +471,15 @@ bpf_out_info(struct pp_session *s, struct pp_out_info *info)
     pp_native_out_info(s, info);
     if (!s->nat || !s->nat->bpf_open)
         return;
-    pp_bpf_counters(c);
-    pp_out_stat(info, "bpf_runs", c[PP_BPF_CNT_RUNS]);
     pp_out_stat(info, "bpf_late_py", s->nat->bpf_late);
     pp_out_stat(info, "bpf_py_fault", s->nat->bpf_pyfault);
     pp_out_stat(info, "bpf_py_truncated", s->nat->bpf_pytrunc);
+    if (s->nat->bpf_system) { /* the program's own figures: once, in the process set's */
+        pp_out_stat(info, "stale_dropped", s->nat->stale);
+        return;
+    }
+    pp_bpf_counters(c);
+    pp_out_stat(info, "bpf_runs", c[PP_BPF_CNT_RUNS]);
     if (pp_bpf_run_stats(&run_ns, &run_cnt) == 0 && run_cnt) {
         pp_out_stat(info, "bpf_run_ns_avg", run_ns / run_cnt);
         pp_out_stat(info, "bpf_run_cnt", run_cnt);
@@ -479,6 +506,61 @@ bpf_free(struct pp_session *s)
     pp_mode_bpf_release(s);
     pp_native_free(s);
 }
+
+/* ==== -a (system.c, multi.c) ==== */
+
+int
+pp_mode_bpf_system_init(struct pp_session *s)
+{
+    struct pp_native *nt = s->nat;
+    struct pp_bpf_config cfg;
+    char why[300];
+    size_t i;
+    int err, e;
+
+    if ((err = pp_bpf_open(why, sizeof why))) /* a reference: the process set holds one */
+        return err;
+    nt->bpf_open = nt->bpf_system = true;
+    nt->mode = PP_NATIVE_BPF;
+    pp_vec_init(&nt->bpf_threads, sizeof(struct pp_bpf_thread));
+    pp_hmap_init(&nt->bpf_thread_ids);
+    pp_hmap_init(&nt->bpf_tstate_ids);
+    s->mode = &pp_mode_bpf_system;
+    nt->last_tasks_ns = pp_now_ns();
+    if (s->native_only)
+        return 0; /* the defaults entry serves it: registers and stack */
+    if (pp_pyframe_capture_config(&s->layout, s->opts.stack_size ? s->opts.stack_size
+                                                                  : PP_PERF_STACK_DEFAULT,
+                                  PP_BPF_MAX_FRAMES, &cfg) != 0)
+        pp_log_info("-a: PID %d: its frame layout does not fit the capture program: Python "
+                    "frames read late", s->pid);
+    else if (pp_bpf_config_set(s->pid, &cfg) != 0)
+        pp_log_warn("-a: PID %d: cannot configure the capture program: Python frames read late",
+                    s->pid);
+    pp_proc_tasks_refresh(s->pid, &s->tasks);
+    for (i = 0; i < s->tasks.n; i++)
+        add_thread(s, s->tasks.v[i].tid, &e);
+    refresh_tmap(s, pp_now_ns());
+    return 0;
+}
+
+void
+pp_mode_bpf_system_maintain(struct pp_session *s, uint64_t now)
+{
+    if (!s->native_only && s->nat && s->nat->bpf_system)
+        refresh_threads(s, now);
+}
+
+/* -a's sessions: fed by the process set, they only write and forget */
+const struct pp_mode_ops pp_mode_bpf_system = {
+    .name = "system",
+    .need = 0,
+    .detach = bpf_detach,
+    .expand = pp_native_expand,
+    .out_info = bpf_out_info,
+    .summary = pp_native_summary,
+    .free = bpf_free,
+};
 
 const struct pp_mode_ops pp_mode_bpf = {
     .name = "bpf",

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "err.h"
 #include "log.h"
 #include "loop.h"
@@ -459,35 +460,73 @@ system_prune(struct pp_multi *m)
     return 0;
 }
 
-/* After the wait: every sample of the per-CPU events, each to its
- * process's session. */
+/* The session a sample of pid goes to (made on its first), or NULL: left
+ * out (counted) or an error (m->err). */
+static struct pp_session *
+system_route(struct pp_multi *m, int pid)
+{
+    struct mproc *p;
+    if (pid <= 0) { /* the idle task (kernel samples) */
+        m->sys.idle_skipped++;
+        return NULL;
+    }
+    if (pid == getpid() || pid == m->cli_pid) {
+        m->sys.own_skipped++;
+        return NULL;
+    }
+    p = system_proc(m, pid, pp_now_ns());
+    if (p && !p->s)
+        m->sys.left_out++;
+    return p ? p->s : NULL;
+}
+
+/* One bpf record (pp_bpf_consume's callback): a negative value stops. */
+static int
+system_record(void *arg, const struct pp_bpf_record *r)
+{
+    struct pp_multi *m = arg;
+    struct pp_session *s;
+    int err;
+
+    if (m->err || pp_stop_requested)
+        return 0; /* the rest is dropped */
+    if (!(s = system_route(m, (int)r->pid)))
+        return 0;
+    err = pp_mode_bpf_record(s, r);
+    if (err && pp_err_class(err) == PP_FATAL)
+        m->err = err;
+    return 0;
+}
+
+/* After the wait: every sample of the per-CPU events (or every record of
+ * the bpf ring), each to its process's session. */
 static int
 system_drain(struct pp_multi *m, const struct pollfd *fds, size_t nfds, uint64_t end)
 {
     struct pp_perf_sample smp;
-    int self = getpid(), err;
+    size_t i;
+    int err;
 
+    if (m->sys.bpf) {
+        uint64_t now;
+        if (!pp_stop_requested && (err = pp_bpf_consume(system_record, m)) < 0 && !m->err)
+            pp_log_debug("-a: the bpf ring: %s", strerror(-err));
+        now = pp_now_ns(); /* thread maps of the live Python processes (rate-limited) */
+        for (i = 0; i < m->procs.len; i++) {
+            struct mproc *p = pp_vec_at(&m->procs, i);
+            if (p->s)
+                pp_mode_bpf_system_maintain(p->s, now);
+        }
+        return m->err;
+    }
     pp_perf_after_poll(&m->sys.perf, fds, nfds);
     while (!pp_stop_requested && pp_perf_next(&m->sys.perf, &smp) == 1) {
-        struct mproc *p;
-        if (smp.pid <= 0) { /* the idle task (kernel samples) */
-            m->sys.idle_skipped++;
-            continue;
-        }
-        if (smp.pid == self || smp.pid == m->cli_pid) {
-            m->sys.own_skipped++;
-            continue;
-        }
-        p = system_proc(m, smp.pid, pp_now_ns());
+        struct pp_session *s = system_route(m, smp.pid);
         if (m->err)
             return m->err;
-        if (!p)
+        if (!s)
             continue;
-        if (!p->s) {
-            m->sys.left_out++;
-            continue;
-        }
-        if ((err = pp_system_sample(&m->sys, p->s, &smp)))
+        if ((err = pp_system_sample(&m->sys, s, &smp)))
             return err;
         if (pp_now_ns() >= end)
             break;
@@ -696,7 +735,16 @@ multi_prepare(void *arg, uint64_t now, struct pollfd *fds, size_t max, size_t *n
                 m->err = system_prune(m);
         }
         m->nfirst = 0;
-        *nfds = pp_perf_pollfds(&m->sys.perf, fds, max, ready);
+        if (m->sys.bpf) {
+            *nfds = 0;
+            if (max && (fds[0].fd = pp_bpf_ring_fd()) >= 0) {
+                fds[0].events = POLLIN;
+                fds[0].revents = 0;
+                *nfds = 1;
+            }
+        } else {
+            *nfds = pp_perf_pollfds(&m->sys.perf, fds, max, ready);
+        }
         return 0;
     }
     if (now - m->last_scan_ns > SCAN_NS) {

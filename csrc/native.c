@@ -544,6 +544,8 @@ mode_name(int mode)
 static uint64_t
 lost(struct pp_native *nt)
 {
+    if (nt->mode == PP_NATIVE_BPF && nt->bpf_system)
+        return 0; /* -a: the process set's, once (system_lost) */
     if (nt->mode == PP_NATIVE_BPF) {
         uint64_t c[PP_BPF_CNT_N];
         pp_bpf_counters(c);

@@ -106,6 +106,7 @@ struct pp_native {
     uint32_t *stop_cpu_ns;           /* and the sampler's CPU time in each stop */
     /* bpf mode (mode_bpf.c) */
     bool bpf_open;                   /* holds a pp_bpf_open() */
+    bool bpf_system;                 /* -a: records come from the per-CPU events (no own ones) */
     struct pp_vec bpf_threads;       /* struct pp_bpf_thread (mode_bpf.c) */
     struct pp_hmap bpf_thread_ids;   /* tid -> index + 1 */
     struct pp_hmap bpf_tstate_ids;   /* thread state -> index in s->threads + 1 */

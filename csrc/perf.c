@@ -440,7 +440,7 @@ rearm(struct pp_perf *p, struct pp_perf_thread *t)
 }
 
 int
-pp_perf_open_counter(int tid, const struct pp_event *ev, uint64_t period, int *why)
+pp_perf_open_counter(int tid, int cpu, const struct pp_event *ev, uint64_t period, int *why)
 {
     struct perf_event_attr attr;
     int fd;
@@ -456,7 +456,7 @@ pp_perf_open_counter(int tid, const struct pp_event *ev, uint64_t period, int *w
     attr.exclude_kernel = ev->user_only;
     attr.exclude_hv = 1;
     attr.disabled = 1;
-    fd = sys_perf_event_open(&attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    fd = sys_perf_event_open(&attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd >= 0)
         return fd;
     *why = errno;

@@ -99,10 +99,11 @@ void pp_perf_free(struct pp_perf *p);
 /* Period jitter: the next period, exponential with mean period_ns (at
  * most ten means, at least 10 us); *rng is xorshift state. */
 uint64_t pp_perf_jitter(uint64_t *rng, uint64_t period_ns);
-/* ev on tid, sampled every period events, writing nothing itself (for a
- * BPF program to attach to), disabled: PERF_EVENT_IOC_ENABLE starts it.
+/* ev on tid (cpu -1), or on cpu for every process (tid -1, -a), sampled
+ * every period events, writing nothing itself (for a BPF program to
+ * attach to), disabled: PERF_EVENT_IOC_ENABLE starts it.
  * An fd, or PP_EPERM / PP_EGONE / PP_ENOEVENT / PP_EIO with *why the
  * errno. */
-int pp_perf_open_counter(int tid, const struct pp_event *ev, uint64_t period, int *why);
+int pp_perf_open_counter(int tid, int cpu, const struct pp_event *ev, uint64_t period, int *why);
 
 #endif

@@ -8,12 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <linux/perf_event.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bpf.h"
 #include "err.h"
 #include "log.h"
+#include "mode.h"
 #include "native.h"
 
 #define STALE_US 20000      /* as in perf mode: later, the Python stack says little */
@@ -194,10 +198,93 @@ open_all(struct pp_system *sys, const int *cpus, int n, bool kernel, int *why)
     return 0;
 }
 
+/* The bpf capture on every CPU: the program's defaults entry makes it
+ * copy registers and stack of any process (the sampler and its CLI are
+ * skipped in the kernel); a Python process gets its own entry when its
+ * session is set up (pp_mode_bpf_system_init).  On failure why says
+ * why, and nothing is left open. */
+static int
+bpf_open_all(struct pp_system *sys, const struct pp_session_opts *o, const int *cpus, int n,
+             char *why, size_t whylen)
+{
+    struct pp_bpf_config def, skip;
+    int i, err, e = 0;
+
+    if (pp_native_denied_by_test("bpf")) {
+        snprintf(why, whylen, "BPF refused (PYPROF_DENY=bpf, as a kernel without CAP_BPF would)");
+        return PP_EPERM;
+    }
+    if (o->kernel) {
+        snprintf(why, whylen, "--kernel takes the kernel's callchains from perf samples");
+        return PP_ENOTFOUND;
+    }
+    if ((err = pp_bpf_open(why, whylen)))
+        return err;
+    if (!(sys->bpf_fds = malloc((size_t)n * sizeof *sys->bpf_fds))) {
+        pp_bpf_close();
+        snprintf(why, whylen, "out of memory");
+        return PP_ENOMEM;
+    }
+    for (i = 0; i < n; i++)
+        sys->bpf_fds[i] = -1;
+    sys->bpf = true; /* pp_system_free undoes the rest */
+    memset(&def, 0, sizeof def);
+    def.shape = PP_BPF_NOWALK;
+    def.stack_size = o->stack_size ? o->stack_size : PP_PERF_STACK_DEFAULT;
+    if (def.stack_size > PP_BPF_STACK_MAX)
+        def.stack_size = PP_BPF_STACK_MAX;
+    memset(&skip, 0, sizeof skip);
+    skip.shape = PP_BPF_SKIP;
+    skip.stack_size = 1;
+    if ((err = pp_bpf_config_set(getpid(), &skip)) ||
+        (getppid() > 1 && (err = pp_bpf_config_set(getppid(), &skip))) ||
+        (err = pp_bpf_default_set(&def))) {
+        snprintf(why, whylen, "cannot configure the capture program");
+        return err;
+    }
+    for (i = 0; i < n; i++) {
+        int fd = pp_perf_open_counter(-1, cpus[i], &sys->ev, sys->ev.period, &e);
+        if (fd < 0) {
+            snprintf(why, whylen, "cannot open CPU %d's event (%s)", cpus[i], strerror(e));
+            return fd;
+        }
+        sys->bpf_fds[i] = fd;
+        sys->ncpus = i + 1;
+        if ((err = pp_bpf_attach(fd))) {
+            snprintf(why, whylen, "cannot attach the capture program to CPU %d's event (%s)",
+                     cpus[i], strerror(errno));
+            return err;
+        }
+    }
+    for (i = 0; i < n; i++)
+        ioctl(sys->bpf_fds[i], PERF_EVENT_IOC_ENABLE, 0);
+    return 0;
+}
+
+static void
+bpf_close_all(struct pp_system *sys)
+{
+    int i;
+    if (!sys->bpf)
+        return;
+    for (i = 0; sys->bpf_fds && i < sys->ncpus; i++)
+        if (sys->bpf_fds[i] >= 0)
+            close(sys->bpf_fds[i]);
+    free(sys->bpf_fds);
+    sys->bpf_fds = NULL;
+    pp_bpf_default_set(NULL);
+    pp_bpf_config_set(getpid(), NULL);
+    if (getppid() > 1)
+        pp_bpf_config_set(getppid(), NULL);
+    pp_bpf_close();
+    sys->bpf = false;
+}
+
 int
 pp_system_open(struct pp_system *sys, const struct pp_session_opts *o)
 {
     static int cpus[MAX_CPUS];
+    char bwhy[300];
     int n, err, why = 0;
 
     memset(sys, 0, sizeof *sys);
@@ -219,14 +306,26 @@ pp_system_open(struct pp_system *sys, const struct pp_session_opts *o)
     if (pp_event_parse("cpu-clock", &sys->ev) != 0 ||
         pp_event_set_rate(&sys->ev, o->rate_hz, 0) != 0)
         return PP_EUSAGE;
+    n = online_cpus(cpus, MAX_CPUS);
+    if (n <= 0)
+        return PP_EIO;
+    if ((err = bpf_open_all(sys, o, cpus, n, bwhy, sizeof bwhy)) == 0) {
+        sys->ncpus = n;
+        pp_log_info("-a: %d CPUs, bpf capture, user frames", n);
+        return 0;
+    }
+    bpf_close_all(sys);
+    fprintf(stderr, "pyprof: -a: exact capture (bpf) unavailable: %s. Using perf samples: "
+                    "each process's Python frames are read after its sample (up to %d ms "
+                    "later; later ones are dropped as stale), and samples whose halves "
+                    "disagree are counted as merge failures. 'pyprof check' says what would "
+                    "allow it.\n",
+            bwhy, STALE_US / 1000);
     if ((err = pp_perf_init(&sys->perf, &sys->ev,
                             o->stack_size ? o->stack_size : PP_PERF_STACK_DEFAULT)))
         return err;
     sys->perf_open = true;
     ring_size(sys, o->rate_hz);
-    n = online_cpus(cpus, MAX_CPUS);
-    if (n <= 0)
-        return PP_EIO;
     sys->ncpus = n;
     sys->kernel = o->kernel;
     if (o->kernel) {
@@ -332,13 +431,17 @@ pp_system_attach(struct pp_system *sys, const struct pp_session_opts *opts, int 
         err = pp_native_init(s);
     if (!err && !s->nat)
         err = PP_EIO; /* native frames unavailable (said) */
+    if (!err && sys->bpf)
+        err = pp_mode_bpf_system_init(s); /* sets s->mode */
     if (err) {
         pp_session_free(s);
         free(s);
         return err;
     }
-    s->nat->mode = PP_NATIVE_PERF;
-    s->mode = &pp_mode_system;
+    if (!sys->bpf) {
+        s->nat->mode = PP_NATIVE_PERF;
+        s->mode = &pp_mode_system;
+    }
     *out = s;
     return 0;
 }
@@ -406,6 +509,7 @@ void
 pp_system_out_info(struct pp_system *sys, struct pp_out_info *info)
 {
     pp_out_meta(info, "system_flag", "1");
+    pp_out_meta(info, "system_capture", "%s", sys->bpf ? "bpf" : "perf");
     pp_out_meta(info, "kernel_frames", "%s",
                 !sys->kernel ? "off" : sys->ksyms_hidden ? "unnamed" : "on");
     pp_out_stat(info, "cpus", (uint64_t)sys->ncpus);
@@ -413,7 +517,14 @@ pp_system_out_info(struct pp_system *sys, struct pp_out_info *info)
     pp_out_stat(info, "idle_skipped_cpu", sys->idle_skipped);
     pp_out_stat(info, "gone_skipped", sys->gone_skipped);
     pp_out_stat(info, "left_out", sys->left_out);
-    pp_out_stat(info, "system_lost", sys->perf_open ? sys->perf.lost : 0);
+    if (sys->bpf) {
+        uint64_t c[PP_BPF_CNT_N];
+        pp_bpf_counters(c);
+        pp_out_stat(info, "system_lost", c[PP_BPF_CNT_LOST]);
+        pp_out_stat(info, "bpf_runs", c[PP_BPF_CNT_RUNS]);
+    } else {
+        pp_out_stat(info, "system_lost", sys->perf_open ? sys->perf.lost : 0);
+    }
     pp_out_stat(info, "known_native", sys->known_native);
 }
 
@@ -423,6 +534,7 @@ pp_system_free(struct pp_system *sys)
     if (sys->perf_open)
         pp_perf_free(&sys->perf);
     sys->perf_open = false;
+    bpf_close_all(sys);
     free(sys->ks.addr);
     free(sys->ks.name);
     free(sys->ks.names);

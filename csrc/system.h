@@ -34,6 +34,10 @@ struct pp_system {
     struct pp_event ev;   /* cpu-clock at --rate */
     struct pp_perf perf;
     bool perf_open;
+    /* the bpf capture (docs/native.md): per-CPU cpu-clock events that write
+     * nothing, the program attached to each; records come from its ring */
+    bool bpf;
+    int *bpf_fds;       /* one per CPU, -1 once closed */
     bool kernel;        /* kernel frames are sampled */
     bool ksyms_hidden;  /* kptr_restrict: kernel frames are "[kernel]" */
     struct pp_ksyms ks;
@@ -52,15 +56,18 @@ struct pp_system {
     uint64_t known_native;    /* sessions set up without the search, thanks to native_exes */
 };
 
-/* Opens the per-CPU events (opts: rate, stack size, kernel).  PP_EPERM
- * (said in one line) when the kernel refuses system-wide events. */
+/* Opens the per-CPU events (opts: rate, stack size, kernel), with the bpf
+ * capture when it is possible (not with --kernel), else as perf samples
+ * (said once on stderr, with why).  PP_EPERM (said in one line) when the
+ * kernel refuses system-wide events. */
 int pp_system_open(struct pp_system *sys, const struct pp_session_opts *opts);
 /* A session of pid for -a: Python with native frames, or (unless
  * --python-only) native-only.  *out is NULL on failure. */
 int pp_system_attach(struct pp_system *sys, const struct pp_session_opts *opts, int pid,
                      struct pp_session **out);
-/* One sample of s's process: its Python stack read now, unwound, merged
- * and counted (with the kernel's frames at the leaf). */
+/* One sample of s's process (the perf path): its Python stack read now,
+ * unwound, merged and counted (with the kernel's frames at the leaf).
+ * The bpf path's records go to pp_mode_bpf_record (mode.h). */
 int pp_system_sample(struct pp_system *sys, struct pp_session *s,
                      const struct pp_perf_sample *smp);
 /* Is pid's executable named python*?  Such a process found not to be

@@ -12,6 +12,10 @@
  *     ends at the stack's last mapped page),
  *   - the thread's Python frame chain, walked with bounded reads from the
  *     thread state the sampler registered for this tid.
+ * Under -a the program is attached to per-CPU cpu-clock events instead and
+ * runs for whoever is on the CPU: a process without a configuration of its
+ * own gets the "defaults" one (registers and stack, no Python walk), so the
+ * sampler sees its first samples and can set one up.
  * The thread is interrupted while this runs, so the frames and the native
  * stack are of one instant.  Reads that fault end the walk and are
  * flagged; nothing here loops without a bound.  Returns 0: the perf event
@@ -30,6 +34,7 @@
 
 /* include/uapi/linux/bpf.h */
 #define BPF_MAP_TYPE_HASH 1
+#define BPF_MAP_TYPE_ARRAY 2
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
 #define BPF_MAP_TYPE_RINGBUF 27
 #define BPF_ANY 0
@@ -48,10 +53,19 @@ static long (*bpf_loop)(uint32_t nr_loops, void *callback_fn, void *callback_ctx
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 256);
+    __uint(max_entries, 4096);            /* -a: every Python process of the machine */
     __type(key, uint32_t);                /* tgid */
     __type(value, struct pp_bpf_config);
 } configs SEC(".maps");
+
+/* -a: the configuration of a process without its own (stack_size 0: none,
+ * the program does nothing for it) */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, uint32_t);
+    __type(value, struct pp_bpf_config);
+} defaults SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -230,9 +244,16 @@ pp_capture(void *ctx)
     long regs;
 
     (void)ctx;
+    if (tgid == 0)
+        return 0; /* the idle task */
     c = bpf_map_lookup_elem(&configs, &tgid);
-    if (!c)
-        return 0; /* a process whose session ended */
+    if (!c) { /* a process whose session ended, or -a's any process */
+        c = bpf_map_lookup_elem(&defaults, &zero);
+        if (!c || c->stack_size == 0)
+            return 0;
+    }
+    if (c->shape == PP_BPF_SKIP)
+        return 0;
     count(PP_BPF_CNT_RUNS);
     s = bpf_map_lookup_elem(&scratch, &zero);
     if (!s)
@@ -258,7 +279,7 @@ pp_capture(void *ctx)
         sp = r->regs[19];
         copy_stack(r, sp, c->stack_size > PP_BPF_STACK_MAX ? PP_BPF_STACK_MAX : c->stack_size);
     }
-    ts = bpf_map_lookup_elem(&threads, &tid);
+    ts = c->shape <= PP_BPF_CURRENT ? bpf_map_lookup_elem(&threads, &tid) : 0;
     if (ts && *ts) {
         r->tstate = *ts;
         r->flags |= PP_BPF_REC_TSTATE;

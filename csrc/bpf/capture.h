@@ -24,9 +24,12 @@ enum pp_bpf_shape {
     PP_BPF_OBJECTS = 0, /* <=3.10: tstate->frame, f_back */
     PP_BPF_CFRAME = 1,  /* 3.11-3.12: tstate->cframe->current_frame, previous */
     PP_BPF_CURRENT = 2, /* 3.13+: tstate->current_frame, previous */
+    PP_BPF_NOWALK = 3,  /* registers and stack only (-a: a process without its own config) */
+    PP_BPF_SKIP = 4,    /* no record at all (-a: the sampler and its CLI) */
 };
 
-/* One per target process (key: its tgid in the sampler's PID namespace). */
+/* One per target process (key: its tgid in the sampler's PID namespace);
+ * -a also sets the "defaults" entry, used for every process without one. */
 struct pp_bpf_config {
     uint32_t shape;        /* enum pp_bpf_shape */
     uint32_t frame_read;   /* bytes of each frame to read (<= PP_BPF_FRAME_READ_MAX) */

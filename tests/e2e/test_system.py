@@ -9,6 +9,11 @@ no other's), the C program a root with native frames only, and neither the
 sampler nor the pyprof CLI may appear.  `--python-only` leaves the C program
 out.  The machine is shared (2 CPUs, other jobs): the thresholds are shares
 of each process's own samples, not absolute counts.
+
+As root -a takes the bpf capture (docs/native.md): each Python process's
+frames are walked in the sample's own interrupt, so its merge failures stay
+under MERGE_MAX of its samples.  PYPROF_DENY=bpf gives the perf samples (one
+stderr line says so) and the same roots.
 """
 import collections
 import subprocess
@@ -55,6 +60,11 @@ C_BUSY = textwrap.dedent("""\
 # a sample land in the eval loop's own code between two calls)
 OWN_SHARE = 0.6
 MIN_SAMPLES = 20  # per process in 10 s at 99 Hz, even with 1/8 of a CPU each
+# -a with the bpf capture: a Python process's merge failures (<merge mismatch> and
+# <merge unproven> stacks), as a share of its samples; only its first samples, taken
+# before its session wrote the program's configuration, are read late
+MERGE_MAX = 0.005
+BPF_FALLBACK = "exact capture (bpf) unavailable"
 
 
 def _interpreters():
@@ -85,9 +95,10 @@ def machine(tmp_path):
     e2e.reap_children()
 
 
-def _record(tmp_path, *extra, duration=10):
+def _record(tmp_path, *extra, duration=10, env=None):
     out = tmp_path / "all.txt"
-    proc = e2e.start_pyprof(["record", "-a", "-d", str(duration), "-F", "99", "-o", str(out)] + list(extra))
+    proc = e2e.start_pyprof(["record", "-a", "-d", str(duration), "-F", "99", "-o", str(out)] + list(extra),
+                            env=env)
     result = e2e.finish_pyprof(proc, timeout=duration + 90)
     assert result.returncode == 0, e2e.describe(result)
     per = collections.defaultdict(collections.Counter)  # pid -> stack -> count
@@ -100,6 +111,12 @@ def _record(tmp_path, *extra, duration=10):
     return per, roots, result, proc.pid
 
 
+def _merge_failures(stacks):
+    """(samples with a merge failure marker, all samples) of one process."""
+    bad = sum(n for s, n in stacks.items() if any(f in ("<merge mismatch>", "<merge unproven>") for f in s))
+    return bad, sum(stacks.values())
+
+
 def _share(stacks, func):
     total = sum(stacks.values())
     own = sum(n for s, n in stacks.items() if any(e2e.frame_func(f) == func for f in s))
@@ -110,6 +127,14 @@ def test_every_process_its_own_root(tmp_path, machine):
     per, roots, result, cli_pid = _record(tmp_path)
     why = "\nroots: %s\n%s" % (sorted(roots.values())[:40], e2e.describe(result))
     assert "processes (" in result.stderr, why
+    # as root, the bpf capture (no fall-back line), and each Python process's samples exact
+    assert BPF_FALLBACK not in result.stderr, why
+    for pid, (kind, func) in machine.items():
+        if kind == "python" and pid in per:
+            bad, total = _merge_failures(per[pid])
+            print("PID %d (%s): %d of %d samples are merge failures" % (pid, func, bad, total))
+            assert bad <= MERGE_MAX * total, "PID %d: %d of %d samples are merge failures%s" % (
+                pid, bad, total, why)
     for pid, (kind, func) in machine.items():
         assert pid in per, "PID %d (%s) has no root%s" % (pid, func, why)
         stacks = per[pid]
@@ -142,6 +167,19 @@ def test_python_only_leaves_native_programs_out(tmp_path, machine):
             assert _maps_python(pid) is not False, "PID %d has no Python frame%s" % (pid, why)
 
 
+def test_denied_bpf_takes_the_perf_samples(tmp_path, machine):
+    """PYPROF_DENY=bpf: -a says once that it samples with perf, and every process still has its root."""
+    per, roots, result, _ = _record(tmp_path, duration=5, env={"PYPROF_DENY": "bpf"})
+    why = "\nroots: %s\n%s" % (sorted(roots.values())[:40], e2e.describe(result))
+    lines = [l for l in result.stderr.splitlines() if BPF_FALLBACK in l]
+    assert len(lines) == 1 and "perf samples" in lines[0] and "PYPROF_DENY" in lines[0], why
+    for pid, (kind, func) in machine.items():
+        assert pid in per and _share(per[pid], func) >= OWN_SHARE, "PID %d (%s)%s" % (pid, func, why)
+        if kind == "python":
+            bad, total = _merge_failures(per[pid])
+            print("perf: PID %d (%s): %d of %d samples are merge failures" % (pid, func, bad, total))
+
+
 def _maps_python(pid):
     """Whether PID maps a python executable or libpython (None: it is gone)."""
     try:
@@ -170,6 +208,8 @@ def test_kernel_frames(tmp_path, machine):
     reader = int(ready.split()[1])
     per, roots, result, _ = _record(tmp_path, "--kernel", duration=4)
     why = e2e.describe(result)
+    # the kernel's callchains come from perf samples: said once
+    assert [l for l in result.stderr.splitlines() if BPF_FALLBACK in l and "--kernel" in l], why
     assert reader in per, why
     stacks = per[reader]
     in_kernel = {s: n for s, n in stacks.items() if s and s[-1].endswith("([kernel.kallsyms])")}
