@@ -30,6 +30,8 @@ pp_pystack_init(struct pp_pystack_reader *r, struct pp_pywalker *walker,
     r->cache_stale = codes->stale;
     r->retries = 0;
     r->nrecent = r->recent_next = 0;
+    r->nraw = 0;
+    r->locals = NULL; /* dump --locals sets it */
     r->raw = calloc(PP_MAX_DEPTH, sizeof(*r->raw));
     r->runs = calloc(PP_MAX_DEPTH + 1, sizeof(*r->runs));
     return r->raw && r->runs ? 0 : PP_ENOMEM;
