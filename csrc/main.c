@@ -641,7 +641,7 @@ print_thread(const struct pp_session *s, const struct pp_pylocals *ls, int tid, 
     for (j = 0; j < n; j++)
         if (((const struct pp_agg_frame *)pp_vec_at(&s->agg.frames, fr[j]))->kind == PP_FRAME_PY)
             npy++;
-    if (ls && (!lt || lt->n != npy)) {
+    if (ls && npy && (!lt || lt->n != npy)) { /* a native-only thread has none to show */
         printf("    (locals not shown: %s)\n",
                lt ? "the printed stack's Python frames do not match the frames read"
                   : "this thread's frames were not read");
