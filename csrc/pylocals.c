@@ -91,18 +91,21 @@ type_of(struct pp_mem *mem, const struct pp_pylayout *L, uint64_t obj, uint64_t 
         return PP_EBADDATA;
     /* the name may end close to the end of a mapping: read it in two
      * halves so a short name near a page end is still read */
+    size_t got = sizeof raw;
     memset(raw, 0, sizeof raw);
-    if (pp_mem_read_cached(mem, tp_name, raw, sizeof raw) &&
-        (err = pp_mem_read_cached(mem, tp_name, raw, 16)))
-        return err;
-    for (i = 0; i < sizeof raw; i++) {
+    if (pp_mem_read_cached(mem, tp_name, raw, sizeof raw)) {
+        if ((err = pp_mem_read_cached(mem, tp_name, raw, 16)))
+            return err;
+        got = 16; /* the NUL must be among these */
+    }
+    for (i = 0; i < got; i++) {
         unsigned char c = (unsigned char)raw[i];
         if (c == 0)
             break;
         if (c < 0x21 || c > 0x7e)
             return PP_EBADDATA;
     }
-    if (i == 0 || i == sizeof raw)
+    if (i == 0 || i == got)
         return PP_EBADDATA;
     memcpy(name, raw, i + 1);
     if (off_ok(o->type_tp_flags) &&
@@ -266,10 +269,20 @@ render_quoted(const unsigned char *s, size_t n, bool bytes, bool cut, struct sbu
         } else if (c < 0x20 || c == 0x7f || (bytes && c >= 0x80)) {
             sb_printf(b, "\\x%02x", c);
         } else if (c >= 0x80) { /* one UTF-8 sequence (pp_pystr_read wrote it) */
-            size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2, j;
+            uint32_t cp;
             if (k > n - i)
                 k = n - i;
-            sb_put(b, (const char *)s + i, k);
+            cp = c & (k == 4 ? 0x07 : k == 3 ? 0x0f : 0x1f);
+            for (j = 1; j < k; j++)
+                cp = (cp << 6) | (s[i + j] & 0x3f);
+            if (cp < 0xa0) /* C1 controls (a terminal may act on them) */
+                sb_printf(b, "\\x%02x", cp);
+            else if ((cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+                     (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff) /* invisible, bidi */
+                sb_printf(b, "\\u%04x", cp);
+            else
+                sb_put(b, (const char *)s + i, k);
             i += k;
             continue;
         } else {
@@ -455,8 +468,17 @@ line_for(struct pp_mem *mem, const struct pp_pylayout *L, uint64_t name_addr, ui
             value = ref;
         }
     }
-    if (pp_pystr_read(mem, L, name_addr, name, sizeof name, &len))
+    if (pp_pystr_read(mem, L, name_addr, name, sizeof name, &len)) {
         snprintf(name, sizeof name, "<unreadable name>");
+    } else {
+        size_t k;
+        for (k = 0; k < len; k++) /* no control characters from the target */
+            if ((unsigned char)name[k] < 0x20 || name[k] == 0x7f)
+                name[k] = '?';
+            else if ((unsigned char)name[k] == 0xc2 && k + 1 < len &&
+                     (unsigned char)name[k + 1] < 0xa0) /* a C1 control in UTF-8 */
+                name[k] = name[k + 1] = '?';
+    }
     sb_printf(&lb, "%s = ", name);
     render_value(mem, L, value, &lb, errors);
     sb_put(out, line, lb.len);

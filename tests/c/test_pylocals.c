@@ -272,6 +272,18 @@ test_312(void)
             pp_pylocals_value(&mem, L, object(t, 32), buf, sizeof buf);
             CHECK(strcmp(buf, "<unreadable>") == 0);
         }
+        {
+            /* a latin-1 str holding a C1 CSI (0x9b): escaped, never raw */
+            uint64_t o = object(t_str, 128);
+            uint32_t state = 0x20 | (1u << 2) | 0x80; /* compact, kind 1, not ascii */
+            put64(o + (uint64_t)L->o.unicode_length, 3);
+            put(o + (uint64_t)L->o.unicode_state, &state, 4);
+            put(o + (uint64_t)L->o.unicode_compact_size, "a\x9b\xe9", 3);
+            pp_pylocals_value(&mem, L, o, buf, sizeof buf);
+            CHECK(strcmp(buf, "'a\\x9b\xc3\xa9'") == 0);
+            if (strcmp(buf, "'a\\x9b\xc3\xa9'"))
+                fprintf(stderr, "got %s\n", buf);
+        }
         pp_pylocals_value(&mem, L, BASE + 3, buf, sizeof buf); /* misaligned */
         CHECK(strcmp(buf, "<unreadable>") == 0);
         pp_pylocals_value(&mem, L, vals[1], buf, 8); /* cut to the buffer */
