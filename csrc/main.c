@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -213,6 +214,7 @@ enum {
     OPT_TIMESTAMPS,
     OPT_NO_SUMMARY,
     OPT_NATIVE,
+    OPT_LOCALS,
     OPT_BLOCKING,
     OPT_NONBLOCKING,
     OPT_UNWINDER,
@@ -246,6 +248,7 @@ static const struct option long_opts[] = {
     {"no-summary", no_argument, NULL, OPT_NO_SUMMARY},
     {"verbose", no_argument, NULL, 'v'},
     {"native", no_argument, NULL, OPT_NATIVE},
+    {"locals", no_argument, NULL, OPT_LOCALS},
     {"blocking", no_argument, NULL, OPT_BLOCKING},
     {"nonblocking", no_argument, NULL, OPT_NONBLOCKING},
     {"unwinder", required_argument, NULL, OPT_UNWINDER},
@@ -378,6 +381,9 @@ parse_args(int argc, char **argv, struct pp_session_opts *o)
             break;
         case OPT_NATIVE:
             o->native = true;
+            break;
+        case OPT_LOCALS:
+            o->locals = true;
             break;
         case OPT_BLOCKING:
             o->native_mode = PP_NATIVE_BLOCKING;
@@ -570,6 +576,10 @@ cmd_record(int argc, char **argv)
 
     if (err)
         return pp_err_exit_code(err);
+    if (o.locals) {
+        usage_error("--locals is an option of dump (pyprof-sampler dump --pid PID --locals)");
+        return 2;
+    }
     if (o.system && (o.pid || o.argv)) {
         usage_error("-a samples every process: give no --pid and no command");
         return 2;
@@ -615,11 +625,52 @@ cmd_record(int argc, char **argv)
     return err;
 }
 
+/* dump --locals: under each Python frame line, the frame's locals (read
+ * with the stack, pylocals.c), indented.  They are matched to the printed
+ * stack by position among its Python frames, root first; a thread whose
+ * printed stack does not have as many Python frames as were read gets one
+ * line saying so instead of locals put under the wrong frame. */
+static void
+print_thread(const struct pp_session *s, const struct pp_pylocals *ls, int tid, const uint32_t *fr,
+             uint32_t n)
+{
+    const struct pp_pylocals_thread *lt = ls ? pp_pylocals_find(ls, tid) : NULL;
+    uint32_t j, npy = 0, k;
+    char text[4096];
+
+    for (j = 0; j < n; j++)
+        if (((const struct pp_agg_frame *)pp_vec_at(&s->agg.frames, fr[j]))->kind == PP_FRAME_PY)
+            npy++;
+    if (ls && npy && (!lt || lt->n != npy)) { /* a native-only thread has none to show */
+        printf("    (locals not shown: %s)\n",
+               lt ? "the printed stack's Python frames do not match the frames read"
+                  : "this thread's frames were not read");
+        lt = NULL;
+    }
+    k = npy; /* Python frames below (root side of) the current one, + 1 */
+    for (j = n; j-- > 0;) {
+        pp_out_frame_text(&s->agg, fr[j], text, sizeof(text));
+        printf("    %s\n", text);
+        if (lt && ((const struct pp_agg_frame *)pp_vec_at(&s->agg.frames, fr[j]))->kind == PP_FRAME_PY) {
+            const char *p = lt->frames[--k], *e;
+            for (; *p; p = e + 1) {
+                e = strchr(p, '\n');
+                if (!e)
+                    e = p + strlen(p);
+                printf("        %.*s\n", (int)(e - p), p);
+                if (!*e)
+                    break;
+            }
+        }
+    }
+}
+
 static int
 cmd_dump(int argc, char **argv)
 {
     struct pp_session_opts o;
     struct pp_session s;
+    struct pp_pylocals ls = {0};
     size_t i;
     int err = parse_args(argc, argv, &o);
 
@@ -633,10 +684,14 @@ cmd_dump(int argc, char **argv)
     err = pp_session_start(&s, &o);
     if (!err)
         err = pp_mode_pick(&s);
+    if (!err && o.locals)
+        s.py.locals = &ls;
     if (!err)
         err = s.nat ? pp_mode_ptrace_dump(&s) : pp_session_tick(&s, true);
+    s.py.locals = NULL;
     if (err) {
         report(err, &s, &o);
+        pp_pylocals_free(&ls);
         pp_session_free(&s);
         return pp_err_exit_code(err) ? pp_err_exit_code(err) : 1;
     }
@@ -645,6 +700,7 @@ cmd_dump(int argc, char **argv)
         if ((err = s.mode->expand(&s, &expanded))) {
             pp_agg_free(&expanded);
             report(err, &s, &o);
+            pp_pylocals_free(&ls);
             pp_session_free(&s);
             return 1;
         }
@@ -655,15 +711,15 @@ cmd_dump(int argc, char **argv)
     for (i = 0; i < s.agg.counts.len; i++) {
         const struct pp_agg_count *c = pp_vec_at(&s.agg.counts, i);
         const struct pp_agg_thread *t = pp_vec_at(&s.agg.threads, c->thread_idx);
-        uint32_t n, j;
+        uint32_t n;
         const uint32_t *fr = pp_agg_stack_frames(&s.agg, c->stack_id, &n);
-        char text[4096];
         printf("\nThread %d (%s)\n", t->tid, pp_strtab_get(&s.strs, t->name_id));
-        for (j = n; j-- > 0;) {
-            pp_out_frame_text(&s.agg, fr[j], text, sizeof(text));
-            printf("    %s\n", text);
-        }
+        print_thread(&s, o.locals ? &ls : NULL, t->tid, fr, n);
     }
+    if (o.locals && ls.errors)
+        fprintf(stderr, "pyprof: %" PRIu64 " local value(s) could not be read (shown as <unreadable>)\n",
+                ls.errors);
+    pp_pylocals_free(&ls);
     pp_session_free(&s);
     return 0;
 }

@@ -30,6 +30,8 @@ pp_pystack_init(struct pp_pystack_reader *r, struct pp_pywalker *walker,
     r->cache_stale = codes->stale;
     r->retries = 0;
     r->nrecent = r->recent_next = 0;
+    r->nraw = 0;
+    r->locals = NULL; /* dump --locals sets it */
     r->raw = calloc(PP_MAX_DEPTH, sizeof(*r->raw));
     r->runs = calloc(PP_MAX_DEPTH + 1, sizeof(*r->runs));
     return r->raw && r->runs ? 0 : PP_ENOMEM;
@@ -215,6 +217,7 @@ read_once(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
 {
     size_t n;
     int err = pp_pyframe_walk(r->walker, t, r->raw, max, &n, &out->truncated);
+    r->nraw = err ? 0 : n;
     if (!err)
         err = pp_pyframe_validate(r->walker, r->codes, r->raw, n);
     if (!err)
@@ -241,6 +244,41 @@ pp_pystack_name(struct pp_pystack_reader *r, const struct pp_pyframe_raw *raw, s
         err = name_runs(r, n, out);
     if (err)
         out->n = 0;
+    return err;
+}
+
+/* dump --locals: the locals of every named frame of the read just made,
+ * root first, kept under the thread's TID.  Rendering errors are counted
+ * in r->locals->errors and shown in the text, never fail the read. */
+static int
+read_locals(struct pp_pystack_reader *r, const struct pp_pythread *t)
+{
+    char **frames = calloc(r->nraw ? r->nraw : 1, sizeof *frames);
+    size_t i, k = 0;
+    int err = 0;
+
+    if (!frames)
+        return PP_ENOMEM;
+    for (i = r->nraw; i-- > 0;) {
+        const struct pp_pyframe_raw *raw = &r->raw[i];
+        uint32_t id;
+        bool skip;
+        if (raw->flags & PP_RAWF_SHIM)
+            continue;
+        if (pp_pystack_frame_id(r, raw, &id, &skip) || skip)
+            continue;
+        if ((err = pp_pylocals_frame(r->walker->mem, r->walker->L, raw->frame_addr, raw->code_addr,
+                                     &frames[k], &r->locals->errors)))
+            break;
+        k++;
+    }
+    if (!err)
+        err = pp_pylocals_set(r->locals, t->native_tid, frames, k);
+    if (err) {
+        for (i = 0; i < k; i++)
+            free(frames[i]);
+        free(frames);
+    }
     return err;
 }
 
@@ -271,6 +309,8 @@ pp_pystack_read(struct pp_pystack_reader *r, struct pp_pythread *t, size_t max,
     } else {
         out->cframe_addr = t->cframe_addr;
         note_recent(r, out);
+        if (r->locals && (err = read_locals(r, t)))
+            out->n = 0;
     }
     out->recent_code = r->recent_sorted;
     out->nrecent = r->nrecent;

@@ -21,6 +21,7 @@
 #include "merge.h"
 #include "pycode.h"
 #include "pyframe.h"
+#include "pylocals.h"
 #include "util.h"
 
 /* Functions remembered as recently on top of an innermost run. */
@@ -55,6 +56,10 @@ struct pp_pystack_reader {
     uint64_t recent[PP_PYSTACK_RECENT][2];
     uint64_t recent_sorted[2 * PP_PYSTACK_RECENT];
     size_t nrecent, recent_next;
+    size_t nraw;                 /* raw frames of the last read */
+    /* dump --locals: when set, each successful read also renders the
+     * locals of the thread's Python frames (pylocals.c) into it */
+    struct pp_pylocals *locals;
 };
 
 int pp_pystack_init(struct pp_pystack_reader *r, struct pp_pywalker *walker,

@@ -39,6 +39,7 @@ struct pp_session_opts {
     bool native, no_internals, debuginfod, no_inlines;
     bool subprocesses, aggregate; /* multi.c */
     bool gil; /* only the thread holding the GIL */
+    bool locals; /* dump --locals: each Python frame's arguments and locals */
     int native_mode;   /* enum pp_native_mode */
     bool capture_forced; /* --capture MODE: that mode or an error, no fall-back */
     int unwinder;      /* enum pp_unwinder_kind */

@@ -116,6 +116,8 @@ def build_parser():
                       help="native frames too (stops each thread for a few microseconds)")
     dump.add_argument("--subprocesses", action="store_true",
                       help="the process and every descendant process (Gunicorn: the master's PID)")
+    dump.add_argument("--locals", action="store_true",
+                      help="each Python frame's arguments and local variables, under its line")
     dump.set_defaults(func=cmd_dump)
 
     convert = commands.add_parser("convert", allow_abbrev=False, help="render a raw or collapsed profile in another format")
@@ -570,17 +572,23 @@ def remove_stale_temp_dirs(directory=None):
             continue
 
 
+def dump_options(args):
+    """The sampler's ``dump`` options for *args* (after ``--pid PID``)."""
+    return (["--native"] if args.native else []) + (["--locals"] if args.locals else [])
+
+
 def dump_tree(sampler, args):
     """``pyprof dump --subprocesses``: one dump per process of the tree."""
     check_process(args.pid, "check the PID with 'ps -p %d'" % args.pid)
     status = EXIT_OK
     for n, pid in enumerate(descendants(args.pid)):
-        argv = [sampler, "dump", "--pid", str(pid)] + (["--native"] if args.native else [])
+        argv = [sampler, "dump", "--pid", str(pid)] + dump_options(args)
         proc = subprocess.run(argv, capture_output=True, text=True)
         if n:
             print()
         if proc.returncode == 0:
             sys.stdout.write(proc.stdout)
+            sys.stderr.write(proc.stderr)  # --locals: how many values could not be read
         elif n == 0 or proc.returncode not in (EXIT_NO_PROCESS, EXIT_NOT_PYTHON):  # gone, or not Python: skip quietly
             sys.stderr.write(proc.stderr)
             status = status or proc.returncode
@@ -595,7 +603,7 @@ def cmd_dump(args):
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execv(sampler, [sampler, "dump", "--pid", str(args.pid)] + (["--native"] if args.native else []))
+        os.execv(sampler, [sampler, "dump", "--pid", str(args.pid)] + dump_options(args))
     except OSError as e:
         raise cannot_run_sampler(sampler, e)
 

@@ -213,6 +213,11 @@ struct gen_moduleobject {
 #define OFF_frameobj_f_gen GEN_NONE
 #define OFF_frameobj_f_state GEN_NONE
 #endif
+#if PY_VERSION_HEX < 0x030B0000
+#define OFF_frameobj_f_localsplus offsetof(PyFrameObject, f_localsplus)
+#else
+#define OFF_frameobj_f_localsplus GEN_NONE
+#endif
 
 /* _PyInterpreterFrame (3.11+) */
 #if PY_VERSION_HEX >= 0x030B0000
@@ -264,6 +269,21 @@ struct gen_moduleobject {
 #define OFF_code_firsttraceable offsetof(PyCodeObject, _co_firsttraceable)
 #define OFF_code_code_adaptive offsetof(PyCodeObject, co_code_adaptive)
 #endif
+#if PY_VERSION_HEX < 0x030B0000
+#define OFF_code_nlocals offsetof(PyCodeObject, co_nlocals)
+#define OFF_code_varnames offsetof(PyCodeObject, co_varnames)
+#define OFF_code_cellvars offsetof(PyCodeObject, co_cellvars)
+#define OFF_code_freevars offsetof(PyCodeObject, co_freevars)
+#define OFF_code_localsplusnames GEN_NONE
+#define OFF_code_localspluskinds GEN_NONE
+#else
+#define OFF_code_nlocals GEN_NONE
+#define OFF_code_varnames GEN_NONE
+#define OFF_code_cellvars GEN_NONE
+#define OFF_code_freevars GEN_NONE
+#define OFF_code_localsplusnames offsetof(PyCodeObject, co_localsplusnames)
+#define OFF_code_localspluskinds offsetof(PyCodeObject, co_localspluskinds)
+#endif
 
 /* PyObject / PyVarObject / PyTypeObject */
 #define OFF_object_ob_type offsetof(PyObject, ob_type)
@@ -296,6 +316,11 @@ struct gen_moduleobject {
 #define OFF_long_ob_digit offsetof(PyLongObject, long_value.ob_digit)
 #define OFF_long_lv_tag offsetof(PyLongObject, long_value.lv_tag)
 #endif
+
+/* float, set, cell */
+#define OFF_float_ob_fval offsetof(PyFloatObject, ob_fval)
+#define OFF_set_used offsetof(PySetObject, used)
+#define OFF_cell_ob_ref offsetof(PyCellObject, ob_ref)
 
 /* dict */
 #define OFF_dict_ma_used offsetof(PyDictObject, ma_used)

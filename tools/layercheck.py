@@ -12,7 +12,7 @@ LAYERS = {
     "bpf": 1, "bpf/capture": 1, "bpf/capture.bpf": 1,
     "py/layout": 2, "py/offsets": 2, "py/offsets_table": 2, "py/runtime": 2,
     "dw": 2, "unwind": 2, "unwind_dw": 2, "unwind_lu": 2, "sym": 2,
-    "linetable": 3, "pycode": 3, "pyframe": 3, "pythreadname": 3,
+    "linetable": 3, "pycode": 3, "pyframe": 3, "pythreadname": 3, "pylocals": 3,
     "agg": 4, "out": 4, "merge": 4, "pystack": 4,
     "loop": 5, "sample": 5, "mode_python": 5, "native": 5, "mode_perf": 5, "mode_ptrace": 5,
     "mode": 5, "mode_bpf": 5, "system": 5, "multi": 5, "main": 5,

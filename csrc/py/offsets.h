@@ -69,6 +69,7 @@
     X(frameobj_f_lasti)      /* <=3.10 */                                      \
     X(frameobj_f_gen)        /* <=3.10 */                                      \
     X(frameobj_f_state)      /* f_executing 3.8-3.9 (1 running), f_state 3.10 (0) */ \
+    X(frameobj_f_localsplus) /* <=3.10: locals, then cells, then free vars */  \
     /* _PyInterpreterFrame (3.11+) */                                          \
     X(iframe_size)                                                             \
     X(iframe_code)           /* f_code 3.11-3.12, f_executable 3.13+ */        \
@@ -88,6 +89,12 @@
     X(code_linetable)        /* co_lnotab 3.8-3.9, co_linetable 3.10+ */       \
     X(code_firsttraceable)   /* _co_firsttraceable 3.11+ */                    \
     X(code_code_adaptive)    /* 3.11+ inline bytecode */                       \
+    X(code_nlocals)          /* <=3.10: int co_nlocals */                      \
+    X(code_varnames)         /* <=3.10: tuple of local names */                \
+    X(code_cellvars)         /* <=3.10 */                                      \
+    X(code_freevars)         /* <=3.10 */                                      \
+    X(code_localsplusnames)  /* 3.11+: tuple of every localsplus name */       \
+    X(code_localspluskinds)  /* 3.11+: bytes, one CO_FAST_* kind per name */   \
     /* PyObject / PyVarObject / PyTypeObject */                                \
     X(object_ob_type)                                                          \
     X(varobject_ob_size)                                                       \
@@ -110,6 +117,10 @@
     /* int (PyLongObject) */                                                   \
     X(long_ob_digit)         /* digits; sign/size in ob_size <=3.11 */         \
     X(long_lv_tag)           /* 3.12+ */                                       \
+    /* float, set, cell (locals rendering) */                                  \
+    X(float_ob_fval)                                                           \
+    X(set_used)                                                                \
+    X(cell_ob_ref)                                                             \
     /* dict */                                                                 \
     X(dict_ma_used)                                                            \
     X(dict_ma_keys)                                                            \

@@ -135,6 +135,7 @@ replay(struct pp_mem *mem, uint32_t version_hex, uint64_t runtime_addr, bool for
     struct pp_agg agg;
     struct pp_vec threads;
     struct pp_pystack_reader reader;
+    struct pp_pylocals locals = {0}; /* dump --locals on the same frames (corrupted too) */
     uint32_t *stack = calloc(PP_MAX_DEPTH + 2, sizeof *stack);
     uint32_t trunc_frame = 0, name, file;
     size_t i;
@@ -160,6 +161,7 @@ replay(struct pp_mem *mem, uint32_t version_hex, uint64_t runtime_addr, bool for
         pp_strtab_intern(&strs, "", 0, &file) ||
         pp_agg_frame(&agg, PP_FRAME_MARKER, name, file, 0, &trunc_frame))
         err = PP_ENOMEM;
+    reader.locals = &locals;
     if (!err)
         r->threads_err = pp_pyframe_threads(&w, &threads);
     r->threads = threads.len;
@@ -191,6 +193,7 @@ replay(struct pp_mem *mem, uint32_t version_hex, uint64_t runtime_addr, bool for
     if (!err && out_path)
         err = pp_out_write_collapsed(&agg, false, out_path);
     pp_pystack_free(&reader);
+    pp_pylocals_free(&locals);
     pp_pywalker_free(&w);
     pp_vec_free(&threads);
     pp_agg_free(&agg);
