@@ -111,7 +111,8 @@ def build_parser():
     check.add_parser(commands)
 
     dump = commands.add_parser("dump", allow_abbrev=False, help="print the current stack of each thread")
-    dump.add_argument("--pid", "-p", type=int, required=True, help="the process to inspect")
+    dump.add_argument("--pid", "-p", type=int, help="the process to inspect (or as the first argument: dump PID)")
+    dump.add_argument("pid_arg", nargs="?", type=int, metavar="PID", help=argparse.SUPPRESS)
     dump.add_argument("--native", action="store_true",
                       help="native frames too (stops each thread for a few microseconds)")
     dump.add_argument("--subprocesses", action="store_true",
@@ -168,11 +169,24 @@ def parse_args(argv):
         validate_record_args(args)
     elif command is not None:
         raise UsageError("only 'record' takes a command after '--'")
-    elif args.subcommand == "dump":
-        check_pid(args.pid)
+    elif args.subcommand in ("dump", "top"):
+        args.pid = pid_of(args)
+        if args.subcommand == "dump":
+            check_pid(args.pid)
     elif args.subcommand == "convert":
         args.format = resolve_format(args.format, args.output, CONVERT_FORMATS)
     return args
+
+
+def pid_of(args):
+    """The PID of ``dump``/``top``: ``--pid PID`` or the bare ``PID`` py-spy's and
+    pystack's users type (``pyprof dump 1234``); one of them, once."""
+    if args.pid is not None and args.pid_arg is not None and args.pid != args.pid_arg:
+        raise UsageError("two PIDs given (--pid %d and %d): give one" % (args.pid, args.pid_arg))
+    pid = args.pid if args.pid is not None else args.pid_arg
+    if pid is None:
+        raise UsageError("%s needs the process: pyprof %s --pid PID" % (args.subcommand, args.subcommand))
+    return pid
 
 
 def split_record_command(argv):

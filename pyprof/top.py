@@ -18,6 +18,7 @@ temporary file.
 """
 
 import collections
+import argparse
 import os
 import signal
 import sys
@@ -44,7 +45,8 @@ def add_parser(commands):
         "top", allow_abbrev=False, help="live per-function view of a running process",
         description="Sample a running process and show its hottest functions, refreshed every second. "
         "q or Ctrl-C quits; the target keeps running. Without a terminal a table is printed every second.")
-    p.add_argument("--pid", "-p", type=int, required=True, help="the process to watch")
+    p.add_argument("--pid", "-p", type=int, help="the process to watch (or as the first argument: top PID)")
+    p.add_argument("pid_arg", nargs="?", type=int, metavar="PID", help=argparse.SUPPRESS)
     p.add_argument("-F", "-r", "--rate", type=int, metavar="HZ", help="samples per second per thread (default: 100)")
     p.add_argument("--native", action="store_true", help="include native (C) frames (passed to the sampler)")
     add_event_arguments(p, offcpu=False)

@@ -98,7 +98,10 @@ def error_lines(capsys):
         (["record", "--pid", "1", "--format", "svg"], "invalid choice: 'svg'"),
         (["record", "--pid", "1", "--nonsense"], "unrecognized arguments: --nonsense"),
         (["record", "--pi", "1"], "unrecognized arguments: --pi"),
-        (["dump"], "required: --pid"),
+        (["dump"], "dump needs the process: pyprof dump --pid PID"),
+        (["top"], "top needs the process: pyprof top --pid PID"),
+        (["dump", "--pid", "12", "13"], "two PIDs given (--pid 12 and 13)"),
+        (["dump", "-3"], "invalid PID -3"),
         (["dump", "--pid", "-3"], "invalid PID -3"),
         (["convert"], "required: RAWFILE"),
         (["version", "--", "x"], "only 'record' takes a command"),
@@ -550,3 +553,10 @@ def test_temp_dirs_of_dead_runs_are_removed_by_the_next_run(tmp_path):
     unrelated.mkdir()
     cli.remove_stale_temp_dirs(str(tmp_path))
     assert sorted(os.listdir(str(tmp_path))) == sorted([alive.name, other.name, unrelated.name])
+
+
+@pytest.mark.parametrize("argv", [["dump", "1234"], ["dump", "--pid", "1234"], ["dump", "-p", "1234", "1234"],
+                                  ["top", "1234"], ["top", "-p", "1234"], ["dump", "--native", "1234", "--locals"]])
+def test_pid_as_option_or_argument(argv):
+    # py-spy's and perf's users type --pid/-p; pystack's type the bare PID: both mean it
+    assert cli.parse_args(argv).pid == 1234
