@@ -55,6 +55,15 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
         sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
+/* A value that could not be read: shown so, and counted (errors may be NULL). */
+static void
+unreadable(struct sbuf *b, uint64_t *errors)
+{
+    sb_put(b, "<unreadable>", 12);
+    if (errors)
+        (*errors)++;
+}
+
 static bool
 off_ok(int32_t off)
 {
@@ -211,9 +220,7 @@ render_int(struct pp_mem *mem, const struct pp_pylayout *L, uint64_t obj, struct
 bad:
     free(d);
     free(dec);
-    sb_put(b, "<unreadable>", 12);
-    if (errors)
-        (*errors)++;
+    unreadable(b, errors);
 }
 
 static void
@@ -306,9 +313,7 @@ render_str(struct pp_mem *mem, const struct pp_pylayout *L, uint64_t obj, struct
         pp_mem_read_cached(mem, obj + (uint64_t)L->o.unicode_length, &n, 8) || n < 0 ||
         pp_pystr_read(mem, L, obj, text, PP_PYSTR_MAX * 4 + 8, &len)) {
         free(text);
-        sb_put(b, "<unreadable>", 12);
-        if (errors)
-            (*errors)++;
+        unreadable(b, errors);
         return;
     }
     render_quoted((const unsigned char *)text, len, false, n > PP_PYLOCALS_STR_MAX, b);
@@ -331,9 +336,7 @@ render_bytes(struct pp_mem *mem, const struct pp_pylayout *L, uint64_t obj, stru
     render_quoted(raw, take, true, (size_t)n > take, b);
     return;
 bad:
-    sb_put(b, "<unreadable>", 12);
-    if (errors)
-        (*errors)++;
+    unreadable(b, errors);
 }
 
 /* "<list of 3>": the length at off (ob_size, ma_used, used) */
@@ -362,9 +365,7 @@ render_value(struct pp_mem *mem, const struct pp_pylayout *L, uint64_t obj, stru
     unsigned long flags;
 
     if (!obj || (obj & 7) || type_of(mem, L, obj, &type, tname, &flags)) {
-        sb_put(b, "<unreadable>", 12);
-        if (errors)
-            (*errors)++;
+        unreadable(b, errors);
         return;
     }
     if (!(flags & TPFLAGS_HEAPTYPE)) { /* built-in types only: a class may be named "int" */
